@@ -1,0 +1,8 @@
+"""auditor: catches background jobs that say "done" when the work never happened.
+
+The package is laid out along the data path (see DESIGN.md):
+``otlp`` (decode) → ``receivers`` (I/O) → ``store`` (DuckDB) → ``profiles`` (job runs,
+enqueues, effects) → ``rules`` (model, compiler) → ``findings`` → ``reports`` / ``alerts``.
+"""
+
+__version__ = "0.1.0"

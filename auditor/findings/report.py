@@ -1,0 +1,55 @@
+"""The result of one evaluation, as handed to the report renderers.
+
+Pure data. ``audit scan`` builds one ``Report`` per run; ``auditor.reports`` renders it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.findings.model import Finding, RuleInfo, Severity
+
+
+@dataclass(frozen=True)
+class CheckedJob:
+    """One (rule, job) pair the evaluation judged, lie or not: JUnit's test cases."""
+
+    rule_id: str
+    system: str
+    job_id: str
+    job_name: str
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    rules: dict[str, RuleInfo]
+    checked: tuple[CheckedJob, ...] = ()
+    inputs: tuple[str, ...] = ()  # files scanned, or the store path
+    spans: int = 0  # spans in the store the rules ran over
+    fail_on: Severity = Severity.LOW
+    baselined: int = 0  # findings suppressed by --baseline
+    tool_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def failing(self) -> tuple[Finding, ...]:
+        """Findings at or above ``fail_on``: the ones that make ``audit scan`` exit 1."""
+        return tuple(f for f in self.findings if f.severity.at_least(self.fail_on))
+
+    def summary(self) -> dict[str, Any]:
+        by_kind = Counter(str(f.kind) for f in self.findings)
+        by_severity = Counter(str(f.severity) for f in self.findings)
+        return {
+            "findings": len(self.findings),
+            "failing": len(self.failing()),
+            "fail_on": str(self.fail_on),
+            "by_kind": dict(sorted(by_kind.items())),
+            "by_severity": {str(s): by_severity[str(s)] for s in Severity if by_severity[str(s)]},
+            "rules": len(self.rules),
+            "jobs_checked": len({(c.system, c.job_id) for c in self.checked}),
+            "spans": self.spans,
+            "baselined": self.baselined,
+            "inputs": list(self.inputs),
+        }

@@ -1,0 +1,1 @@
+"""probes: the small library job code imports to emit side-effect confirmation spans."""

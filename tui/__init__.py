@@ -1,0 +1,1 @@
+"""The Textual triage app (later issue)."""
