@@ -1,0 +1,42 @@
+"""Report renderers: pure functions from a ``Report`` to the text ``audit scan`` writes.
+
+``render(fmt, report, color=...)`` is the one entry point; ``FORMATS`` lists the values of
+``audit scan --format``. One module per format (``table``, ``json``, ``sarif``, ``junit``,
+``github``, ``markdown``), each with ``render(report) -> str`` and a docstring stating its
+contract. Renderers do no I/O and read no clock or environment: the same report renders to
+the same bytes, which the golden tests in ``tests/data/golden/`` pin. Every output ends with
+one newline. Only the table uses ``color``; the CLI decides it (a TTY, ``NO_COLOR``).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from auditor.errors import UsageError
+from auditor.findings.report import Report
+from auditor.reports import github, junit, markdown, sarif, table
+from auditor.reports import json as json_report
+
+FORMATS: tuple[str, ...] = ("table", "json", "sarif", "junit", "github", "markdown")
+
+_RENDERERS = {
+    "json": json_report.render,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "github": github.render,
+    "markdown": markdown.render,
+}
+
+
+def render(fmt: str, report: Report, *, color: bool = False) -> str:
+    if fmt == "table":
+        return table.render(report, color=color)
+    renderer = _RENDERERS.get(fmt)
+    if renderer is None:
+        close = difflib.get_close_matches(fmt, FORMATS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(FORMATS)}"
+        raise UsageError(f"unknown report format {fmt!r}{hint}")
+    return renderer(report)
+
+
+__all__ = ["FORMATS", "render"]
