@@ -1,0 +1,7 @@
+"""``python -m auditor`` is ``audit``."""
+
+import sys
+
+from auditor.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,74 @@
+"""``audit ingest FILE…``: load OTLP JSON lines / protobuf files (or ``-``) into the store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from auditor.errors import ExitCode
+from auditor.receivers.files import IngestSummary, ingest_files
+from auditor.store.duck import DuckStore
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest_command)
+
+
+def ingest_command(
+    files: list[str] = typer.Argument(
+        None, help="OTLP JSON-lines, OTLP/JSON or protobuf files, optionally .gz; - reads stdin."
+    ),
+    db: Path = typer.Option(
+        Path("auditor.duckdb"), "--db", envvar="AUDIT_STORE", help="DuckDB store file."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+) -> int:
+    """Load span files into the store. A span already stored is not stored again."""
+    files = files or []
+    with DuckStore(db) as store:
+        summary = _run(store, files, show_progress=not quiet and sys.stderr.isatty())
+    if not quiet:
+        print_summary(summary, db)
+    return int(ExitCode.INPUT) if summary.bad_lines or summary.spans_rejected else 0
+
+
+def _run(store: DuckStore, files: list[str], show_progress: bool) -> IngestSummary:
+    if not show_progress:
+        return ingest_files(store, files)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f)) or None
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=_stderr_console(),
+    ) as progress:
+        task = progress.add_task("ingesting", total=total)
+        return ingest_files(store, files, lambda n: progress.advance(task, n))
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def print_summary(summary: IngestSummary, db: Path) -> None:
+    out = sys.stderr
+    print(
+        f"{summary.spans_stored} spans stored in {db} from {summary.requests} requests in "
+        f"{summary.files} file(s); {summary.duplicates} duplicates skipped; "
+        f"{summary.spans_rejected} spans and {summary.bad_lines} lines rejected",
+        file=out,
+    )
+    for problem in summary.problems:
+        print(f"  {problem}", file=out)
+    hidden = summary.bad_lines + summary.spans_rejected - len(summary.problems)
+    if hidden > 0:
+        print(f"  … and {hidden} more", file=out)

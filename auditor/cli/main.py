@@ -1,0 +1,77 @@
+"""The ``audit`` command: one Typer app, one module per command, one place for exit codes.
+
+``main`` is the console-script entry point. It runs the app without Click's standalone
+error handling so that every expected error (an ``AuditError``) becomes one line on stderr,
+``audit: error: …``, and the exit code ``auditor.errors.exit_code_for`` gives it. stdout
+carries data only. Tracebacks with local variables are off: span attributes can hold secrets.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from auditor import __version__
+from auditor.cli import ingest, serve
+from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
+
+app = typer.Typer(
+    name="audit",
+    help="Catch background jobs that say 'done' when the work never happened.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Catch background jobs that say 'done' when the work never happened."""
+
+
+serve.register(app)
+ingest.register(app)
+
+
+def error(message: str) -> None:
+    print(f"audit: error: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = app(args=argv, prog_name="audit", standalone_mode=False)
+    except RuleError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        error(f"{len(exc.problems)} problem(s) in rule files")
+        return int(exc.exit_code)
+    except AuditError as exc:
+        error(str(exc))
+        return int(exit_code_for(exc))
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        error("interrupted")
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

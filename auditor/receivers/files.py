@@ -1,0 +1,210 @@
+"""The file receiver: OTLP files → the store (``audit ingest``, and ``audit scan FILE…``).
+
+Reads, by content rather than by name:
+
+- OTLP JSON lines, one ``ExportTraceServiceRequest`` per line (the Collector file
+  exporter's ``json`` format, and what ``audit serve --record`` writes);
+- one pretty-printed OTLP/JSON request (like the examples in the OTLP specification);
+- protobuf: one ``ExportTraceServiceRequest`` body (``.pb``), or the Collector file
+  exporter's ``proto`` format (each message behind a 4-byte big-endian length);
+- any of these gzip-compressed (``.gz``), and ``-`` for standard input.
+
+A bad line is reported with its line number and skipped; the rest of the file is stored.
+A file that cannot be read at all raises ``InputError`` (exit code 3).
+Spans are committed in batches of thousands, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import pyarrow as pa
+
+from auditor.errors import InputError
+from auditor.otlp.batch import OtlpDecodeError, SpanBatch
+from auditor.otlp.otlpjson import decode_json, decode_json_object
+from auditor.otlp.protobuf import decode_protobuf
+from auditor.store.duck import DuckStore
+
+COMMIT_SPANS = 50_000
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    requests: int = 0
+    spans_received: int = 0
+    spans_stored: int = 0
+    spans_rejected: int = 0
+    problems: list[str] = field(default_factory=list)  # "file:line: reason"
+    bad_lines: int = 0
+
+    @property
+    def duplicates(self) -> int:
+        return self.spans_received - self.spans_stored
+
+    def problem(self, text: str) -> None:
+        self.bad_lines += 1
+        if len(self.problems) < 100:
+            self.problems.append(text)
+
+
+ProgressFn = Callable[[int], None]  # called with bytes consumed since the last call
+
+
+class _Counting(io.RawIOBase):
+    """Counts the bytes read from the underlying (possibly compressed) file."""
+
+    def __init__(self, raw: IO[bytes], progress: ProgressFn | None) -> None:
+        self.raw = raw
+        self.progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if self.progress is not None and n:
+            self.progress(n)
+        return n
+
+
+def _open(path: str, progress: ProgressFn | None) -> tuple[IO[bytes], str]:
+    """(binary stream of the decompressed content, display name)."""
+    if path == "-":
+        raw: IO[bytes] = sys.stdin.buffer
+        name = "<stdin>"
+    else:
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by the caller via the wrapper
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        name = path
+    counted = io.BufferedReader(_Counting(raw, progress), buffer_size=1 << 20)
+    head = counted.peek(2)[:2]
+    if head == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=counted, mode="rb"), name  # type: ignore[return-value]
+    return counted, name
+
+
+def _requests(
+    stream: IO[bytes], name: str, summary: IngestSummary
+) -> Iterator[tuple[str, SpanBatch]]:
+    """(location, decoded request) of one stream; bad lines go to ``summary``."""
+    try:
+        first = stream.peek(1)[:1] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {name}: {exc}") from None
+    if first and first not in b"{[ \t\r\n":
+        yield from _protobuf(stream, name)
+        return
+    line_no = 0
+    pending_doc: list[bytes] = []  # lines of a pretty-printed document
+    doc_start = 0
+    seen_content = False
+    try:
+        for line in stream:
+            line_no += 1
+            if pending_doc:
+                pending_doc.append(line)
+                continue
+            text = line.strip()
+            if not text:
+                continue
+            if not seen_content and not text.endswith(b"}"):
+                # A JSON-lines line always ends with "}": this is one multi-line document.
+                pending_doc = [line]
+                doc_start = line_no
+                continue
+            seen_content = True
+            try:
+                yield f"{name}:{line_no}", decode_json(text)
+            except OtlpDecodeError as exc:
+                summary.problem(f"{name}:{line_no}: {exc}")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read {name}: {exc}") from None
+    if pending_doc:
+        try:
+            document = json.loads(b"".join(pending_doc))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            summary.problem(
+                f"{name}:{doc_start}: not OTLP JSON lines or an OTLP/JSON document: {exc}"
+            )
+            return
+        try:
+            yield f"{name}:{doc_start}", decode_json_object(document)
+        except OtlpDecodeError as exc:
+            summary.problem(f"{name}:{doc_start}: {exc}")
+
+
+def _protobuf(stream: IO[bytes], name: str) -> Iterator[tuple[str, SpanBatch]]:
+    try:
+        data = stream.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read {name}: {exc}") from None
+    if data[:1] == b"\x00":  # Collector file exporter "proto": 4-byte big-endian length prefixes
+        offset = 0
+        index = 0
+        while offset < len(data):
+            size = int.from_bytes(data[offset : offset + 4], "big")
+            body = data[offset + 4 : offset + 4 + size]
+            if len(body) != size:
+                raise InputError(f"{name}: message {index + 1} is truncated")
+            try:
+                yield f"{name}: message {index + 1}", decode_protobuf(body)
+            except OtlpDecodeError as exc:
+                raise InputError(f"{name}: message {index + 1}: {exc}") from None
+            offset += 4 + size
+            index += 1
+        return
+    try:
+        yield name, decode_protobuf(data)
+    except OtlpDecodeError as exc:
+        raise InputError(f"{name}: {exc}") from None
+
+
+def ingest_files(
+    store: DuckStore, paths: list[str], progress: ProgressFn | None = None
+) -> IngestSummary:
+    """Load every file into ``store``; commits every ``COMMIT_SPANS`` spans and at the end."""
+    summary = IngestSummary()
+    pending: list[pa.Table] = []
+    pending_rows = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_rows
+        if pending:
+            result = store.insert(pa.concat_tables(pending))
+            summary.spans_stored += result.stored
+        pending, pending_rows = [], 0
+
+    for path in paths:
+        if path != "-" and Path(path).is_dir():
+            raise InputError(f"{path} is a directory; pass the files in it")
+        stream, name = _open(path, progress)
+        summary.files += 1
+        with stream:
+            for where, batch in _requests(stream, name, summary):
+                summary.requests += 1
+                summary.spans_received += len(batch)
+                summary.spans_rejected += batch.rejected
+                for error in batch.errors:
+                    if len(summary.problems) < 100:
+                        summary.problems.append(f"{where}: {error}")
+                if len(batch):
+                    pending.append(batch.to_arrow())
+                    pending_rows += len(batch)
+                if pending_rows >= COMMIT_SPANS:
+                    flush()
+    flush()
+    return summary

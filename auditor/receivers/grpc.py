@@ -1,0 +1,80 @@
+"""OTLP/gRPC receiver: ``opentelemetry.proto.collector.trace.v1.TraceService/Export``.
+
+The method is registered with no request deserializer, so the raw request bytes go to the
+decode workers untouched (parsing them here would spend the event loop's core). Status codes:
+OK after commit (with ``partial_success`` for rejected spans), INVALID_ARGUMENT for an
+undecodable request, RESOURCE_EXHAUSTED with ``RetryInfo`` when the write queue is full
+(the OTLP exporters retry it), UNAVAILABLE while shutting down or when the store failed.
+gRPC itself handles gzip and enforces the message size limit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from auditor.otlp.batch import OtlpDecodeError
+from auditor.receivers import answers
+from auditor.receivers.decoding import PROTOBUF, PayloadTooLarge
+from auditor.receivers.pipeline import Pipeline, ShuttingDown
+from auditor.store.writer import Overloaded
+
+log = logging.getLogger(__name__)
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+RETRY_AFTER_S = 1
+
+
+def _details(status) -> tuple[tuple[str, bytes], ...]:  # type: ignore[no-untyped-def]
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def make_server(pipeline: Pipeline, address: str) -> tuple[grpc.aio.Server, int]:
+    """A gRPC server bound to ``address`` (host:port; port 0 picks one). Returns (server, port)."""
+
+    async def export(
+        request: bytes, context: grpc.aio.ServicerContext
+    ) -> ExportTraceServiceResponse:
+        try:
+            result = await pipeline.export(request, PROTOBUF, None)
+        except OtlpDecodeError as exc:
+            status = answers.rpc_status(answers.INVALID_ARGUMENT, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc), _details(status))
+        except PayloadTooLarge as exc:
+            status = answers.rpc_status(answers.RESOURCE_EXHAUSTED, str(exc))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), _details(status))
+        except Overloaded as exc:
+            message = f"overloaded: {exc}"
+            status = answers.rpc_status(answers.RESOURCE_EXHAUSTED, message, RETRY_AFTER_S)
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message, _details(status))
+        except ShuttingDown as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except Exception:
+            log.exception("export failed")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the store could not commit; retry")
+        return answers.export_response(result.rejected, result.error_message)
+
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=None,
+                response_serializer=ExportTraceServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", pipeline.body_limit),
+            ("grpc.max_send_message_length", 4 * 1024 * 1024),
+        ],
+        maximum_concurrent_rpcs=pipeline.max_inflight * 2,
+    )
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen for OTLP/gRPC on {address}")
+    return server, port

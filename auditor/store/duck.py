@@ -1,0 +1,176 @@
+"""The DuckDB store: opening, migrating, and the one insert path for spans.
+
+Whoever holds a ``DuckStore`` opened for writing is the single writer of that file (DuckDB
+allows one writing process). ``insert`` is the only way spans enter the store; it commits
+one transaction per call, so callers batch (``writer.GroupCommitWriter`` for the receivers,
+``ingest`` for files).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from auditor.errors import StoreError
+from auditor.otlp.batch import COLUMNS
+from auditor.store.schema import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_DDL
+
+_QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
+
+# A span is stored once per (TraceId, SpanId): OTLP clients re-send whole batches after a
+# timeout, and a re-sent confirmation must never look like a repeated side effect.
+# Duplicates inside the incoming group go through DISTINCT ON; duplicates of stored spans
+# through an anti join against the stored spans *of the same time range*. A re-sent span has
+# the same start time, and DuckDB skips row groups by their min/max Timestamp, so the cost
+# follows the batch, not the size of the store (no index to maintain).
+_INSERT_SQL = f"""
+INSERT INTO otel_traces ({_QUOTED}, "BatchId", "IngestedAt")
+SELECT {", ".join(f'b."{c}"' for c in COLUMNS)}, $batch_id, now()::TIMESTAMP
+FROM (SELECT DISTINCT ON ("TraceId", "SpanId") * FROM incoming) AS b
+ANTI JOIN (
+    SELECT "TraceId", "SpanId" FROM otel_traces
+    WHERE "Timestamp" BETWEEN make_timestamp_ns($lo) AND make_timestamp_ns($hi)
+) AS s ON b."TraceId" = s."TraceId" AND b."SpanId" = s."SpanId"
+"""
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    batch_id: int
+    received: int
+    stored: int
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.stored
+
+
+class DuckStore:
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False):
+        self.path = str(path)
+        self.read_only = read_only
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+            raise StoreError(f"no store at {self.path}")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"{self.path} is open in another process (is `audit serve` running on it?)"
+                ) from None
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        if read_only:
+            self._check_version()
+        else:
+            self.migrate()
+
+    # ------------------------------------------------------------------ schema
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'auditor_schema'"
+        ).fetchall()[0]
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute("SELECT max(version) FROM auditor_schema").fetchall()[0]
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _check_version(self) -> None:
+        version = self.schema_version()
+        if version > LATEST_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}; this auditor knows up to "
+                f"{LATEST_VERSION}. Upgrade auditor."
+            )
+        if version < LATEST_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}; open it once for writing "
+                f"(e.g. `audit ingest --db {self.path}` with no files) to migrate it."
+            )
+
+    def migrate(self) -> None:
+        self.con.execute(SCHEMA_TABLE_DDL)
+        current = self.schema_version()
+        if current > LATEST_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {current}; this auditor knows up to "
+                f"{LATEST_VERSION}. Upgrade auditor."
+            )
+        for version, description, ddl in MIGRATIONS:
+            if version <= current:
+                continue
+            self.con.begin()
+            try:
+                self.con.execute(ddl)
+                self.con.execute(
+                    "INSERT INTO auditor_schema (version, description) VALUES (?, ?)",
+                    [version, description],
+                )
+                self.con.commit()
+            except Exception:
+                self.con.rollback()
+                raise
+
+    # ------------------------------------------------------------------ writing
+
+    def insert(self, table: pa.Table) -> InsertResult:
+        """Store the spans of ``table`` (``otlp.batch.ARROW_SCHEMA``) in one transaction.
+
+        Returns only after the commit, so a caller may acknowledge its clients then.
+        """
+        received = table.num_rows
+        if received == 0:
+            return InsertResult(0, 0, 0)
+        bounds = pc.min_max(table.column("Timestamp").cast(pa.int64()))
+        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+        con = self.con
+        con.begin()
+        try:
+            # fetchall: DuckDB refuses new work on a connection with an unfinished result.
+            batch_id = con.execute("SELECT nextval('auditor_batch_seq')").fetchall()[0][0]
+            con.register("incoming", table)
+            params = {"batch_id": batch_id, "lo": lo, "hi": hi}
+            stored = con.execute(_INSERT_SQL, params).fetchall()[0][0]
+            con.execute(
+                "INSERT INTO auditor_batches VALUES (?, now()::TIMESTAMP, ?, ?, "
+                "make_timestamp_ns(?), make_timestamp_ns(?))",
+                [batch_id, received, stored, lo, hi],
+            )
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        finally:
+            con.unregister("incoming")
+        return InsertResult(int(batch_id), received, int(stored))
+
+    # ------------------------------------------------------------------ reading
+
+    def span_count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM otel_traces").fetchall()[0]
+        return int(row[0]) if row else 0
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection for another thread (DuckDB connections are not shared across threads)."""
+        return self.con.cursor()
+
+    def checkpoint(self) -> None:
+        self.con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> DuckStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,76 @@
+"""The store's schema and its migrations.
+
+``otel_traces`` uses the column names and meanings of the OpenTelemetry Collector's
+ClickHouse exporter (DESIGN.md, "The store"), so that rules compiled for DuckDB and for a
+ClickHouse filled by a Collector fleet read the same columns. Nested columns (events,
+links) are parallel lists under the exporter's dotted names. Extra columns: ``Flags`` (W3C
+span flags as received), ``BatchId`` (the commit that stored the row: the watermark for
+incremental evaluation) and ``IngestedAt``.
+
+There is deliberately no primary key: DuckDB's ART index made inserts 2-3x slower and grows
+with the store. Uniqueness per (TraceId, SpanId) is enforced by the single writer instead
+(see ``duck.DuckStore.insert``).
+
+Migrations are append-only: each entry runs once, in order, inside one transaction, and
+bumps ``auditor_schema``. Never edit a released migration; add the next one.
+"""
+
+from __future__ import annotations
+
+SPAN_COLUMNS_DDL = """
+    "Timestamp" TIMESTAMP_NS NOT NULL,
+    "TraceId" VARCHAR NOT NULL,
+    "SpanId" VARCHAR NOT NULL,
+    "ParentSpanId" VARCHAR NOT NULL,
+    "TraceState" VARCHAR NOT NULL,
+    "SpanName" VARCHAR NOT NULL,
+    "SpanKind" VARCHAR NOT NULL,
+    "ServiceName" VARCHAR NOT NULL,
+    "ResourceAttributes" JSON NOT NULL,
+    "ScopeName" VARCHAR NOT NULL,
+    "ScopeVersion" VARCHAR NOT NULL,
+    "SpanAttributes" JSON NOT NULL,
+    "Duration" BIGINT NOT NULL,
+    "StatusCode" VARCHAR NOT NULL,
+    "StatusMessage" VARCHAR NOT NULL,
+    "Events.Timestamp" TIMESTAMP_NS[] NOT NULL,
+    "Events.Name" VARCHAR[] NOT NULL,
+    "Events.Attributes" JSON[] NOT NULL,
+    "Links.TraceId" VARCHAR[] NOT NULL,
+    "Links.SpanId" VARCHAR[] NOT NULL,
+    "Links.TraceState" VARCHAR[] NOT NULL,
+    "Links.Attributes" JSON[] NOT NULL,
+    "Flags" UINTEGER NOT NULL
+"""
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "spans and commit batches",
+        f"""
+        CREATE TABLE otel_traces ({SPAN_COLUMNS_DDL},
+            "BatchId" UBIGINT NOT NULL,
+            "IngestedAt" TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE auditor_batch_seq START 1;
+        CREATE TABLE auditor_batches (
+            batch_id UBIGINT PRIMARY KEY,
+            committed_at TIMESTAMP NOT NULL,
+            received BIGINT NOT NULL,   -- spans offered in this commit
+            stored BIGINT NOT NULL,     -- spans new to the store
+            min_timestamp TIMESTAMP_NS,
+            max_timestamp TIMESTAMP_NS
+        );
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+SCHEMA_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS auditor_schema (
+    version INTEGER NOT NULL,
+    description VARCHAR NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)
+"""
