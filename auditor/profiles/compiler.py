@@ -1,0 +1,527 @@
+"""Profiles → the SQL that derives the narrow tables rules join (DESIGN.md, "The store").
+
+========== ===============================================================================
+table      one row per
+========== ===============================================================================
+job_runs   execution attempt of a job: system, job_id, job_name, queue, attempt, outcome
+           (done | failed | retry | unknown), done_ns, start/end, trace/span ids, service,
+           the run span's attributes, declared expected effects, signals (redelivered …)
+enqueues   producer span that put a job on a queue
+effects    confirmation of a side effect (the probes' ``side_effect.confirm`` convention)
+signals    fact reported about a job by id outside its trace (BullMQ's ``job stalled``)
+error_spans span that ended in error (for ``effect_ok``: a failure the job swallowed)
+========== ===============================================================================
+
+Times in derived tables are integer nanoseconds since the epoch (``*_ns``), so rules compare
+and add integers. When two profiles claim the same span (the generic messaging profile and
+the RQ profile both see an RQ ``publish``), the profile with the lower ``priority`` wins.
+Pure: builds sqlglot ASTs, runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import count
+
+from sqlglot import exp
+
+from auditor.profiles.model import (
+    Attempt,
+    Cond,
+    DoneAt,
+    EffectShape,
+    EnqueueShape,
+    Profile,
+    RunShape,
+    SignalShape,
+    Value,
+)
+from auditor.sqlbuild import (
+    DUCKDB,
+    Dialect,
+    alias,
+    and_,
+    col,
+    eq,
+    func,
+    in_subquery,
+    is_glob,
+    join,
+    lit,
+    or_,
+    subquery,
+    table,
+)
+
+SPANS = "otel_traces"
+
+JOB_RUN_COLUMNS = (
+    "system", "job_id", "job_name", "queue", "attempt", "outcome", "done_ns", "start_ns",
+    "end_ns", "trace_id", "span_id", "parent_span_id", "service", "span_name", "status",
+    "attributes", "expected_effects", "signals", "link_trace_ids", "batch_id", "profile",
+)  # fmt: skip
+ENQUEUE_COLUMNS = (
+    "system", "job_id", "job_name", "queue", "enqueued_ns", "trace_id", "span_id", "service",
+    "span_name", "attributes", "batch_id", "profile",
+)  # fmt: skip
+EFFECT_COLUMNS = (
+    "effect_name", "effect_key", "job_id", "system", "ok", "start_ns", "end_ns", "trace_id",
+    "span_id", "parent_span_id", "service", "span_name", "status_message", "attributes",
+    "link_trace_ids", "batch_id",
+)  # fmt: skip
+SIGNAL_COLUMNS = ("system", "job_id", "signal", "at_ns", "trace_id", "span_id", "note")
+ERROR_SPAN_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "span_name", "start_ns", "end_ns", "job_id",
+    "status_message", "service",
+)  # fmt: skip
+
+
+@dataclass
+class _Ctx:
+    dialect: Dialect
+    source: exp.Expression  # the span table (or a window of it)
+    aliases: count = field(default_factory=lambda: count(1))
+
+    def alias(self, prefix: str) -> str:
+        return f"{prefix}{next(self.aliases)}"
+
+    def spans(self, as_: str) -> exp.Expression:
+        source = self.source.copy()
+        if isinstance(source, exp.Table):
+            source.set("alias", exp.TableAlias(this=exp.to_identifier(as_, quoted=True)))
+            return source
+        return subquery(source, as_)
+
+
+# ----------------------------------------------------------------------------- conditions
+
+
+def _glob_or_eq(ctx: _Ctx, value: exp.Expression, pattern: str) -> exp.Expression:
+    if is_glob(pattern):
+        return ctx.dialect.glob(value, lit(pattern))
+    return eq(value, lit(pattern))
+
+
+def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
+    """The condition ``c`` on the span aliased ``a``."""
+    d = ctx.dialect
+    parts: list[exp.Expression] = []
+    if c.name:
+        parts.append(or_(*(_glob_or_eq(ctx, col(a, "SpanName"), n) for n in c.name)))
+    if c.kind:
+        parts.append(exp.In(this=col(a, "SpanKind"), expressions=[lit(k) for k in c.kind]))
+    if c.status:
+        parts.append(eq(col(a, "StatusCode"), lit(c.status)))
+    if c.scope:
+        parts.append(_glob_or_eq(ctx, col(a, "ScopeName"), c.scope))
+    if c.service:
+        parts.append(_glob_or_eq(ctx, col(a, "ServiceName"), c.service))
+    for key, values in c.attributes:
+        read = d.attr(a, key)
+        if len(values) == 1:
+            parts.append(eq(read, lit(values[0])))
+        else:
+            parts.append(exp.In(this=read, expressions=[lit(v) for v in values]))
+    for key, pattern in c.attributes_like:
+        parts.append(d.glob(d.attr(a, key), lit(pattern)))
+    for key in c.has_attributes:
+        parts.append(d.has_attr(a, key))
+    for key in c.lacks_attributes:
+        parts.append(exp.Not(this=d.has_attr(a, key)))
+    if c.event:
+        parts.append(d.has_event(a, lit(c.event)))
+    if c.child is not None:
+        inner = ctx.alias("c")
+        children = (
+            exp.select(col(inner, "TraceId"), col(inner, "ParentSpanId"))
+            .from_(ctx.spans(inner))
+            .where(cond_sql(c.child, inner, ctx))
+        )
+        parts.append(in_subquery([col(a, "TraceId"), col(a, "SpanId")], children))
+    if c.parent is not None:
+        inner = ctx.alias("p")
+        parents = (
+            exp.select(col(inner, "TraceId"), col(inner, "SpanId"))
+            .from_(ctx.spans(inner))
+            .where(cond_sql(c.parent, inner, ctx))
+        )
+        parts.append(in_subquery([col(a, "TraceId"), col(a, "ParentSpanId")], parents))
+    if c.any:
+        parts.append(exp.Paren(this=or_(*(cond_sql(x, a, ctx) for x in c.any))))
+    if c.not_ is not None:
+        parts.append(exp.Not(this=exp.Paren(this=cond_sql(c.not_, a, ctx))))
+    return and_(*parts)
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def value_sql(v: Value, a: str, ctx: _Ctx) -> exp.Expression:
+    d = ctx.dialect
+    if v.attribute is not None:
+        return d.attr(a, v.attribute)
+    if v.resource is not None:
+        return d.attr(a, v.resource, "ResourceAttributes")
+    if v.literal is not None:
+        return lit(v.literal)
+    if v.span is not None:
+        return col(a, {"name": "SpanName", "service": "ServiceName", "scope": "ScopeName"}[v.span])
+    if v.first:
+        options = [exp.Nullif(this=value_sql(x, a, ctx), expression=lit("")) for x in v.first]
+        return exp.Coalesce(this=options[0], expressions=[*options[1:], lit("")])
+    parts = [value_sql(x, a, ctx) for x in v.join]
+    empty = or_(*(eq(p.copy(), lit("")) for p in parts))
+    return exp.Case(
+        ifs=[exp.If(this=empty, true=lit(""))], default=ctx.dialect.concat_ws("/", parts)
+    )
+
+
+def _attempt_sql(attempt: Attempt, a: str, ctx: _Ctx) -> exp.Expression:
+    if attempt.sequence or attempt.attribute is None:
+        return exp.cast(exp.Null(), "BIGINT")
+    number = exp.TryCast(
+        this=exp.Nullif(this=ctx.dialect.attr(a, attempt.attribute), expression=lit("")),
+        to=exp.DataType.build("BIGINT"),
+    )
+    # NULL when absent: the job_runs query then numbers the job's runs by start time.
+    return exp.Add(this=number, expression=lit(attempt.offset)) if attempt.offset else number
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def _system(shape_system: Value | None, profile: Profile, a: str, ctx: _Ctx) -> exp.Expression:
+    return lit(profile.id) if shape_system is None else value_sql(shape_system, a, ctx)
+
+
+def _child_min(
+    ctx: _Ctx,
+    a: str,
+    joins: list[exp.Join],
+    where: exp.Expression,
+    measure: exp.Expression,
+    inner: str,
+) -> exp.Expression:
+    """min(measure) over the direct children of span ``a`` that satisfy ``where``."""
+    name = ctx.alias("d")
+    query = (
+        exp.select(
+            alias(col(inner, "TraceId"), "trace_id"),
+            alias(col(inner, "ParentSpanId"), "parent_id"),
+            alias(exp.Min(this=measure), "v"),
+        )
+        .from_(ctx.spans(inner))
+        .where(where)
+        .group_by(col(inner, "TraceId"), col(inner, "ParentSpanId"))
+    )
+    on = and_(
+        eq(col(name, "trace_id"), col(a, "TraceId")), eq(col(name, "parent_id"), col(a, "SpanId"))
+    )
+    joins.append(join("left", subquery(query, name), on))
+    return col(name, "v")
+
+
+def _done_at_sql(
+    candidates: Iterable[DoneAt], a: str, ctx: _Ctx, joins: list[exp.Join]
+) -> exp.Expression:
+    d = ctx.dialect
+    options: list[exp.Expression] = []
+    for c in candidates:
+        if c.event is not None and c.on == "self":
+            options.append(d.event_ns(a, lit(c.event)))
+        elif c.event is not None:
+            inner = ctx.alias("c")
+            options.append(
+                _child_min(
+                    ctx,
+                    a,
+                    joins,
+                    d.has_event(inner, lit(c.event)),
+                    d.event_ns(inner, lit(c.event)),
+                    inner,
+                )
+            )
+        elif c.child_start is not None:
+            inner = ctx.alias("c")
+            where = _glob_or_eq(ctx, col(inner, "SpanName"), c.child_start)
+            options.append(
+                _child_min(ctx, a, joins, where, d.epoch_ns(col(inner, "Timestamp")), inner)
+            )
+        elif c.child_end is not None:
+            inner = ctx.alias("c")
+            where = _glob_or_eq(ctx, col(inner, "SpanName"), c.child_end)
+            options.append(_child_min(ctx, a, joins, where, d.end_ns(inner), inner))
+    options.append(d.end_ns(a))  # no explicit marker: the run span's end
+    return (
+        exp.Coalesce(this=options[0], expressions=options[1:]) if len(options) > 1 else options[0]
+    )
+
+
+def _common_span_columns(a: str, ctx: _Ctx) -> dict[str, exp.Expression]:
+    d = ctx.dialect
+    return {
+        "start_ns": d.epoch_ns(col(a, "Timestamp")),
+        "end_ns": d.end_ns(a),
+        "trace_id": col(a, "TraceId"),
+        "span_id": col(a, "SpanId"),
+        "parent_span_id": col(a, "ParentSpanId"),
+        "service": col(a, "ServiceName"),
+        "span_name": col(a, "SpanName"),
+        "attributes": col(a, "SpanAttributes"),
+        "link_trace_ids": col(a, "Links.TraceId"),
+        "batch_id": col(a, "BatchId"),
+    }
+
+
+def _select(
+    columns: dict[str, exp.Expression], order: tuple[str, ...], extra: tuple[str, ...] = ()
+) -> list[exp.Expression]:
+    return [alias(columns[name], name) for name in (*order, *extra)]
+
+
+def run_sql(shape: RunShape, profile: Profile, ctx: _Ctx) -> exp.Select:
+    a = ctx.alias("s")
+    joins: list[exp.Join] = []
+    outcome = exp.Case(
+        ifs=[exp.If(this=cond_sql(o.when, a, ctx), true=lit(o.is_)) for o in shape.outcome],
+        default=lit("unknown"),
+    ) if shape.outcome else lit("unknown")  # fmt: skip
+    signals = (
+        ctx.dialect.concat_ws(
+            ",",
+            [
+                exp.Case(ifs=[exp.If(this=cond_sql(s.when, a, ctx), true=lit(s.signal))])
+                for s in shape.signals
+            ],
+        )
+        if shape.signals
+        else lit("")
+    )
+    job_id = value_sql(shape.job_id, a, ctx)
+    columns = {
+        **_common_span_columns(a, ctx),
+        "system": _system(shape.system, profile, a, ctx),
+        "job_id": job_id,
+        "job_name": value_sql(shape.job_name, a, ctx),
+        "queue": value_sql(shape.queue, a, ctx),
+        "attempt": _attempt_sql(shape.attempt, a, ctx),
+        "outcome": outcome,
+        "done_ns": _done_at_sql(shape.done_at, a, ctx, joins),
+        "status": col(a, "StatusCode"),
+        "expected_effects": ctx.dialect.attr(a, shape.expected_effects),
+        "signals": signals,
+        "profile": lit(profile.id),
+        "priority": lit(profile.priority),
+    }
+    query = exp.select(*_select(columns, JOB_RUN_COLUMNS, ("priority",))).from_(ctx.spans(a))
+    for j in joins:
+        query = query.join(j)
+    return query.where(
+        and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit("")))
+    )
+
+
+def enqueue_sql(shape: EnqueueShape, profile: Profile, ctx: _Ctx) -> exp.Select:
+    a = ctx.alias("s")
+    job_id = value_sql(shape.job_id, a, ctx)
+    columns = {
+        **_common_span_columns(a, ctx),
+        "system": _system(shape.system, profile, a, ctx),
+        "job_id": job_id,
+        "job_name": value_sql(shape.job_name, a, ctx),
+        "queue": value_sql(shape.queue, a, ctx),
+        "enqueued_ns": ctx.dialect.epoch_ns(col(a, "Timestamp")),
+        "profile": lit(profile.id),
+        "priority": lit(profile.priority),
+    }
+    return (
+        exp.select(*_select(columns, ENQUEUE_COLUMNS, ("priority",)))
+        .from_(ctx.spans(a))
+        .where(and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit(""))))
+    )
+
+
+def effect_sql(shape: EffectShape, ctx: _Ctx) -> exp.Select:
+    a = ctx.alias("s")
+    failed = (
+        cond_sql(shape.error_when, a, ctx)
+        if shape.error_when
+        else eq(col(a, "StatusCode"), lit("Error"))
+    )
+    columns = {
+        **_common_span_columns(a, ctx),
+        "effect_name": value_sql(shape.effect_name, a, ctx),
+        "effect_key": value_sql(shape.effect_key, a, ctx),
+        "job_id": value_sql(shape.job_id, a, ctx),
+        "system": value_sql(shape.system, a, ctx),
+        "ok": exp.Not(this=exp.Paren(this=failed)),
+        "status_message": col(a, "StatusMessage"),
+    }
+    return (
+        exp.select(*_select(columns, EFFECT_COLUMNS))
+        .from_(ctx.spans(a))
+        .where(cond_sql(shape.match, a, ctx))
+    )
+
+
+def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:
+    """One row per event ``shape.event`` on matching spans (DuckDB: parallel ``unnest``)."""
+    a = ctx.alias("s")
+    events = (
+        exp.select(
+            alias(_system(shape.system, profile, a, ctx), "system"),
+            alias(func("unnest", col(a, "Events.Name")), "ev_name"),
+            alias(func("unnest", col(a, "Events.Attributes")), "ev_attrs"),
+            alias(func("unnest", col(a, "Events.Timestamp")), "ev_time"),
+            alias(col(a, "TraceId"), "trace_id"),
+            alias(col(a, "SpanId"), "span_id"),
+            alias(col(a, "SpanName"), "span_name"),
+        )
+        .from_(ctx.spans(a))
+        .where(cond_sql(shape.match, a, ctx))
+    )
+    e = ctx.alias("e")
+    d = ctx.dialect
+    return (
+        exp.select(
+            alias(col(e, "system"), "system"),
+            alias(d.attr(e, shape.job_id_attribute, "ev_attrs"), "job_id"),
+            alias(lit(shape.signal), "signal"),
+            alias(d.epoch_ns(col(e, "ev_time")), "at_ns"),
+            alias(col(e, "trace_id"), "trace_id"),
+            alias(col(e, "span_id"), "span_id"),
+            alias(col(e, "span_name"), "note"),
+        )
+        .from_(subquery(events, e))
+        .where(eq(col(e, "ev_name"), lit(shape.event)))
+    )
+
+
+def _union(selects: list[exp.Select]) -> exp.Expression | None:
+    if not selects:
+        return None
+    query: exp.Expression = selects[0]
+    for s in selects[1:]:
+        query = exp.union(query, s, distinct=False)
+    return query
+
+
+def _one_per_span(union: exp.Expression, columns: tuple[str, ...], ctx: _Ctx) -> exp.Select:
+    """Keep, for each span claimed by several profiles, the row of the lowest priority."""
+    u, r = ctx.alias("u"), ctx.alias("r")
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[col(u, "trace_id"), col(u, "span_id")],
+        order=exp.Order(
+            expressions=[exp.Ordered(this=col(u, "priority")), exp.Ordered(this=col(u, "profile"))]
+        ),
+    )
+    ranked = exp.select(*[col(u, c) for c in columns], alias(rank, "rn")).from_(subquery(union, u))
+    return (
+        exp.select(*[col(r, c) for c in columns])
+        .from_(subquery(ranked, r))
+        .where(eq(col(r, "rn"), lit(1)))
+    )
+
+
+def _empty(columns: dict[str, str]) -> exp.Select:
+    return exp.select(*[alias(exp.cast(exp.Null(), t), n) for n, t in columns.items()]).where(
+        exp.false()
+    )
+
+
+_JOB_RUN_TYPES = {
+    "system": "VARCHAR", "job_id": "VARCHAR", "job_name": "VARCHAR", "queue": "VARCHAR",
+    "attempt": "BIGINT", "outcome": "VARCHAR", "done_ns": "BIGINT", "start_ns": "BIGINT",
+    "end_ns": "BIGINT", "trace_id": "VARCHAR", "span_id": "VARCHAR", "parent_span_id": "VARCHAR",
+    "service": "VARCHAR", "span_name": "VARCHAR", "status": "VARCHAR", "attributes": "JSON",
+    "expected_effects": "VARCHAR", "signals": "VARCHAR", "link_trace_ids": "VARCHAR[]",
+    "batch_id": "UBIGINT", "profile": "VARCHAR",
+}  # fmt: skip
+_ENQUEUE_TYPES = {k: _JOB_RUN_TYPES.get(k, "BIGINT") for k in ENQUEUE_COLUMNS}
+_EFFECT_TYPES = {
+    k: ("BOOLEAN" if k == "ok" else _JOB_RUN_TYPES.get(k, "VARCHAR")) for k in EFFECT_COLUMNS
+}
+_SIGNAL_TYPES = {k: ("BIGINT" if k == "at_ns" else "VARCHAR") for k in SIGNAL_COLUMNS}
+
+
+@dataclass(frozen=True)
+class DerivedSql:
+    """The SELECT that fills each derived table."""
+
+    job_runs: exp.Expression
+    enqueues: exp.Expression
+    effects: exp.Expression
+    signals: exp.Expression
+    error_spans: exp.Expression
+
+    def items(self) -> list[tuple[str, exp.Expression]]:
+        return [
+            ("job_runs", self.job_runs),
+            ("enqueues", self.enqueues),
+            ("effects", self.effects),
+            ("signals", self.signals),
+            ("error_spans", self.error_spans),
+        ]
+
+
+def compile_profiles(
+    profiles: Iterable[Profile], dialect: Dialect = DUCKDB, source: exp.Expression | None = None
+) -> DerivedSql:
+    profiles = list(profiles)
+    ctx = _Ctx(dialect, source if source is not None else table(SPANS))
+
+    runs = _union([run_sql(s, p, ctx) for p in profiles for s in p.runs])
+    if runs is None:
+        job_runs: exp.Expression = _empty(_JOB_RUN_TYPES)
+    else:
+        deduped = _one_per_span(runs, (*JOB_RUN_COLUMNS, "priority"), ctx)
+        q = ctx.alias("q")
+        sequence = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[col(q, "system"), col(q, "job_id")],
+            order=exp.Order(
+                expressions=[
+                    exp.Ordered(this=col(q, "start_ns")),
+                    exp.Ordered(this=col(q, "span_id")),
+                ]
+            ),
+        )
+        job_runs = exp.select(
+            *[
+                alias(exp.Coalesce(this=col(q, "attempt"), expressions=[sequence]), "attempt")
+                if c == "attempt"
+                else col(q, c)
+                for c in JOB_RUN_COLUMNS
+            ]
+        ).from_(subquery(deduped, q))
+
+    enq = _union([enqueue_sql(s, p, ctx) for p in profiles for s in p.enqueues])
+    enqueues = (
+        _empty(_ENQUEUE_TYPES)
+        if enq is None
+        else _one_per_span(enq, (*ENQUEUE_COLUMNS, "priority"), ctx)
+    )
+    eff = _union([effect_sql(s, ctx) for p in profiles for s in p.effects])
+    effects = _empty(_EFFECT_TYPES) if eff is None else eff
+    sig = _union([signal_sql(s, p, ctx) for p in profiles for s in p.signals])
+    signals = _empty(_SIGNAL_TYPES) if sig is None else sig
+
+    a = ctx.alias("s")
+    error_spans = (
+        exp.select(
+            alias(col(a, "TraceId"), "trace_id"),
+            alias(col(a, "SpanId"), "span_id"),
+            alias(col(a, "ParentSpanId"), "parent_span_id"),
+            alias(col(a, "SpanName"), "span_name"),
+            alias(dialect.epoch_ns(col(a, "Timestamp")), "start_ns"),
+            alias(dialect.end_ns(a), "end_ns"),
+            alias(dialect.attr(a, "job.id"), "job_id"),
+            alias(col(a, "StatusMessage"), "status_message"),
+            alias(col(a, "ServiceName"), "service"),
+        )
+        .from_(ctx.spans(a))
+        .where(eq(col(a, "StatusCode"), lit("Error")))
+    )
+    return DerivedSql(job_runs, enqueues, effects, signals, error_spans)

@@ -1,0 +1,636 @@
+"""Rules → one SQL query per check, built as sqlglot ASTs over the derived tables.
+
+Reads ``job_runs``, ``effects``, ``enqueues``, ``signals`` and ``error_spans`` (see
+``profiles.compiler``) and, for ``span:`` selectors and ``where:``, ``otel_traces``. Values
+written in rule files are bound parameters (``$p1`` …); identifiers and JSON paths are
+quoted AST nodes. Pure: nothing here touches a database.
+
+Every job-centred query starts from the same three common table expressions:
+
+``j``  the job runs the rule judges (any outcome; checks that judge "done" filter on it),
+``e``  the effect spans the rule accepts as proof,
+``m``  which effects belong to which run, by the rule's correlation:
+
+- ``trace``: the effect is in the run's trace and carries no ``job.id`` or the run's; or it
+  carries the run's ``job.id`` and sits in a trace with no job run at all (a thread the job
+  started outside its context: its spans are roots of new traces);
+- ``link``: a span link joins the effect's trace and the run's trace, either direction;
+- ``key``: an attribute of the run equals an attribute of the effect.
+
+The checks (DESIGN.md, "Finding kinds"):
+
+- ``confirmed``: a done run with no ok effect in ``m``  → ``unconfirmed_done``;
+- ``effect_ok``: such a run that has a failed effect in ``m``, or an error span in its trace
+  during its run, keeps that failure as ``failed_effect`` instead;
+- ``before_done``: a done run whose first ok effect ends after ``done_ns`` + tolerance
+  → ``premature_done`` (a run that had any confirmation by then is honest);
+- ``at_most_once``: ok effects in ``m`` grouped by name and key, more than one span
+  → ``duplicate_effect`` (retries included: ``j`` holds every attempt);
+- ``complete_within``: an enqueue with no job run of the same system and id → ``lost_job``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from auditor.rules.model import Correlate, JobSelector, Rule, SpanSelector
+from auditor.rules.where import parse_where
+from auditor.sqlbuild import (
+    DUCKDB,
+    Dialect,
+    Params,
+    alias,
+    and_,
+    col,
+    eq,
+    func,
+    in_subquery,
+    is_glob,
+    join,
+    lit,
+    or_,
+    subquery,
+    table,
+)
+
+# job-side names a rule may use in `jobs.attributes` / `key.job` for the normalized columns
+JOB_COLUMNS = {"system": "system", "job_id": "job_id", "job.id": "job_id", "job_name": "job_name",
+               "queue": "queue", "service": "service", "attempt": "attempt"}  # fmt: skip
+EFFECT_COLUMNS = {
+    "job.id": "job_id",
+    "side_effect.key": "effect_key",
+    "side_effect.name": "effect_name",
+}
+
+# columns every job-centred check returns, in this order (the evaluator reads them by name)
+RESULT_COLUMNS = (
+    "system", "job_id", "job_name", "queue", "attempt", "done_ns", "start_ns", "end_ns",
+    "trace_id", "span_id", "service", "signals", "effect_name", "effect_key", "related",
+    "detail_ns", "note",
+)  # fmt: skip
+
+_KINDS = {k: k.capitalize() for k in ("internal", "server", "client", "producer", "consumer")}
+_STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
+
+
+@dataclass(frozen=True)
+class CompiledCheck:
+    check: str  # confirmed | before_done | at_most_once | effect_ok | complete_within
+    query: exp.Expression
+    params: dict[str, object]
+
+    def sql(self, dialect: Dialect = DUCKDB, pretty: bool = True) -> str:
+        return dialect.render(self.query, pretty=pretty)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    checks: tuple[CompiledCheck, ...]
+    judged: CompiledCheck | None  # (system, job_id, job_name) of every job the rule judges
+
+
+@dataclass
+class _Build:
+    rule: Rule
+    dialect: Dialect
+    params: Params = field(default_factory=Params)
+
+    @property
+    def d(self) -> Dialect:
+        return self.dialect
+
+    def bind(self, value: object) -> exp.Expression:
+        return self.params.bind(value)
+
+    def text_match(self, value: exp.Expression, pattern: str) -> exp.Expression:
+        if is_glob(pattern):
+            return self.d.glob(value, self.bind(pattern))
+        return eq(value, self.bind(pattern))
+
+
+# ----------------------------------------------------------------------------- job side
+
+
+def _where_on_spans(
+    b: _Build, where: str, trace: exp.Expression, span: exp.Expression
+) -> exp.Expression:
+    """``(trace, span)`` names a span of otel_traces that satisfies the rule's ``where:``."""
+    spans = (
+        exp.select(col(None, "TraceId"), col(None, "SpanId"))
+        .from_(table("otel_traces"))
+        .where(parse_where(where))
+    )
+    return in_subquery([trace, span], spans)
+
+
+def _job_filter(b: _Build, jobs: JobSelector, a: str) -> exp.Expression:
+    parts: list[exp.Expression] = []
+    if jobs.system:
+        parts.append(b.text_match(col(a, "system"), jobs.system))
+    if jobs.name:
+        parts.append(b.text_match(col(a, "job_name"), jobs.name))
+    if jobs.queue:
+        parts.append(b.text_match(col(a, "queue"), jobs.queue))
+    for key, value in jobs.attributes:
+        column = JOB_COLUMNS.get(key)
+        read = col(a, column) if column else b.d.attr(a, key, "attributes")
+        if column == "attempt":
+            read = exp.cast(read, "VARCHAR")
+        parts.append(eq(read, b.bind(value)))
+    if jobs.where:
+        parts.append(_where_on_spans(b, jobs.where, col(a, "trace_id"), col(a, "span_id")))
+    return and_(*parts)
+
+
+def _declared(b: _Build) -> bool:
+    expect = b.rule.expect
+    return expect is not None and getattr(expect, "declared", False)
+
+
+def _job_runs(b: _Build) -> exp.Select:
+    """``j``: the runs the rule judges, with ``expected`` = the effect name each must prove."""
+    a = "r"
+    if _declared(b):
+        listed = col(a, "expected_effects")
+        names = exp.Case(
+            ifs=[exp.If(this=func("starts_with", listed, lit("[")),
+                        true=func("from_json", listed, lit('["VARCHAR"]')))],
+            default=func("string_split", listed, lit(",")),
+        )  # fmt: skip
+        expected = func("trim", func("unnest", names))
+        where = and_(
+            exp.NEQ(this=listed.copy(), expression=lit("")), _job_filter(b, b.rule.jobs, a)
+        )
+    else:
+        expected = lit("")
+        where = _job_filter(b, b.rule.jobs, a)
+    return (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier(a, quoted=True)),
+            alias(expected, "expected"),
+        )
+        .from_(table("job_runs", a))
+        .where(where)
+    )
+
+
+# ----------------------------------------------------------------------------- effect side
+
+
+def _span_filter(b: _Build, s: SpanSelector, a: str) -> exp.Expression:
+    parts: list[exp.Expression] = []
+    if s.name:
+        parts.append(b.text_match(col(a, "SpanName"), s.name))
+    if s.kind:
+        parts.append(eq(col(a, "SpanKind"), lit(_KINDS[s.kind])))
+    if s.status:
+        parts.append(eq(col(a, "StatusCode"), lit(_STATUS[s.status])))
+    for key, value in s.attributes:
+        parts.append(eq(b.d.attr(a, key), b.bind(value)))
+    if s.where:
+        parts.append(parse_where(s.where))
+    return and_(*parts)
+
+
+def _effects(b: _Build) -> exp.Select:
+    """``e``: the effect spans this rule accepts, in the ``effects`` table's columns."""
+    expect = b.rule.expect
+    assert expect is not None
+    if expect.span is None:
+        a = "f"
+        query = exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier(a, quoted=True))
+        ).from_(table("effects", a))
+        if _declared(b):
+            return query
+        return query.where(b.text_match(col(a, "effect_name"), expect.effect or ""))
+    a = "s"
+    d = b.d
+    key_attr = expect.key.effect if expect.key is not None else "side_effect.key"
+    columns = {
+        "effect_name": col(a, "SpanName"),
+        "effect_key": d.attr(a, key_attr if key_attr not in ("job.id",) else "side_effect.key"),
+        "job_id": d.attr(a, "job.id"),
+        "system": d.attr(a, "job.system"),
+        "ok": exp.NEQ(this=col(a, "StatusCode"), expression=lit("Error")),
+        "start_ns": d.epoch_ns(col(a, "Timestamp")),
+        "end_ns": d.end_ns(a),
+        "trace_id": col(a, "TraceId"),
+        "span_id": col(a, "SpanId"),
+        "parent_span_id": col(a, "ParentSpanId"),
+        "service": col(a, "ServiceName"),
+        "span_name": col(a, "SpanName"),
+        "status_message": col(a, "StatusMessage"),
+        "attributes": col(a, "SpanAttributes"),
+        "link_trace_ids": col(a, "Links.TraceId"),
+        "batch_id": col(a, "BatchId"),
+    }
+    return (
+        exp.select(*[alias(v, k) for k, v in columns.items()])
+        .from_(table("otel_traces", a))
+        .where(_span_filter(b, expect.span, a))
+    )
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+def _job_side(b: _Build, key: str) -> exp.Expression:
+    column = JOB_COLUMNS.get(key)
+    return col("j", column) if column else b.d.attr("j", key, "attributes")
+
+
+def _effect_side(b: _Build, key: str) -> exp.Expression:
+    column = EFFECT_COLUMNS.get(key)
+    return col("e", column) if column else b.d.attr("e", key, "attributes")
+
+
+_M_JOB = ("trace_id", "span_id", "expected", "outcome", "job_id", "system")
+
+
+def _m_select(from_: exp.Expression, joins: list[exp.Join], where: exp.Expression) -> exp.Select:
+    cols = [alias(col("j", c), f"j_{c}") for c in _M_JOB]
+    query = exp.select(
+        *cols, exp.Column(this=exp.Star(), table=exp.to_identifier("e", quoted=True))
+    ).from_(from_)
+    for j in joins:
+        query = query.join(j)
+    return query.where(where)
+
+
+def _matches(b: _Build) -> exp.Expression:
+    """``m``: (run, effect) pairs that the rule's correlation joins."""
+    expect = b.rule.expect
+    assert expect is not None
+    j_tab, e_tab = table("j", "j"), table("e", "e")
+    same_name = eq(col("e", "effect_name"), col("j", "expected")) if _declared(b) else None
+    own_or_unowned = exp.Paren(
+        this=or_(eq(col("e", "job_id"), lit("")), eq(col("e", "job_id"), col("j", "job_id")))
+    )
+
+    if expect.correlate is Correlate.KEY:
+        assert expect.key is not None
+        job_side, effect_side = _job_side(b, expect.key.job), _effect_side(b, expect.key.effect)
+        return _m_select(
+            j_tab, [join("inner", e_tab, eq(effect_side, job_side))],
+            and_(exp.NEQ(this=effect_side.copy(), expression=lit("")), same_name),
+        )  # fmt: skip
+
+    if expect.correlate is Correlate.LINK:
+        linked_e = exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("x", quoted=True)),
+            alias(func("unnest", col("x", "link_trace_ids")), "linked"),
+        ).from_(table("e", "x"))
+        linked_j = exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("y", quoted=True)),
+            alias(func("unnest", col("y", "link_trace_ids")), "linked"),
+        ).from_(table("j", "y"))
+        forward = _m_select(
+            j_tab, [join("inner", subquery(linked_e, "e"), eq(col("e", "linked"), col("j", "trace_id")))],
+            and_(own_or_unowned, same_name),
+        )  # fmt: skip
+        backward = _m_select(
+            subquery(linked_j, "j"), [join("inner", e_tab, eq(col("e", "trace_id"), col("j", "linked")))],
+            and_(own_or_unowned.copy(), same_name.copy() if same_name else None),
+        )  # fmt: skip
+        # the effect columns differ by the extra "linked" column: select the common ones
+        return exp.union(_strip_linked(forward), _strip_linked(backward), distinct=False)
+
+    in_trace = _m_select(
+        j_tab,
+        [join("inner", e_tab, eq(col("e", "trace_id"), col("j", "trace_id")))],
+        and_(own_or_unowned, same_name),
+    )
+    runs_traces = exp.select(col(None, "trace_id")).from_(table("job_runs"))
+    orphan = _m_select(
+        j_tab.copy(), [join("inner", e_tab.copy(), eq(col("e", "job_id"), col("j", "job_id")))],
+        and_(
+            exp.NEQ(this=col("e", "job_id"), expression=lit("")),
+            exp.Paren(this=or_(eq(col("e", "system"), lit("")), eq(col("e", "system"), col("j", "system")))),
+            exp.Not(this=in_subquery([col("e", "trace_id")], runs_traces)),
+            same_name.copy() if same_name else None,
+        ),
+    )  # fmt: skip
+    return exp.union(in_trace, orphan, distinct=False)
+
+
+def _strip_linked(query: exp.Select) -> exp.Select:
+    """Replace ``e.*`` with the effect columns (the link subquery adds ``linked``)."""
+    from auditor.profiles.compiler import EFFECT_COLUMNS as EFFECT_TABLE_COLUMNS
+
+    expressions = [
+        x
+        for x in query.expressions
+        if not (isinstance(x, exp.Column) and isinstance(x.this, exp.Star))
+    ]
+    expressions += [col("e", c) for c in EFFECT_TABLE_COLUMNS]
+    query.set("expressions", expressions)
+    return query
+
+
+def _with_common(b: _Build, query: exp.Select, *, effects: bool = True) -> exp.Select:
+    query = query.with_("j", as_=_job_runs(b))
+    if effects:
+        query = query.with_("e", as_=_effects(b)).with_("m", as_=_matches(b))
+    return query
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _unit_on(left: str, right: str) -> exp.Expression:
+    """Join condition: the row of ``right`` (columns j_trace_id, j_span_id, j_expected)
+    belongs to the run unit ``left`` (a ``j`` row)."""
+    return and_(
+        eq(col(right, "j_trace_id"), col(left, "trace_id")),
+        eq(col(right, "j_span_id"), col(left, "span_id")),
+        eq(col(right, "j_expected"), col(left, "expected")),
+    )
+
+
+def _unit_group(query: exp.Select, *extra: exp.Expression) -> exp.Select:
+    return query.group_by(
+        col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"), *extra
+    )
+
+
+def _job_result(
+    effect_name: exp.Expression,
+    effect_key: exp.Expression,
+    related: exp.Expression,
+    detail: exp.Expression,
+    note: exp.Expression,
+) -> list[exp.Expression]:
+    base = [
+        alias(col("j", c), c)
+        for c in (
+            "system",
+            "job_id",
+            "job_name",
+            "queue",
+            "attempt",
+            "done_ns",
+            "start_ns",
+            "end_ns",
+            "trace_id",
+            "span_id",
+            "service",
+            "signals",
+        )
+    ]
+    return [*base, alias(effect_name, "effect_name"), alias(effect_key, "effect_key"),
+            alias(related, "related"), alias(detail, "detail_ns"), alias(note, "note")]  # fmt: skip
+
+
+def _expected_name(b: _Build) -> exp.Expression:
+    expect = b.rule.expect
+    assert expect is not None
+    if _declared(b):
+        return col("j", "expected")
+    if expect.span is not None:
+        return b.bind(expect.span.name or "")
+    return b.bind(expect.effect or "")
+
+
+def _empty_list() -> exp.Expression:
+    return exp.cast(exp.Array(expressions=[]), "VARCHAR[]")
+
+
+def _span_ref(a: str, trace: str = "trace_id", span: str = "span_id") -> exp.Expression:
+    return exp.DPipe(
+        this=exp.DPipe(this=col(a, trace), expression=lit("/")), expression=col(a, span)
+    )
+
+
+def _failed_set(b: _Build) -> exp.Expression:
+    """Per run unit: the spans that show its effect failed (effect spans in error, and —
+    for a specific expected effect — error spans of its trace during the run)."""
+    failed_effects = exp.select(
+        col("m", "j_trace_id"), col("m", "j_span_id"), col("m", "j_expected"),
+        alias(_span_ref("m"), "ref"), alias(col("m", "span_name"), "name"),
+        alias(col("m", "status_message"), "message"), alias(col("m", "effect_key"), "key"),
+    ).from_(table("m", "m")).where(exp.Not(this=col("m", "ok")))  # fmt: skip
+    expect = b.rule.expect
+    assert expect is not None
+    specific = _declared(b) or expect.span is not None or not is_glob(expect.effect or "")
+    if not specific:
+        return failed_effects
+    x = "x"
+    swallowed = exp.select(
+        alias(col("j", "trace_id"), "j_trace_id"), alias(col("j", "span_id"), "j_span_id"),
+        alias(col("j", "expected"), "j_expected"), alias(_span_ref(x), "ref"),
+        alias(col(x, "span_name"), "name"), alias(col(x, "status_message"), "message"),
+        alias(lit(""), "key"),
+    ).from_(table("j", "j")).join(
+        join("inner", table("error_spans", x), eq(col(x, "trace_id"), col("j", "trace_id")))
+    ).where(and_(
+        eq(col("j", "outcome"), lit("done")),
+        exp.NEQ(this=col(x, "span_id"), expression=col("j", "span_id")),
+        exp.GTE(this=col(x, "start_ns"), expression=col("j", "start_ns")),
+        exp.LTE(this=col(x, "start_ns"), expression=col("j", "end_ns")),
+        exp.Paren(this=or_(eq(col(x, "job_id"), lit("")), eq(col(x, "job_id"), col("j", "job_id")))),
+    ))  # fmt: skip
+    return exp.union(failed_effects, swallowed, distinct=False)
+
+
+def _confirmed_units() -> exp.Select:
+    return _unit_group(
+        exp.select(col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"))
+        .from_(table("m"))
+        .where(col(None, "ok"))
+    )
+
+
+def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
+    """Done runs with no ok effect; with ``failed`` the ones whose failure shows, otherwise
+    (when ``effect_ok`` is also checked) the ones whose failure does not."""
+    include_failed_check = "effect_ok" in b.rule.checks
+    f = "f"
+    failures = _unit_group(
+        exp.select(
+            col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"),
+            alias(b.d.list_agg(col(None, "ref")), "refs"),
+            alias(exp.Max(this=col(None, "key")), "key"),
+            alias(exp.Min(this=exp.DPipe(this=exp.DPipe(this=col(None, "name"), expression=lit(": ")), expression=col(None, "message"))), "why"),
+        ).from_(table("failed"))
+    )  # fmt: skip
+    query = (
+        exp.select(*_job_result(
+            _expected_name(b),
+            col(f, "key") if failed else lit(""),
+            col(f, "refs") if failed else _empty_list(),
+            exp.cast(exp.Null(), "BIGINT"),
+            col(f, "why") if failed else lit(""),
+        ))
+        .from_(table("j", "j"))
+        .join(join("anti", table("confirmed", "c"), _unit_on("j", "c")))
+    )  # fmt: skip
+    if failed:
+        query = query.join(join("inner", table("failures", f), _unit_on("j", f)))
+    elif include_failed_check:
+        query = query.join(join("anti", table("failures", f), _unit_on("j", f)))
+    query = query.where(eq(col("j", "outcome"), lit("done")))
+    query = query.with_("confirmed", as_=_confirmed_units())
+    if failed or include_failed_check:
+        query = query.with_("failed", as_=_failed_set(b)).with_("failures", as_=failures)
+    return query
+
+
+def _premature(b: _Build) -> exp.Select:
+    expect = b.rule.expect
+    assert expect is not None
+    tolerance_ns = int(round(expect.tolerance_s * 1e9))
+    first = _unit_group(
+        exp.select(
+            col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"),
+            alias(exp.Min(this=col(None, "end_ns")), "first_end"),
+            alias(exp.ArgMin(this=_span_ref("m"), expression=col(None, "end_ns")), "ref"),
+            alias(exp.ArgMin(this=col(None, "effect_key"), expression=col(None, "end_ns")), "key"),
+        ).from_(table("m", "m")).where(col(None, "ok"))
+    )  # fmt: skip
+    gap = exp.Sub(this=col("f", "first_end"), expression=col("j", "done_ns"))
+    return (
+        exp.select(*_job_result(
+            _expected_name(b), col("f", "key"), exp.Array(expressions=[col("f", "ref")]), gap, lit(""),
+        ))
+        .from_(table("j", "j"))
+        .join(join("inner", table("first_ok", "f"), _unit_on("j", "f")))
+        .where(and_(
+            eq(col("j", "outcome"), lit("done")),
+            exp.GT(this=col("f", "first_end"), expression=exp.Add(this=col("j", "done_ns"), expression=b.bind(tolerance_ns))),
+        ))
+        .with_("first_ok", as_=first)
+    )  # fmt: skip
+
+
+def _duplicates(b: _Build) -> exp.Select:
+    distinct_spans = exp.Count(this=exp.Distinct(expressions=[col(None, "span_id")]))
+    query = (
+        exp.select(
+            alias(exp.Min(this=col(None, "j_system")), "system"),
+            alias(b.d.string_agg_distinct(col(None, "j_job_id")), "job_id"),
+            alias(lit(""), "job_name"), alias(lit(""), "queue"),
+            alias(exp.cast(exp.Null(), "BIGINT"), "attempt"),
+            alias(exp.cast(exp.Null(), "BIGINT"), "done_ns"),
+            alias(exp.Min(this=col(None, "start_ns")), "start_ns"),
+            alias(exp.Max(this=col(None, "end_ns")), "end_ns"),
+            alias(exp.Min(this=col(None, "trace_id")), "trace_id"),
+            alias(lit(""), "span_id"), alias(exp.Min(this=col(None, "service")), "service"),
+            alias(lit(""), "signals"),
+            alias(col(None, "effect_name"), "effect_name"), alias(col(None, "effect_key"), "effect_key"),
+            alias(b.d.list_agg_distinct(_span_ref("d")), "related"),
+            alias(distinct_spans, "detail_ns"), alias(lit(""), "note"),
+        )
+        .from_(subquery(
+            exp.select(exp.Star()).from_(table("m")).where(and_(col(None, "ok"), exp.NEQ(this=col(None, "effect_key"), expression=lit("")))),
+            "d",
+        ))
+        .group_by(col(None, "effect_name"), col(None, "effect_key"))
+        .having(exp.GT(this=distinct_spans.copy(), expression=lit(1)))
+    )  # fmt: skip
+    return query
+
+
+def _enqueue_filter(b: _Build, jobs: JobSelector, a: str) -> exp.Expression:
+    parts: list[exp.Expression] = []
+    if jobs.system:
+        parts.append(b.text_match(col(a, "system"), jobs.system))
+    if jobs.name:
+        parts.append(b.text_match(col(a, "job_name"), jobs.name))
+    if jobs.queue:
+        parts.append(b.text_match(col(a, "queue"), jobs.queue))
+    for key, value in jobs.attributes:
+        column = {k: v for k, v in JOB_COLUMNS.items() if v != "attempt"}.get(key)
+        read = col(a, column) if column else b.d.attr(a, key, "attributes")
+        parts.append(eq(read, b.bind(value)))
+    if jobs.where:
+        parts.append(_where_on_spans(b, jobs.where, col(a, "trace_id"), col(a, "span_id")))
+    return and_(*parts)
+
+
+def _lost(b: _Build) -> exp.Select:
+    q = "q"
+    signals = (
+        exp.select(
+            col(None, "system"), col(None, "job_id"),
+            alias(b.d.string_agg_distinct(col(None, "signal")), "names"),
+            alias(b.d.list_agg(_span_ref("g")), "refs"),
+        )
+        .from_(table("signals", "g"))
+        .group_by(col(None, "system"), col(None, "job_id"))
+    )  # fmt: skip
+    runs = exp.select(col(None, "system"), col(None, "job_id")).from_(table("job_runs"))
+    return (
+        exp.select(
+            *[alias(col(q, c), c) for c in ("system", "job_id", "job_name", "queue")],
+            alias(exp.cast(exp.Null(), "BIGINT"), "attempt"),
+            alias(exp.cast(exp.Null(), "BIGINT"), "done_ns"),
+            alias(col(q, "enqueued_ns"), "start_ns"), alias(col(q, "enqueued_ns"), "end_ns"),
+            alias(col(q, "trace_id"), "trace_id"), alias(col(q, "span_id"), "span_id"),
+            alias(col(q, "service"), "service"),
+            alias(exp.Coalesce(this=col("g", "names"), expressions=[lit("")]), "signals"),
+            alias(lit(""), "effect_name"), alias(lit(""), "effect_key"),
+            alias(exp.Coalesce(this=col("g", "refs"), expressions=[_empty_list()]), "related"),
+            alias(exp.cast(exp.Null(), "BIGINT"), "detail_ns"), alias(lit(""), "note"),
+        )
+        .from_(table("enqueues", q))
+        .join(join("anti", subquery(runs, "r"), and_(eq(col("r", "system"), col(q, "system")), eq(col("r", "job_id"), col(q, "job_id")))))
+        .join(join("left", subquery(signals, "g"), and_(eq(col("g", "system"), col(q, "system")), eq(col("g", "job_id"), col(q, "job_id")))))
+        .where(_enqueue_filter(b, b.rule.jobs, q))
+    )  # fmt: skip
+
+
+def _judged(b: _Build) -> exp.Select:
+    if b.rule.expect is not None:
+        query = (
+            exp.select(col("j", "system"), col("j", "job_id"), col("j", "job_name"))
+            .from_(table("j", "j"))
+            .where(eq(col("j", "outcome"), lit("done")))
+        )
+        query = query.with_("j", as_=_job_runs(b))
+    else:
+        query = (
+            exp.select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
+            .from_(table("enqueues", "q"))
+            .where(_enqueue_filter(b, b.rule.jobs, "q"))
+        )
+    return query.distinct()
+
+
+def compile_rule(rule: Rule, dialect: Dialect = DUCKDB) -> CompiledRule:
+    checks: list[CompiledCheck] = []
+    for check in rule.checks:
+        b = _Build(rule, dialect)
+        if check == "confirmed":
+            query = _with_common(b, _unconfirmed(b, failed=False))
+        elif check == "effect_ok":
+            query = _with_common(b, _unconfirmed(b, failed=True))
+        elif check == "before_done":
+            query = _with_common(b, _premature(b))
+        elif check == "at_most_once":
+            query = _with_common(b, _duplicates(b))
+        elif check == "complete_within":
+            query = _lost(b)
+        else:  # pragma: no cover - the model only holds known checks
+            raise ValueError(f"unknown check {check!r}")
+        checks.append(CompiledCheck(check, _hoist_ctes(query), dict(b.params.values)))
+    jb = _Build(rule, dialect)
+    judged = _judged(jb)
+    return CompiledRule(
+        rule, tuple(checks), CompiledCheck("judged", judged, dict(jb.params.values))
+    )
+
+
+def _hoist_ctes(query: exp.Select) -> exp.Select:
+    """Put the common ``j``, ``e``, ``m`` first, then the check's own CTEs, in one WITH."""
+    with_ = query.args.get("with_")
+    if not with_:
+        return query
+    ctes = list(with_.expressions)
+    order = {"j": 0, "e": 1, "m": 2}
+    ctes.sort(key=lambda c: order.get(c.alias, 3))
+    with_.set("expressions", ctes)
+    return query

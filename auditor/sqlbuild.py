@@ -1,0 +1,178 @@
+"""A small kit for building SQL as sqlglot ASTs: columns, attribute reads, globs, time.
+
+Every query auditor runs over spans is built from these pieces (by ``profiles.compiler``
+and ``rules.compiler``), never by pasting text: identifiers are quoted nodes, constants are
+literal nodes that sqlglot escapes, and values from rule files are bound parameters.
+
+The functions that differ between engines go through ``Dialect`` so that the same compiler
+can target DuckDB (the embedded default) and, later, ClickHouse's ``otel_traces``. Only
+constructs DESIGN.md lists as portable are used: anti joins on subqueries, uncorrelated
+``IN`` subqueries, ``GROUP BY … HAVING``, and ``COALESCE`` around attribute reads (a missing
+key is NULL in DuckDB but '' in ClickHouse). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(table: str | None, name: str) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def lit(value: str | int | float | bool | None) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    return exp.Literal.string(value)
+
+
+def and_(*conditions: exp.Expression | None) -> exp.Expression:
+    parts = [c for c in conditions if c is not None]
+    if not parts:
+        return exp.true()
+    return exp.and_(*parts) if len(parts) > 1 else parts[0]
+
+
+def or_(*conditions: exp.Expression) -> exp.Expression:
+    parts = list(conditions)
+    if not parts:
+        return exp.false()
+    return exp.or_(*parts) if len(parts) > 1 else parts[0]
+
+
+def func(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def alias(expression: exp.Expression, name: str) -> exp.Alias:
+    return exp.alias_(expression, ident(name))
+
+
+def star_from(table: str) -> exp.Select:
+    return exp.select(exp.Star()).from_(
+        exp.to_table(table) if "." not in table else exp.Table(this=ident(table))
+    )
+
+
+def table(name: str, as_: str | None = None) -> exp.Table:
+    t = exp.Table(this=ident(name))
+    if as_:
+        t.set("alias", exp.TableAlias(this=ident(as_)))
+    return t
+
+
+def subquery(query: exp.Expression, as_: str) -> exp.Subquery:
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=ident(as_)))
+
+
+def join(kind: str, target: exp.Expression, on: exp.Expression) -> exp.Join:
+    """``kind``: inner | left | anti | semi."""
+    k = kind.upper()
+    if k in ("ANTI", "SEMI"):
+        return exp.Join(this=target, kind=k, on=on)
+    if k == "LEFT":
+        return exp.Join(this=target, side="LEFT", on=on)
+    return exp.Join(this=target, on=on)
+
+
+def eq(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    return exp.EQ(this=a, expression=b)
+
+
+def in_subquery(columns: Iterable[exp.Expression], query: exp.Expression) -> exp.Expression:
+    cols = list(columns)
+    left = cols[0] if len(cols) == 1 else exp.Tuple(expressions=cols)
+    return exp.In(this=left, query=exp.Subquery(this=query))
+
+
+@dataclass
+class Params:
+    """Bound parameters of one query: values from rule files never enter the SQL text."""
+
+    prefix: str = "p"
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any) -> exp.Placeholder:
+        for name, existing in self.values.items():  # one parameter per distinct value
+            if existing == value and type(existing) is type(value):
+                return exp.Placeholder(this=name)
+        name = f"{self.prefix}{len(self.values) + 1}"
+        self.values[name] = value
+        return exp.Placeholder(this=name)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The engine-specific spellings the compilers need. Only DuckDB is implemented; the
+    methods are the seam where ClickHouse spellings go."""
+
+    name: str = "duckdb"
+
+    def attr(
+        self, table_alias: str | None, key: str, column: str = "SpanAttributes"
+    ) -> exp.Expression:
+        """An attribute's value as text, '' when absent."""
+        path = exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
+        read = exp.JSONExtractScalar(this=col(table_alias, column), expression=path)
+        return exp.Coalesce(this=read, expressions=[lit("")])
+
+    def has_attr(
+        self, table_alias: str | None, key: str, column: str = "SpanAttributes"
+    ) -> exp.Expression:
+        path = exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
+        read = exp.JSONExtract(this=col(table_alias, column), expression=path)
+        return exp.Not(this=exp.Is(this=read, expression=exp.Null()))
+
+    def epoch_ns(self, timestamp: exp.Expression) -> exp.Expression:
+        return func("epoch_ns", timestamp)
+
+    def end_ns(self, table_alias: str) -> exp.Expression:
+        return exp.Add(
+            this=self.epoch_ns(col(table_alias, "Timestamp")),
+            expression=col(table_alias, "Duration"),
+        )
+
+    def has_event(self, table_alias: str, name: exp.Expression) -> exp.Expression:
+        return func("list_contains", col(table_alias, "Events.Name"), name)
+
+    def event_ns(self, table_alias: str, name: exp.Expression) -> exp.Expression:
+        """The time of the first event ``name`` on the span, NULL when it has none."""
+        position = func("list_position", col(table_alias, "Events.Name"), name)
+        return self.epoch_ns(func("list_extract", col(table_alias, "Events.Timestamp"), position))
+
+    def glob(self, value: exp.Expression, pattern: exp.Expression) -> exp.Expression:
+        return exp.Glob(this=value, expression=pattern)
+
+    def concat_ws(self, separator: str, parts: list[exp.Expression]) -> exp.Expression:
+        return func("concat_ws", lit(separator), *parts)
+
+    def list_agg(self, value: exp.Expression) -> exp.Expression:
+        return func("list", value)
+
+    def list_agg_distinct(self, value: exp.Expression) -> exp.Expression:
+        return func("list", exp.Distinct(expressions=[value]))
+
+    def string_agg_distinct(self, value: exp.Expression) -> exp.Expression:
+        return func("string_agg", exp.Distinct(expressions=[value]), lit(","))
+
+    def render(self, expression: exp.Expression, pretty: bool = True) -> str:
+        return expression.sql(dialect=self.name, pretty=pretty)
+
+
+DUCKDB = Dialect("duckdb")
+
+
+def is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
