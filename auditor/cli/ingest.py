@@ -29,13 +29,16 @@ def ingest_command(
     """Load span files into the store. A span already stored is not stored again."""
     files = files or []
     with DuckStore(db) as store:
-        summary = _run(store, files, show_progress=not quiet and sys.stderr.isatty())
+        summary = ingest_with_progress(
+            store, files, show_progress=not quiet and sys.stderr.isatty()
+        )
     if not quiet:
         print_summary(summary, db)
     return int(ExitCode.INPUT) if summary.bad_lines or summary.spans_rejected else 0
 
 
-def _run(store: DuckStore, files: list[str], show_progress: bool) -> IngestSummary:
+def ingest_with_progress(store: DuckStore, files: list[str], show_progress: bool) -> IngestSummary:
+    """Load ``files`` into ``store``, with a progress bar on stderr when asked."""
     if not show_progress:
         return ingest_files(store, files)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn

@@ -8,19 +8,22 @@ carries data only. Tracebacks with local variables are off: span attributes can 
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 import typer
 
 from auditor import __version__
-from auditor.cli import ingest, serve
+from auditor.cli import ingest, scan, serve
 from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
 
 app = typer.Typer(
     name="audit",
     help="Catch background jobs that say 'done' when the work never happened.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,  # main() reports errors; never dump locals (secrets)
     pretty_exceptions_show_locals=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -44,6 +47,7 @@ def _root(
 
 serve.register(app)
 ingest.register(app)
+scan.register(app)
 
 
 def error(message: str) -> None:
@@ -70,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Exception as exc:  # a bug: one line, and the traceback only on request
+        if os.environ.get("AUDIT_DEBUG"):
+            traceback.print_exc()
+        error(f"internal error: {type(exc).__name__}: {exc} (set AUDIT_DEBUG=1 for a traceback)")
+        return int(ExitCode.INTERNAL)
     return result if isinstance(result, int) else 0
 
 

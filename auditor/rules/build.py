@@ -160,6 +160,7 @@ def _expect(raw: Mapping[str, Any]) -> Expect:
         key=key,
         within_s=_duration(raw, "within"),
         tolerance_s=DEFAULT_TOLERANCE_S if tolerance is None else tolerance,
+        declared=bool(raw.get("declared", False)),
     )
 
 

@@ -147,7 +147,7 @@ def _job_filter(b: _Build, jobs: JobSelector, a: str) -> exp.Expression:
 
 def _declared(b: _Build) -> bool:
     expect = b.rule.expect
-    return expect is not None and getattr(expect, "declared", False)
+    return expect is not None and expect.declared
 
 
 def _job_runs(b: _Build) -> exp.Select:
@@ -186,7 +186,9 @@ def _span_filter(b: _Build, s: SpanSelector, a: str) -> exp.Expression:
         parts.append(b.text_match(col(a, "SpanName"), s.name))
     if s.kind:
         parts.append(eq(col(a, "SpanKind"), lit(_KINDS[s.kind])))
-    if s.status:
+    if s.status == "ok":  # "ok" means did not fail: instrumentations leave success Unset
+        parts.append(exp.NEQ(this=col(a, "StatusCode"), expression=lit("Error")))
+    elif s.status:
         parts.append(eq(col(a, "StatusCode"), lit(_STATUS[s.status])))
     for key, value in s.attributes:
         parts.append(eq(b.d.attr(a, key), b.bind(value)))
@@ -482,7 +484,7 @@ def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
 def _premature(b: _Build) -> exp.Select:
     expect = b.rule.expect
     assert expect is not None
-    tolerance_ns = int(round(expect.tolerance_s * 1e9))
+    tolerance_ns = round(expect.tolerance_s * 1e9)
     first = _unit_group(
         exp.select(
             col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"),

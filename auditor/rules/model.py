@@ -100,14 +100,17 @@ class KeyMap:
 
 @dataclass(frozen=True)
 class Expect:
-    """The effect a job run must have. Exactly one of ``effect`` and ``span`` is set."""
+    """The effect a job run must have. Exactly one of ``effect``, ``span`` and ``declared``
+    is set."""
 
-    effect: str | None = None  # side_effect.name of a side_effect.confirm span
+    effect: str | None = None  # side_effect.name of a side_effect.confirm span (a glob)
     span: SpanSelector | None = None
     correlate: Correlate = Correlate.TRACE
     key: KeyMap | None = None  # set if and only if correlate is KEY
     within_s: float | None = None  # grace after done_at; None: the evaluator's default
     tolerance_s: float = DEFAULT_TOLERANCE_S  # before_done clock-skew tolerance
+    # every effect named in the run's job.expected_effects attribute (probes.expects)
+    declared: bool = False
 
     @property
     def effect_span(self) -> SpanSelector:

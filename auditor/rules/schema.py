@@ -90,7 +90,10 @@ _SPAN_SELECTOR: dict[str, Any] = {
     "properties": {
         "name": {**_GLOB, "description": "Glob on the span name, e.g. smtp.send or HTTP *."},
         "kind": {"enum": list(SPAN_KINDS), "description": "The span kind."},
-        "status": {"enum": list(SPAN_STATUSES), "description": "The span status code."},
+        "status": {
+            "enum": list(SPAN_STATUSES),
+            "description": "The span status: ok matches any span that did not fail (Ok or Unset, since instrumentations leave success Unset); error and unset match exactly.",
+        },
         "attributes": {
             **_ATTRIBUTES,
             "description": "On the span's attributes, e.g. {smtp.reply.code: 250}. "
@@ -139,9 +142,14 @@ _EXPECT: dict[str, Any] = {
     "type": "object",
     "description": "The side effect each selected job run must have.",
     "additionalProperties": False,
-    "oneOf": [{"required": ["effect"]}, {"required": ["span"]}],
-    "x-messages": {"oneOf": "{subject} must have exactly one of 'effect' or 'span'"},
+    "oneOf": [{"required": ["effect"]}, {"required": ["span"]}, {"required": ["declared"]}],
+    "x-messages": {"oneOf": "{subject} must have exactly one of 'effect', 'span' or 'declared'"},
     "properties": {
+        "declared": {
+            "const": True,
+            "description": "Each effect the job run declares in its job.expected_effects "
+            "attribute (probes.expects) must be confirmed, checked effect by effect.",
+        },
         "effect": {
             "type": "string",
             "minLength": 1,

@@ -63,6 +63,45 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        "findings and triage notes",
+        """
+        CREATE TABLE findings (
+            fingerprint VARCHAR PRIMARY KEY,
+            rule_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,          -- pending | open | resolved
+            triage VARCHAR NOT NULL DEFAULT 'new',
+            system VARCHAR NOT NULL,
+            job_id VARCHAR NOT NULL,
+            job_name VARCHAR NOT NULL,
+            queue VARCHAR NOT NULL,
+            effect_name VARCHAR NOT NULL,
+            effect_key VARCHAR NOT NULL,
+            trace_id VARCHAR NOT NULL,
+            span_id VARCHAR NOT NULL,
+            service VARCHAR NOT NULL,
+            attempt BIGINT,
+            done_ns BIGINT,
+            message VARCHAR NOT NULL,
+            evidence JSON NOT NULL,
+            labels JSON NOT NULL,
+            origin VARCHAR NOT NULL,         -- scan | serve
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL,
+            resolved_at TIMESTAMP
+        );
+        CREATE TABLE finding_notes (
+            fingerprint VARCHAR NOT NULL,
+            noted_at TIMESTAMP NOT NULL,
+            author VARCHAR NOT NULL,
+            triage VARCHAR,
+            text VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,187 @@
+"""``audit scan [FILE…] [--db PATH]``: evaluate the rules once and gate CI on the result.
+
+Files are loaded into a temporary in-memory store (with ``--db`` they are added to that
+store instead, and the findings are kept there for ``audit tui --db``). The input is taken
+as complete, so nothing is pending unless ``--as-of`` sets the evaluation time.
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage / config / rule error,
+3 unreadable input (a file that cannot be read, or lines / spans in it that were rejected:
+a verdict on part of the input would be a lie).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from auditor import __version__
+from auditor.cli.ingest import ingest_with_progress, print_summary
+from auditor.engine.catalog import load_catalog
+from auditor.engine.evaluate import evaluate
+from auditor.errors import ExitCode, InputError, UsageError
+from auditor.findings.baseline import apply_baseline, read_baseline, write_baseline
+from auditor.findings.model import RuleInfo, Severity
+from auditor.findings.report import Report
+from auditor.reports import FORMATS, render
+from auditor.store.duck import DuckStore
+from auditor.store.findings import save_findings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan_command)
+
+
+def parse_as_of(text: str) -> int:
+    """``--as-of``: ISO 8601 (UTC when no offset is given), ``now``, or epoch seconds."""
+    if text == "now":
+        return int(datetime.now(UTC).timestamp() * 1e9)
+    try:
+        return int(float(text) * 1e9)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--as-of {text!r} is not a time; use ISO 8601 like 2026-11-28T10:00:00Z, "
+            "epoch seconds, or now"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1e9)
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity(text.lower())
+    except ValueError:
+        raise UsageError(
+            f"--fail-on {text!r} is not a severity; use one of {', '.join(s.value for s in Severity)}"
+        ) from None
+
+
+def _relative(path: str) -> str:
+    """Rule sources relative to the working directory when inside it (SARIF, annotations)."""
+    if not path:
+        return path
+    try:
+        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    except ValueError:
+        return path
+
+
+def scan_command(
+    files: list[str] = typer.Argument(
+        None, help="Span files (OTLP JSON lines, OTLP/JSON, protobuf, .gz; - for stdin)."
+    ),
+    db: Path | None = typer.Option(
+        None, "--db", help="Evaluate this store (files given are added to it)."
+    ),
+    rules: list[Path] = typer.Option(
+        [], "--rules", help="Rule files or folders, added to the built-in profiles and packs."
+    ),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help=f"Report format: {', '.join(FORMATS)} (default: table on a terminal, json otherwise).",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the report here instead of stdout."
+    ),
+    fail_on: str = typer.Option(
+        "low",
+        "--fail-on",
+        help="Exit 1 when a finding is at least this severe (info, low, medium, high, critical).",
+    ),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="Accepted findings (from --write-baseline): not reported."
+    ),
+    write_baseline_to: Path | None = typer.Option(
+        None, "--write-baseline", help="Write the fingerprints of today's findings here."
+    ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Evaluate grace windows as of this time (ISO 8601, epoch seconds or now).",
+    ),
+    packs: bool = typer.Option(
+        True, "--packs/--no-packs", help="Also run the built-in rule packs."
+    ),
+    color: bool | None = typer.Option(
+        None,
+        "--color/--no-color",
+        help="Color the table (default: on a terminal, unless NO_COLOR).",
+    ),
+) -> int:
+    """Evaluate rules over span files or a store; exit 1 when jobs lied."""
+    files = files or []
+    if not files and db is None:
+        raise UsageError("give span files to scan, or --db PATH of a store")
+    if db is not None and not files and not db.exists():
+        raise InputError(f"no store at {db}")
+    fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
+    if fmt not in FORMATS:
+        render(fmt, Report((), {}))  # raises the usage error with a suggestion
+    threshold = _severity(fail_on)
+    as_of_ns = parse_as_of(as_of) if as_of else None
+    accepted = frozenset()
+    if baseline is not None:
+        try:
+            accepted = read_baseline(baseline.read_text(encoding="utf-8"), str(baseline))
+        except OSError as exc:
+            raise InputError(f"cannot read baseline {baseline}: {exc.strerror or exc}") from None
+    catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
+
+    input_problem = False
+    with DuckStore(db if db is not None else ":memory:") as store:
+        if files:
+            summary = ingest_with_progress(store, files, show_progress=sys.stderr.isatty())
+            if summary.bad_lines or summary.spans_rejected:
+                print_summary(summary, db or Path(":memory:"))
+                input_problem = True
+        evaluation = evaluate(store.con, catalog, as_of_ns=as_of_ns)
+        spans = store.span_count()
+        findings, suppressed = apply_baseline(list(evaluation.findings), accepted)
+        if db is not None:
+            save_findings(
+                store.con, evaluation.findings, "scan", datetime.now(UTC).replace(tzinfo=None)
+            )
+
+    rule_infos: dict[str, RuleInfo] = {}
+    for rule in catalog.enabled_rules():
+        info = rule.info()
+        rule_infos[rule.id] = RuleInfo(
+            info.id, info.title, info.severity, info.description, info.runbook,
+            _relative(info.source), info.line, info.labels,
+        )  # fmt: skip
+    report = Report(
+        findings=tuple(findings),
+        rules=rule_infos,
+        checked=evaluation.checked,
+        inputs=tuple(files) if files else (str(db),),
+        spans=spans,
+        fail_on=threshold,
+        baselined=suppressed,
+        tool_version=__version__,
+    )
+    use_color = (
+        color
+        if color is not None
+        else (sys.stdout.isatty() and output is None and "NO_COLOR" not in os.environ)
+    )
+    text = render(fmt, report, color=bool(use_color))
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if write_baseline_to is not None:
+        write_baseline_to.write_text(write_baseline(evaluation.findings), encoding="utf-8")
+    if input_problem:
+        return int(ExitCode.INPUT)
+    return int(ExitCode.FINDINGS) if report.failing() else int(ExitCode.OK)

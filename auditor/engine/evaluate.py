@@ -1,0 +1,175 @@
+"""Run every enabled rule's checks on a store and turn the rows into findings.
+
+Called by ``audit scan`` (the input is complete: nothing is pending unless ``as_of_ns`` is
+given) and, later, by the sidecar's evaluation loop. The store must hold ``otel_traces``;
+the derived tables are (re)built first.
+
+A built-in pack rule and a user rule can report the same lie (the duplicate-effect pack and a
+user rule with ``at_most_once``): the user's finding is kept and the pack's dropped, so one
+lie is one finding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from auditor.engine.catalog import Catalog
+from auditor.engine.derive import derive
+from auditor.engine.evidence import attach_evidence
+from auditor.findings.messages import message
+from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
+from auditor.findings.report import CheckedJob
+from auditor.rules.compiler import RESULT_COLUMNS, CompiledCheck, compile_rule
+from auditor.rules.model import Rule
+
+DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    checked: tuple[CheckedJob, ...]
+    derived: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, check: CompiledCheck) -> list[dict[str, object]]:
+    cursor = con.execute(check.sql(pretty=False), check.params)
+    names = [d[0] for d in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _state(kind: Kind, rule: Rule, row: dict[str, object], as_of_ns: int | None) -> State:
+    if as_of_ns is None:
+        return State.OPEN
+    if kind is Kind.LOST_JOB:
+        deadline = int(row["start_ns"]) + round((rule.complete_within_s or 0) * 1e9)  # type: ignore[call-overload]
+        return State.PENDING if deadline > as_of_ns else State.OPEN
+    if kind in (Kind.UNCONFIRMED_DONE, Kind.FAILED_EFFECT):
+        within = DEFAULT_WITHIN_S
+        if rule.expect is not None and rule.expect.within_s is not None:
+            within = rule.expect.within_s
+        deadline = int(row["done_ns"]) + round(within * 1e9)  # type: ignore[call-overload]
+        return State.PENDING if deadline > as_of_ns else State.OPEN
+    return State.OPEN
+
+
+def finding_from_row(
+    rule: Rule, check: str, row: dict[str, object], as_of_ns: int | None
+) -> Finding:
+    kind = CHECK_KINDS[check]
+
+    def text(name: str) -> str:
+        value = row.get(name)
+        return "" if value is None else str(value)
+
+    detail = row.get("detail_ns")
+    done = row.get("done_ns")
+    attempt = row.get("attempt")
+    return Finding(
+        rule_id=rule.id,
+        kind=kind,
+        severity=rule.severity,
+        state=_state(kind, rule, row, as_of_ns),
+        system=text("system"),
+        job_id=text("job_id"),
+        job_name=text("job_name"),
+        effect_key=text("effect_key"),
+        trace_id=text("trace_id"),
+        span_id=text("span_id"),
+        queue=text("queue"),
+        attempt=int(attempt) if attempt is not None else None,  # type: ignore[call-overload]
+        done_at_ns=int(done) if done is not None else None,  # type: ignore[call-overload]
+        effect_name=text("effect_name"),
+        service=text("service"),
+        labels=rule.labels,
+        message=message(
+            kind,
+            system=text("system"),
+            job_name=text("job_name"),
+            job_id=text("job_id"),
+            effect_name=text("effect_name"),
+            effect_key=text("effect_key"),
+            detail_ns=int(detail) if detail is not None else None,  # type: ignore[call-overload]
+            note=text("note"),
+            signals=text("signals"),
+        ),
+    )
+
+
+def _subject(f: Finding) -> tuple[str, ...]:
+    if f.kind is Kind.DUPLICATE_EFFECT:
+        return (str(f.kind), f.effect_name, f.effect_key)
+    return (str(f.kind), f.system, f.job_id)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A finding as a check produced it, with the spans its row pointed at."""
+
+    finding: Finding
+    builtin: bool
+    related: tuple[str, ...]  # "trace_id/span_id" of effects, failed spans or signals
+
+
+def _drop_pack_repeats(candidates: list[Candidate]) -> list[Candidate]:
+    """Keep a pack rule's finding only when no user rule reports the same lie."""
+    user_subjects = {_subject(c.finding) for c in candidates if not c.builtin}
+    return [c for c in candidates if not (c.builtin and _subject(c.finding) in user_subjects)]
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    *,
+    as_of_ns: int | None = None,
+    evidence: bool = True,
+    rules: Iterable[Rule] | None = None,
+) -> Evaluation:
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    derived = derive(con, catalog.profiles)
+    seconds["derive"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    raw: list[Candidate] = []
+    checked: list[CheckedJob] = []
+    for rule in rules if rules is not None else catalog.enabled_rules():
+        compiled = compile_rule(rule)
+        builtin = catalog.is_builtin(rule)
+        for check in compiled.checks:
+            for row in _rows(con, check):
+                finding = finding_from_row(rule, check.check, row, as_of_ns)
+                related = tuple(str(r) for r in (row.get("related") or ()))  # type: ignore[attr-defined]
+                raw.append(Candidate(finding, builtin, related))
+        if compiled.judged is not None and not builtin:
+            for system, job_id, job_name in con.execute(
+                compiled.judged.sql(pretty=False), compiled.judged.params
+            ).fetchall():
+                checked.append(CheckedJob(rule.id, system, job_id, job_name or ""))
+    kept = _drop_pack_repeats(raw)
+    seconds["rules"] = time.perf_counter() - started
+
+    if evidence and kept:
+        started = time.perf_counter()
+        findings = attach_evidence(con, [(c.finding, c.related) for c in kept])
+        seconds["evidence"] = time.perf_counter() - started
+    else:
+        findings = [c.finding for c in kept]
+    findings.sort(
+        key=lambda f: (
+            -f.severity.rank,
+            str(f.kind),
+            f.rule_id,
+            f.system,
+            f.job_name,
+            f.job_id,
+            f.effect_key,
+        )
+    )
+    checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
+    return Evaluation(tuple(findings), tuple(checked), derived, seconds)
