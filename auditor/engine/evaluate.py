@@ -23,7 +23,7 @@ from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import RESULT_COLUMNS, CompiledCheck, compile_rule
+from auditor.rules.compiler import CompiledCheck, compile_rule
 from auditor.rules.model import Rule
 
 DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none

@@ -1,0 +1,199 @@
+"""``audit rules list|lint|explain|test|schema``: tooling for rule authors.
+
+- ``list``: every rule that would run (built-in packs and ``--rules``), where it is defined;
+- ``lint``: load and compile rule files, and bind every query (so a ``where:`` naming a
+  column that does not exist is reported at its ``file:line:col``) without any spans;
+- ``explain ID``: the compiled SQL of each check, with its bound parameters;
+- ``test FILE…``: rule unit tests (``auditor.rules.testing``): exit 0 all pass, 1 a test
+  failed, 2 a rule or test file is broken;
+- ``schema``: the JSON Schema of rule files (with the system profile schema inside).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+import typer
+
+from auditor.engine.catalog import Catalog, load_catalog
+from auditor.engine.derive import derive
+from auditor.engine.evaluate import evaluate
+from auditor.errors import ExitCode, InputError, RuleError, UsageError
+from auditor.profiles.schema import profile_schema
+from auditor.receivers.files import ingest_files
+from auditor.rules.compiler import compile_rule
+from auditor.rules.schema import rule_file_schema
+from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
+from auditor.store.duck import DuckStore
+from auditor.yamlloc import load_located, validate
+
+rules_app = typer.Typer(
+    help="List, lint, explain and test rules.", no_args_is_help=True, add_completion=False
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def list_command(
+    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders to add."),
+    packs: bool = typer.Option(True, "--packs/--no-packs", help="Include the built-in packs."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per rule."),
+) -> None:
+    """List the rules that would run."""
+    catalog = load_catalog(rules, packs=packs)
+    for rule in catalog.rules.rules:
+        origin = "built-in" if catalog.is_builtin(rule) else "user"
+        if as_json:
+            print(json.dumps({
+                "id": rule.id, "title": rule.title, "severity": str(rule.severity),
+                "kinds": [str(k) for k in rule.finding_kinds()], "enabled": rule.enabled,
+                "origin": origin, "source": f"{rule.location.file}:{rule.location.line}",
+            }))  # fmt: skip
+        else:
+            kinds = ",".join(str(k) for k in rule.finding_kinds())
+            state = "" if rule.enabled else " (disabled)"
+            print(f"{rule.id:34} {rule.severity!s:8} {origin:8} {kinds}{state}")
+
+
+def _bind_all(catalog: Catalog, only_user: bool = True) -> list[str]:
+    """Bind every compiled query against an empty store; problems as file:line:col."""
+    problems: list[str] = []
+    with DuckStore(":memory:") as store:
+        derive(store.con, catalog.profiles)
+        for rule in catalog.rules.rules:
+            if only_user and catalog.is_builtin(rule):
+                continue
+            compiled = compile_rule(rule)
+            for check in (*compiled.checks, compiled.judged):
+                if check is None:
+                    continue
+                try:
+                    store.con.execute("EXPLAIN " + check.sql(pretty=False), check.params).fetchall()
+                except duckdb.Error as exc:
+                    where = rule.location
+                    text = str(exc).splitlines()[0]
+                    for field in ("jobs.where", "expect.span.where"):
+                        if dict(rule.field_locations).get(field):
+                            where = rule.location_of(field)
+                            break
+                    problems.append(f"{where}: rule '{rule.id}' does not run: {text}")
+                    break
+    return problems
+
+
+@rules_app.command("lint")
+def lint_command(
+    paths: list[Path] = typer.Argument(..., help="Rule files or folders."),
+) -> int:
+    """Check rule files: schema, semantics, and that every query runs."""
+    catalog = load_catalog(paths, packs=False)
+    problems = _bind_all(catalog)
+    if problems:
+        raise RuleError(problems)
+    user = [r for r in catalog.rules.rules if not catalog.is_builtin(r)]
+    print(f"{len(user)} rule(s) OK", file=sys.stderr)
+    return 0
+
+
+@rules_app.command("explain")
+def explain_command(
+    rule_id: str = typer.Argument(..., help="The id of the rule."),
+    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders to add."),
+    profiles: bool = typer.Option(
+        False, "--profiles", help="Also print the SQL deriving job_runs, effects, …"
+    ),
+) -> None:
+    """Print the SQL a rule compiles to, one query per check."""
+    catalog = load_catalog(rules)
+    rule = catalog.rules.get(rule_id)
+    if rule is None:
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, [r.id for r in catalog.rules.rules], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"no rule {rule_id!r}{hint}")
+    if profiles:
+        from auditor.profiles.compiler import compile_profiles
+        from auditor.sqlbuild import DUCKDB
+
+        for name, query in compile_profiles(catalog.profiles).items():
+            print(f"-- derived table {name}\n{DUCKDB.render(query)};\n")
+    compiled = compile_rule(rule)
+    print(f"-- rule {rule.id} ({rule.location})")
+    for check in compiled.checks:
+        params = ", ".join(f"${k} = {v!r}" for k, v in check.params.items())
+        print(f"\n-- check {check.check}" + (f"; parameters: {params}" if params else ""))
+        print(check.sql() + ";")
+
+
+@rules_app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of rule files."""
+    print(json.dumps(rule_file_schema(profile_schema()), indent=2))
+
+
+def _load_test_file(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    document = load_located(text, str(path))
+    problems = [*document.problems, *validate(document, TEST_FILE_SCHEMA)]
+    if problems:
+        raise RuleError([str(p) for p in problems])
+    return document.value
+
+
+@rules_app.command("test")
+def test_command(
+    files: list[Path] = typer.Argument(..., help="Rule test files."),
+    rules: list[Path] = typer.Option(
+        [], "--rules", help="Rule files for tests whose file names none."
+    ),
+    packs: bool = typer.Option(False, "--packs/--no-packs", help="Also run the built-in packs."),
+) -> int:
+    """Run rule unit tests: spans in, expected findings out."""
+    failed = total = 0
+    for path in files:
+        spec = _load_test_file(path)
+        rule_paths = [path.parent / p for p in spec.get("rule_files", [])] or list(rules)
+        catalog = load_catalog(rule_paths, packs=packs)
+        for test in spec["tests"]:
+            total += 1
+            with DuckStore(":memory:") as store:
+                inputs = [str(path.parent / p) for p in test.get("otlp", [])]
+                with tempfile.TemporaryDirectory() as tmp:
+                    if test.get("spans"):
+                        request = Path(tmp) / "spans.jsonl"
+                        request.write_text(json.dumps(spans_to_request(test["spans"])) + "\n")
+                        inputs.append(str(request))
+                    summary = ingest_files(store, inputs)
+                if summary.bad_lines or summary.spans_rejected:
+                    raise InputError(
+                        f"{path}: test {test['name']!r}: " + "; ".join(summary.problems)
+                    )
+                as_of = None
+                if "as_of" in test:
+                    from auditor.cli.scan import parse_as_of
+
+                    as_of = parse_as_of(test["as_of"])
+                evaluation = evaluate(store.con, catalog, as_of_ns=as_of, evidence=False)
+            outcome = compare(test["expect"], list(evaluation.findings))
+            if outcome.passed:
+                print(f"ok    {path}: {test['name']}")
+                continue
+            failed += 1
+            print(f"FAIL  {path}: {test['name']}")
+            for want in outcome.missing:
+                print(f"        expected, not found: {want}")
+            for got in outcome.unexpected:
+                print(f"        found, not expected: {got}")
+    print(f"{total - failed} passed, {failed} failed", file=sys.stderr)
+    return int(ExitCode.FINDINGS) if failed else 0
