@@ -1,4 +1,7 @@
-"""``audit serve``: OTLP receivers + store (+ continuous evaluation, alerts and API later)."""
+"""``audit serve``: OTLP receivers + store (+ continuous evaluation, alerts and API later).
+
+Settings come from defaults ← ``audit.yaml`` (``--config``) ← ``AUDIT_*`` ← these flags.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from auditor.config import load_settings
 from auditor.server import ServeOptions, serve
 
 
@@ -16,49 +20,40 @@ def register(app: typer.Typer) -> None:
 
 
 def serve_command(
-    db: Path = typer.Option(
-        Path("auditor.duckdb"), "--db", envvar="AUDIT_STORE", help="DuckDB store file."
-    ),
-    host: str = typer.Option(
-        "127.0.0.1", "--host", envvar="AUDIT_HOST", help="Address to listen on."
-    ),
-    http_port: int = typer.Option(
-        4318, "--http-port", envvar="AUDIT_HTTP_PORT", help="OTLP/HTTP port (0: any free port)."
-    ),
-    grpc_port: int = typer.Option(
-        4317, "--grpc-port", envvar="AUDIT_GRPC_PORT", help="OTLP/gRPC port (0: any free port)."
-    ),
-    rules: list[Path] = typer.Option(
-        [], "--rules", help="Rule files or folders, added to the built-in profiles and packs."
-    ),
-    config: Path | None = typer.Option(None, "--config", help="audit.yaml configuration file."),
-    record: Path | None = typer.Option(
-        None, "--record", help="Also append every accepted request to this OTLP JSON-lines file."
-    ),
-    max_body_size: int = typer.Option(
-        64 * 1024 * 1024,
-        "--max-body-size",
-        help="Largest request body in bytes, compressed or not.",
-    ),
-    decode_workers: int | None = typer.Option(
-        None,
-        "--decode-workers",
-        help="Processes decoding OTLP (default: one per core; 0 decodes in the server process).",
-    ),
+    db: Path | None = typer.Option(None, "--db", help="DuckDB store file [default: ./auditor.duckdb; AUDIT_STORE]."),
+    host: str | None = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1; AUDIT_HOST]."),
+    http_port: int | None = typer.Option(None, "--http-port", help="OTLP/HTTP port, 0 for any free one [default: 4318; AUDIT_HTTP_PORT]."),
+    grpc_port: int | None = typer.Option(None, "--grpc-port", help="OTLP/gRPC port, 0 for any free one [default: 4317; AUDIT_GRPC_PORT]."),
+    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders, added to the built-in profiles and packs."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration file [default: ./audit.yaml when present]."),
+    record: Path | None = typer.Option(None, "--record", help="Also append every accepted request to this OTLP JSON-lines file."),
+    max_body_size: int | None = typer.Option(None, "--max-body-size", help="Largest request body in bytes, compressed or inflated [default: 64 MiB]."),
+    max_pending_spans: int | None = typer.Option(None, "--max-pending-spans", help="Spans waiting for a commit before requests get 429 / RESOURCE_EXHAUSTED [default: 250000]."),
+    decode_workers: int | None = typer.Option(None, "--decode-workers", help="Processes decoding OTLP [default: one per core; 0 decodes in the server process]."),
     log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    options = ServeOptions(
-        db=db,
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(
+        config,
+        store=db,
         host=host,
         http_port=http_port,
         grpc_port=grpc_port,
-        body_limit=max_body_size,
+        rules=rules,
+        max_body_size=max_body_size,
+        max_pending_spans=max_pending_spans,
         decode_workers=decode_workers,
+    )
+    options = ServeOptions(
+        db=settings.store,
+        host=settings.host,
+        http_port=settings.http_port,
+        grpc_port=settings.grpc_port,
+        body_limit=settings.max_body_size,
+        decode_workers=settings.decode_workers,
+        max_pending_spans=settings.max_pending_spans,
         record=record,
-        rules=list(rules),
+        rules=list(settings.rules),
     )
     asyncio.run(serve(options))

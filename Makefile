@@ -1,0 +1,7 @@
+test:
+	scripts/test
+
+check:
+	scripts/check
+
+.PHONY: test check
