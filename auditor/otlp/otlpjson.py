@@ -114,7 +114,7 @@ def _span(span: dict[str, Any]) -> dict[str, Any]:
         "Timestamp": start,
         "TraceId": trace_id.hex(),
         "SpanId": span_id.hex(),
-        "ParentSpanId": parent.hex(),
+        "ParentSpanId": "" if parent == bytes(8) else parent.hex(),
         "TraceState": _string(span.get("traceState"), "traceState"),
         "SpanName": _string(span.get("name"), "name"),
         "SpanKind": KIND_NAMES[_enum(span.get("kind", 0), _KIND_BY_PROTO_NAME, "kind")],

@@ -68,10 +68,14 @@ class DuckStore:
             raise StoreError(f"cannot open store {self.path}: {exc}") from None
         except duckdb.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from None
-        if read_only:
-            self._check_version()
-        else:
-            self.migrate()
+        try:
+            if read_only:
+                self._check_version()
+            else:
+                self.migrate()
+        except BaseException:
+            self.con.close()  # release the file: a refused store must not stay locked
+            raise
 
     # ------------------------------------------------------------------ schema
 

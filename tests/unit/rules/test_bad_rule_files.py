@@ -77,9 +77,9 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "bad_effect_and_span.yaml": [
         "bad_effect_and_span.yaml:6:7: expect of rule 'both' must have exactly one of "
-        "'effect' or 'span'",
+        "'effect', 'span' or 'declared'",
         "bad_effect_and_span.yaml:12:7: expect of rule 'neither' must have exactly one of "
-        "'effect' or 'span'",
+        "'effect', 'span' or 'declared'",
     ],
     "bad_key_without_correlate_key.yaml": [
         "bad_key_without_correlate_key.yaml:8:7: expect.key is used only with correlate: key, "
