@@ -102,7 +102,9 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """The settings as they may be shown: alert sink URLs and secrets hidden."""
         shown = {k: v for k, v in self.__dict__.items() if k != "alerts"}
-        shown["alerts"] = [{"sink": a.get("sink"), "url": "***" if a.get("url") else None} for a in self.alerts]
+        shown["alerts"] = [
+            {"sink": a.get("sink"), "url": "***" if a.get("url") else None} for a in self.alerts
+        ]
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in shown.items()}
 
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from aiohttp import web
 
 from auditor.receivers import grpc as grpc_receiver
@@ -55,7 +56,7 @@ class Server:
         self.http_port = 0
         self.grpc_port = 0
         self._runner: web.AppRunner | None = None
-        self._grpc = None
+        self._grpc: grpc.aio.Server | None = None
 
     def health(self) -> dict[str, object]:
         return {
@@ -80,10 +81,11 @@ class Server:
         site = web.TCPSite(self._runner, o.host, o.http_port)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._grpc, self.grpc_port = grpc_receiver.make_server(
+        server, self.grpc_port = grpc_receiver.make_server(
             self.pipeline, f"{_grpc_host(o.host)}:{o.grpc_port}"
         )
-        await self._grpc.start()
+        self._grpc = server
+        await server.start()
 
     async def stop(self) -> None:
         """Drain: refuse new work, answer what is in flight, commit, close."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 
@@ -42,22 +42,22 @@ def and_(*conditions: exp.Expression | None) -> exp.Expression:
     parts = [c for c in conditions if c is not None]
     if not parts:
         return exp.true()
-    return exp.and_(*parts) if len(parts) > 1 else parts[0]
+    return cast(exp.Expression, exp.and_(*parts)) if len(parts) > 1 else parts[0]
 
 
 def or_(*conditions: exp.Expression) -> exp.Expression:
     parts = list(conditions)
     if not parts:
         return exp.false()
-    return exp.or_(*parts) if len(parts) > 1 else parts[0]
+    return cast(exp.Expression, exp.or_(*parts)) if len(parts) > 1 else parts[0]
 
 
 def func(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def alias(expression: exp.Expression, name: str) -> exp.Alias:
-    return exp.alias_(expression, ident(name))
+def alias(expression: exp.Expression, name: str) -> exp.Expression:
+    return cast(exp.Expression, exp.alias_(expression, ident(name)))
 
 
 def star_from(table: str) -> exp.Select:

@@ -129,7 +129,7 @@ def scan_command(
         render(fmt, Report((), {}))  # raises the usage error with a suggestion
     threshold = _severity(fail_on)
     as_of_ns = parse_as_of(as_of) if as_of else None
-    accepted = frozenset()
+    accepted: frozenset[str] = frozenset()
     if baseline is not None:
         try:
             accepted = read_baseline(baseline.read_text(encoding="utf-8"), str(baseline))

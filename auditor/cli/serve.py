@@ -20,20 +20,52 @@ def register(app: typer.Typer) -> None:
 
 
 def serve_command(
-    db: Path | None = typer.Option(None, "--db", help="DuckDB store file [default: ./auditor.duckdb; AUDIT_STORE]."),
-    host: str | None = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1; AUDIT_HOST]."),
-    http_port: int | None = typer.Option(None, "--http-port", help="OTLP/HTTP port, 0 for any free one [default: 4318; AUDIT_HTTP_PORT]."),
-    grpc_port: int | None = typer.Option(None, "--grpc-port", help="OTLP/gRPC port, 0 for any free one [default: 4317; AUDIT_GRPC_PORT]."),
-    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders, added to the built-in profiles and packs."),
-    config: Path | None = typer.Option(None, "--config", help="Configuration file [default: ./audit.yaml when present]."),
-    record: Path | None = typer.Option(None, "--record", help="Also append every accepted request to this OTLP JSON-lines file."),
-    max_body_size: int | None = typer.Option(None, "--max-body-size", help="Largest request body in bytes, compressed or inflated [default: 64 MiB]."),
-    max_pending_spans: int | None = typer.Option(None, "--max-pending-spans", help="Spans waiting for a commit before requests get 429 / RESOURCE_EXHAUSTED [default: 250000]."),
-    decode_workers: int | None = typer.Option(None, "--decode-workers", help="Processes decoding OTLP [default: one per core; 0 decodes in the server process]."),
+    db: Path | None = typer.Option(
+        None, "--db", help="DuckDB store file [default: ./auditor.duckdb; AUDIT_STORE]."
+    ),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on [default: 127.0.0.1; AUDIT_HOST]."
+    ),
+    http_port: int | None = typer.Option(
+        None,
+        "--http-port",
+        help="OTLP/HTTP port, 0 for any free one [default: 4318; AUDIT_HTTP_PORT].",
+    ),
+    grpc_port: int | None = typer.Option(
+        None,
+        "--grpc-port",
+        help="OTLP/gRPC port, 0 for any free one [default: 4317; AUDIT_GRPC_PORT].",
+    ),
+    rules: list[Path] = typer.Option(
+        [], "--rules", help="Rule files or folders, added to the built-in profiles and packs."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="Configuration file [default: ./audit.yaml when present]."
+    ),
+    record: Path | None = typer.Option(
+        None, "--record", help="Also append every accepted request to this OTLP JSON-lines file."
+    ),
+    max_body_size: int | None = typer.Option(
+        None,
+        "--max-body-size",
+        help="Largest request body in bytes, compressed or inflated [default: 64 MiB].",
+    ),
+    max_pending_spans: int | None = typer.Option(
+        None,
+        "--max-pending-spans",
+        help="Spans waiting for a commit before requests get 429 / RESOURCE_EXHAUSTED [default: 250000].",
+    ),
+    decode_workers: int | None = typer.Option(
+        None,
+        "--decode-workers",
+        help="Processes decoding OTLP [default: one per core; 0 decodes in the server process].",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = load_settings(
         config,
         store=db,

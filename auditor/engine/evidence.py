@@ -142,6 +142,11 @@ def _misses(con: duckdb.DuckDBPyConnection, findings: list[Finding]) -> dict[int
     return out
 
 
+def _pair(ref: str) -> tuple[str, str]:
+    trace, span = ref.split("/", 1)
+    return trace, span
+
+
 def attach_evidence(
     con: duckdb.DuckDBPyConnection, found: list[tuple[Finding, tuple[str, ...]]]
 ) -> list[Finding]:
@@ -149,9 +154,9 @@ def attach_evidence(
     refs: set[tuple[str, str]] = set()
     parsed: list[list[tuple[str, str]]] = []
     for finding, related in found:
-        pairs = [tuple(r.split("/", 1)) for r in related if "/" in r]
-        parsed.append(pairs)  # type: ignore[arg-type]
-        refs.update(pairs)  # type: ignore[arg-type]
+        pairs = [_pair(r) for r in related if "/" in r]
+        parsed.append(pairs)
+        refs.update(pairs)
         if finding.span_id:
             refs.add((finding.trace_id, finding.span_id))
     spans = _spans(con, refs)

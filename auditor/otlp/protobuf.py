@@ -18,7 +18,8 @@ anything else goes through the official ``KeyValue`` class.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+from json.encoder import encode_basestring_ascii
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
@@ -40,7 +41,7 @@ from auditor.otlp.values import json_member_value, native_pb
 _ZERO_SPAN = bytes(8)
 
 
-def _shadow_request_class() -> type:
+def _shadow_request_class() -> Any:
     """ExportTraceServiceRequest whose span/event/link attributes are raw bytes."""
     pool = descriptor_pool.DescriptorPool()
     for module in (common_pb2, resource_pb2):
@@ -102,7 +103,7 @@ def _remember(raw: bytes, text: str) -> None:
     _FRAGMENTS[raw] = text
 
 
-def _attributes(raws) -> str:  # type: ignore[no-untyped-def]
+def _attributes(raws: Any) -> str:
     """The JSON object text of a span's, event's or link's raw attributes."""
     if not raws:
         return "{}"
@@ -110,7 +111,7 @@ def _attributes(raws) -> str:  # type: ignore[no-untyped-def]
     return "{" + ",".join([get(r) or _fragment(r) for r in raws]) + "}"
 
 
-def _message_attributes(kvs) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+def _message_attributes(kvs: Any) -> tuple[str, dict[str, str]]:
     """Resource attributes (real KeyValue messages): JSON text, and the values as strings."""
     members = []
     strings: dict[str, str] = {}

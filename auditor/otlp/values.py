@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue

@@ -7,6 +7,7 @@ same messages natively. Pure.
 from __future__ import annotations
 
 from google.protobuf import any_pb2, duration_pb2, json_format
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -36,7 +37,7 @@ def rpc_status(code: int, message: str, retry_after_s: int | None = None) -> sta
     return status
 
 
-def encode(message, media: str) -> bytes:  # type: ignore[no-untyped-def]
+def encode(message: Message, media: str) -> bytes:
     """A protobuf message in the request's encoding."""
     if media == JSON:
         return json_format.MessageToJson(message, indent=None).encode()

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -70,7 +70,7 @@ class _Counting(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+    def readinto(self, buffer: Any) -> int:
         data = self.raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -102,7 +102,7 @@ def _requests(
 ) -> Iterator[tuple[str, SpanBatch]]:
     """(location, decoded request) of one stream; bad lines go to ``summary``."""
     try:
-        first = stream.peek(1)[:1] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+        first = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read {name}: {exc}") from None
     if first and first not in b"{[ \t\r\n":

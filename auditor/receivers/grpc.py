@@ -11,6 +11,7 @@ gRPC itself handles gzip and enforces the message size limit.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -27,7 +28,7 @@ SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 RETRY_AFTER_S = 1
 
 
-def _details(status) -> tuple[tuple[str, bytes], ...]:  # type: ignore[no-untyped-def]
+def _details(status: Any) -> tuple[tuple[str, bytes], ...]:
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
