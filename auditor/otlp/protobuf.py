@@ -18,8 +18,8 @@ anything else goes through the official ``KeyValue`` class.
 from __future__ import annotations
 
 import json
-from typing import Any
 from json.encoder import encode_basestring_ascii
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
