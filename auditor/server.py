@@ -19,6 +19,8 @@ from pathlib import Path
 import grpc
 from aiohttp import web
 
+from auditor.engine.catalog import load_catalog
+from auditor.engine.loop import EvaluationLoop
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
 from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT, Pipeline
@@ -39,12 +41,20 @@ class ServeOptions:
     max_pending_spans: int = 250_000
     record: Path | None = None
     rules: list[Path] = field(default_factory=list)
+    evaluation_interval_s: float = 10.0  # 0 turns continuous evaluation off
 
 
 class Server:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
+        # Rules load first: a broken rule file stops the start with file:line:col problems.
+        catalog = load_catalog(options.rules)
         self.store = DuckStore(options.db)
+        self.evaluation = (
+            EvaluationLoop(self.store, catalog, options.evaluation_interval_s)
+            if options.evaluation_interval_s > 0
+            else None
+        )
         self.writer = GroupCommitWriter(self.store, max_pending_spans=options.max_pending_spans)
         self.pipeline = Pipeline(
             self.writer,
@@ -68,12 +78,15 @@ class Server:
             "spans_stored": self.writer.stored,
             "commits": self.writer.commits,
             "pending_spans": self.writer.pending_spans,
+            "evaluation": None if self.evaluation is None else vars(self.evaluation.stats),
         }
 
     async def start(self) -> None:
         o = self.options
         self.writer.start()
         await self.pipeline.start()
+        if self.evaluation is not None:
+            self.evaluation.start()
         app = http_receiver.make_app(self.pipeline, self.health)
         # auto_decompress off: the pipeline inflates gzip itself, within the body limit.
         self._runner = web.AppRunner(app, auto_decompress=False, access_log=None)
@@ -96,6 +109,8 @@ class Server:
         if self._runner is not None:
             await self._runner.cleanup()
         self.writer.stop()
+        if self.evaluation is not None:
+            self.evaluation.stop()
         self.pipeline.close()
         self.store.checkpoint()
         self.store.close()

@@ -87,5 +87,6 @@ def serve_command(
         max_pending_spans=settings.max_pending_spans,
         record=record,
         rules=list(settings.rules),
+        evaluation_interval_s=settings.evaluation_interval_s,
     )
     asyncio.run(serve(options))
