@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import duckdb
+
 from auditor.engine.catalog import Catalog
 from auditor.engine.evaluate import evaluate
 from auditor.store.duck import DuckStore
@@ -54,7 +56,7 @@ class EvaluationLoop:
         if self._thread.is_alive():
             self._thread.join()
 
-    def _latest_batch(self, con) -> int:  # type: ignore[no-untyped-def]
+    def _latest_batch(self, con: duckdb.DuckDBPyConnection) -> int:
         row = con.execute("SELECT coalesce(max(batch_id), 0) FROM auditor_batches").fetchall()
         return int(row[0][0])
 
