@@ -134,23 +134,27 @@ def _span(span: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attributes(raw: Any) -> tuple[str, dict[str, str]]:
-    """(JSON object text, string-valued attributes) of an OTLP/JSON attribute list."""
+    """(JSON object text, string-valued attributes) of an OTLP/JSON attribute list.
+
+    A key repeated on the wire (OTLP leaves it undefined) is kept as the protobuf decoder
+    keeps it, every member in order, so both encodings store the same text; JSON readers
+    (DuckDB, the Collector's pdata) read the first.
+    """
     if raw is None:
         return "{}", {}
     if not isinstance(raw, list):
         raise InvalidValue("attributes must be a list of {key, value} objects")
-    members: dict[str, str] = {}  # later duplicates win, as in the SDKs
+    members: list[str] = []
     strings: dict[str, str] = {}
     for kv in raw:
         if not isinstance(kv, dict) or not isinstance(kv.get("key", ""), str):
             raise InvalidValue("attributes must be a list of {key, value} objects")
         key = kv.get("key", "")
         kind, value = native_json(kv.get("value", {}))
-        members[key] = json_member_value(kind, value)
+        members.append(json.dumps(key) + ":" + json_member_value(kind, value))
         if kind == "string":
-            strings[key] = value
-    text = "{" + ",".join(json.dumps(k) + ":" + v for k, v in members.items()) + "}"
-    return text, strings
+            strings.setdefault(key, value)
+    return "{" + ",".join(members) + "}", strings
 
 
 def _hex_id(raw: Any, what: str) -> bytes:

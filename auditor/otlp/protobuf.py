@@ -39,6 +39,7 @@ from auditor.otlp.batch import (
 from auditor.otlp.values import json_member_value, native_pb
 
 _ZERO_SPAN = bytes(8)
+_ZERO_TRACE = bytes(16)
 
 
 def _shadow_request_class() -> Any:
@@ -118,90 +119,138 @@ def _message_attributes(kvs: Any) -> tuple[str, dict[str, str]]:
     for kv in kvs:
         kind, value = native_pb(kv.value)
         members.append(_quote(kv.key) + ":" + json_member_value(kind, value))
-        strings[kv.key] = value if kind == "string" else ""
+        strings.setdefault(kv.key, value if kind == "string" else "")
     return "{" + ",".join(members) + "}", strings
 
 
+_KINDS = dict(enumerate(KIND_NAMES))
+_STATUSES = dict(enumerate(STATUS_NAMES))
+_NO_ITEMS: list = []  # shared by every span without events / links (never mutated)
+
+
+def _valid(
+    tids: list[bytes], sids: list[bytes], pids: list[bytes], starts: list[int], ends: list[int]
+) -> bool:
+    """True when every span of a group can be stored (the common case, checked column-wise)."""
+    return (
+        all(len(t) == 16 for t in tids)
+        and all(len(x) == 8 for x in sids)
+        and all(len(p) in (0, 8) for p in pids)
+        and _ZERO_TRACE not in tids
+        and _ZERO_SPAN not in sids
+        and max(starts) <= MAX_TIMESTAMP_NS
+        and max(ends) <= MAX_TIMESTAMP_NS
+    )
+
+
+def _event_times_ok(events: Any) -> bool:
+    return all(e.time_unix_nano <= MAX_TIMESTAMP_NS for e in events)
+
+
 def decode_protobuf(body: bytes) -> SpanBatch:
-    """Decode one ``ExportTraceServiceRequest``; invalid spans are counted as rejected."""
+    """Decode one ``ExportTraceServiceRequest``; invalid spans are counted as rejected.
+
+    Works column by column over each scope's spans (list comprehensions instead of one
+    append per field per span): the hot loop of ingestion.
+    """
     try:
         request = _Request.FromString(body)
     except DecodeError as exc:
         raise OtlpDecodeError(f"body is not a valid ExportTraceServiceRequest: {exc}") from None
     batch = SpanBatch()
     c = batch.columns
-    ts, tid, sid, pid, tstate = (
-        c["Timestamp"], c["TraceId"], c["SpanId"], c["ParentSpanId"], c["TraceState"],
-    )  # fmt: skip
-    names, kinds, services, rattrs, scopes, versions = (
-        c["SpanName"], c["SpanKind"], c["ServiceName"], c["ResourceAttributes"],
-        c["ScopeName"], c["ScopeVersion"],
-    )  # fmt: skip
-    sattrs, durations, codes, messages, flags = (
-        c["SpanAttributes"], c["Duration"], c["StatusCode"], c["StatusMessage"], c["Flags"],
-    )  # fmt: skip
-    ev_ts, ev_names, ev_attrs = c["Events.Timestamp"], c["Events.Name"], c["Events.Attributes"]
-    ln_tid, ln_sid, ln_state, ln_attrs = (
-        c["Links.TraceId"], c["Links.SpanId"], c["Links.TraceState"], c["Links.Attributes"],
-    )  # fmt: skip
-    n_kinds = len(KIND_NAMES)
-
     for rs in request.resource_spans:
         res_json, res_values = _message_attributes(rs.resource.attributes)
         service = res_values.get("service.name", "")
         for ss in rs.scope_spans:
-            scope_name, scope_version = ss.scope.name, ss.scope.version
-            for s in ss.spans:
-                trace_id, span_id, parent = s.trace_id, s.span_id, s.parent_span_id
-                start, end = s.start_time_unix_nano, s.end_time_unix_nano
-                problem = span_problem(trace_id, span_id, parent, start, end)
-                if problem:
-                    batch.reject(f"span {s.name!r}: {problem}")
+            spans = list(ss.spans)
+            if not spans:
+                continue
+            tids = [x.trace_id for x in spans]
+            sids = [x.span_id for x in spans]
+            pids = [x.parent_span_id for x in spans]
+            starts = [x.start_time_unix_nano for x in spans]
+            ends = [x.end_time_unix_nano for x in spans]
+            if not _valid(tids, sids, pids, starts, ends) or not all(
+                _event_times_ok(x.events) for x in spans if x.events
+            ):
+                spans = _keep_valid(spans, batch)
+                if not spans:
                     continue
-                events = s.events
-                ev_times = [e.time_unix_nano for e in events] if events else []
-                if ev_times and max(ev_times) > MAX_TIMESTAMP_NS:
-                    batch.reject(f"span {s.name!r}: event timestamp out of range")
-                    continue
-                attrs_json = _attributes(s.attributes)
-                ts.append(start)
-                tid.append(trace_id.hex())
-                sid.append(span_id.hex())
-                pid.append(parent.hex() if parent != _ZERO_SPAN else "")
-                tstate.append(s.trace_state)
-                names.append(s.name)
-                kind = s.kind
-                kinds.append(KIND_NAMES[kind] if 0 <= kind < n_kinds else "Unspecified")
-                services.append(service)
-                rattrs.append(res_json)
-                scopes.append(scope_name)
-                versions.append(scope_version)
-                sattrs.append(attrs_json)
-                durations.append(end - start)
-                status = s.status
-                code = status.code
-                codes.append(STATUS_NAMES[code] if 0 <= code < 3 else "Unset")
-                messages.append(status.message)
-                flags.append(s.flags)
-                ev_ts.append(ev_times)
-                if events:
-                    ev_names.append([e.name for e in events])
-                    ev_attrs.append([_attributes(e.attributes) for e in events])
-                else:
-                    ev_names.append([])
-                    ev_attrs.append([])
-                links = s.links
-                if links:
-                    ln_tid.append([lk.trace_id.hex() for lk in links])
-                    ln_sid.append([lk.span_id.hex() for lk in links])
-                    ln_state.append([lk.trace_state for lk in links])
-                    ln_attrs.append([_attributes(lk.attributes) for lk in links])
-                else:
-                    ln_tid.append([])
-                    ln_sid.append([])
-                    ln_state.append([])
-                    ln_attrs.append([])
+                tids = [x.trace_id for x in spans]
+                sids = [x.span_id for x in spans]
+                pids = [x.parent_span_id for x in spans]
+                starts = [x.start_time_unix_nano for x in spans]
+                ends = [x.end_time_unix_nano for x in spans]
+            n = len(spans)
+            c["Timestamp"] += starts
+            c["TraceId"] += [t.hex() for t in tids]
+            c["SpanId"] += [x.hex() for x in sids]
+            c["ParentSpanId"] += [p.hex() if p != _ZERO_SPAN else "" for p in pids]
+            c["TraceState"] += [x.trace_state for x in spans]
+            c["SpanName"] += [x.name for x in spans]
+            c["SpanKind"] += [_KINDS.get(x.kind, "Unspecified") for x in spans]
+            c["ServiceName"] += [service] * n
+            c["ResourceAttributes"] += [res_json] * n
+            c["ScopeName"] += [ss.scope.name] * n
+            c["ScopeVersion"] += [ss.scope.version] * n
+            c["SpanAttributes"] += [_attributes(x.attributes) for x in spans]
+            c["Duration"] += [e - s for s, e in zip(starts, ends, strict=True)]
+            statuses = [x.status for x in spans]
+            c["StatusCode"] += [_STATUSES.get(st.code, "Unset") for st in statuses]
+            c["StatusMessage"] += [st.message for st in statuses]
+            c["Flags"] += [x.flags for x in spans]
+            events = [x.events for x in spans]
+            if any(events):
+                c["Events.Timestamp"] += [
+                    [e.time_unix_nano for e in ev] if ev else _NO_ITEMS for ev in events
+                ]
+                c["Events.Name"] += [[e.name for e in ev] if ev else _NO_ITEMS for ev in events]
+                c["Events.Attributes"] += [
+                    [_attributes(e.attributes) for e in ev] if ev else _NO_ITEMS for ev in events
+                ]
+            else:
+                none = [_NO_ITEMS] * n
+                c["Events.Timestamp"] += none
+                c["Events.Name"] += none
+                c["Events.Attributes"] += none
+            links = [x.links for x in spans]
+            if any(links):
+                c["Links.TraceId"] += [
+                    [lk.trace_id.hex() for lk in ls] if ls else _NO_ITEMS for ls in links
+                ]
+                c["Links.SpanId"] += [
+                    [lk.span_id.hex() for lk in ls] if ls else _NO_ITEMS for ls in links
+                ]
+                c["Links.TraceState"] += [
+                    [lk.trace_state for lk in ls] if ls else _NO_ITEMS for ls in links
+                ]
+                c["Links.Attributes"] += [
+                    [_attributes(lk.attributes) for lk in ls] if ls else _NO_ITEMS for ls in links
+                ]
+            else:
+                none = [_NO_ITEMS] * n
+                c["Links.TraceId"] += none
+                c["Links.SpanId"] += none
+                c["Links.TraceState"] += none
+                c["Links.Attributes"] += none
     return batch
+
+
+def _keep_valid(spans: list[Any], batch: SpanBatch) -> list[Any]:
+    """The spans of a group that can be stored; the others are rejected with a reason."""
+    kept = []
+    for x in spans:
+        problem = span_problem(
+            x.trace_id, x.span_id, x.parent_span_id, x.start_time_unix_nano, x.end_time_unix_nano
+        )
+        if not problem and x.events and not _event_times_ok(x.events):
+            problem = "event timestamp out of range"
+        if problem:
+            batch.reject(f"span {x.name!r}: {problem}")
+        else:
+            kept.append(x)
+    return kept
 
 
 def count_spans(body: bytes) -> int:
