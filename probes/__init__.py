@@ -1,1 +1,34 @@
-"""probes: the small library job code imports to emit side-effect confirmation spans."""
+"""probes: what job code imports to prove its side effects with OpenTelemetry spans.
+
+Depends on ``opentelemetry-api`` only (a test checks that importing it loads no duckdb,
+textual, grpc, typer, pyarrow or aiohttp). The span shapes are DESIGN.md's "probe
+conventions"; the attribute keys are in ``probes.semconv``.
+
+    from probes import confirm, expects
+
+    @app.task
+    @expects("email.sent")
+    def send_receipt(order_id):
+        with confirm("email.sent", key=order_id):
+            smtp.send_message(receipt(order_id))
+
+Framework adapters (``probes.adapters.celery``, ``.rq``, ``.dramatiq``, ``.arq``) know the
+current job, add ``job.*`` attributes, ``job.outcome`` and the ``job.done`` event to the job
+run span. ``probes.testing`` helps assert confirmations in tests.
+"""
+
+from probes.effects import confirm, expects, mark_done, once
+from probes.jobs import JobContext, current_job
+from probes.runs import job_run
+from probes.version import __version__
+
+__all__ = [
+    "JobContext",
+    "__version__",
+    "confirm",
+    "current_job",
+    "expects",
+    "job_run",
+    "mark_done",
+    "once",
+]

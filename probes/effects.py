@@ -1,0 +1,307 @@
+"""What job code calls: ``confirm``, ``expects``, ``mark_done``, ``once``.
+
+* ``confirm(effect, key=None, job_id=None, **attributes)`` — a context manager and a decorator
+  that wraps the *verification* of a side effect (the SMTP server's 250, the payment API's
+  "captured") in a ``side_effect.confirm`` span, a child of the current span. If the block
+  raises, the span gets ``Status(ERROR)``, an ``exception`` event and ``side_effect.status=error``,
+  and the exception propagates unchanged. ``job.id`` / ``job.system`` come from the current job
+  (an adapter sets it) unless given.
+* ``expects(*effects)`` — a decorator for a job function: records ``job.expected_effects`` on
+  the job run span, which the built-in rule ``declared-effects-confirmed`` checks.
+* ``mark_done(**attributes)`` — the ``job.done`` event, for code that marks jobs done itself.
+* ``once(key)`` — makes the idempotency key of what follows visible: later confirmations in
+  the job carry it as ``side_effect.key``, so a retry that repeats the effect is a duplicate.
+
+Every probe follows the OpenTelemetry etiquette: it does nothing costly when the span is not
+recording, and it never raises into job code (``probes._safety.guarded``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from probes import semconv
+from probes._safety import guarded
+from probes._tracer import get_tracer
+from probes.jobs import current_job
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``once(key)`` outside any job: the key for confirmations in this context.
+_key_outside_job: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "probes_idempotency_key", default=None
+)
+
+Key = str | int | Callable[..., Any] | None
+
+_PRIMITIVES = (str, bool, int, float)
+
+
+def _attribute_value(value: Any) -> Any:
+    """A value OpenTelemetry accepts: primitives and homogeneous sequences; else its text."""
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return str(value)
+
+
+def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _attribute_value(v) for k, v in attributes.items() if v is not None}
+
+
+def _current_key() -> str | None:
+    job = current_job()
+    if job is not None and job.idempotency_key is not None:
+        return job.idempotency_key
+    return _key_outside_job.get()
+
+
+class confirm:  # noqa: N801 - used like a function: ``with confirm(...)`` / ``@confirm(...)``
+    """Emit a ``side_effect.confirm`` span around the verification of a side effect."""
+
+    def __init__(
+        self,
+        effect: str,
+        key: Key = None,
+        job_id: str | None = None,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        **attributes: Any,
+    ) -> None:
+        self.effect = effect
+        self.key = key
+        self.job_id = job_id
+        self.attributes = attributes
+        self.tracer_provider = tracer_provider
+        self.span: trace.Span = trace.INVALID_SPAN
+        self._token: object | None = None
+        self._failed: str | None = None
+
+    # -- the handle, inside the block
+
+    def fail(self, reason: str) -> None:
+        """Mark the verification failed without raising (the effect was checked: it is not there)."""
+        self._failed = reason
+
+    def set_key(self, key: str | int) -> None:
+        """Set ``side_effect.key`` once it is known inside the block."""
+        with guarded("confirm.set_key"):
+            if self.span.is_recording():
+                self.span.set_attribute(semconv.SIDE_EFFECT_KEY, str(key))
+
+    # -- context manager
+
+    def _attributes(self, key: Any) -> dict[str, Any]:
+        job = current_job()
+        attributes: dict[str, Any] = {semconv.SIDE_EFFECT_NAME: str(self.effect)}
+        if key is None:
+            key = _current_key()
+        if key is not None:
+            attributes[semconv.SIDE_EFFECT_KEY] = str(key)
+        job_id = self.job_id if self.job_id is not None else (job.id if job else None)
+        if job_id is not None:
+            attributes[semconv.JOB_ID] = str(job_id)
+        if job is not None:
+            attributes[semconv.JOB_SYSTEM] = job.system
+        attributes.update(_clean(self.attributes))
+        return attributes
+
+    def _start(self, key: Any) -> None:
+        self._failed = None
+        with guarded("confirm: starting the side_effect.confirm span"):
+            tracer = get_tracer(self.tracer_provider)
+            self.span = tracer.start_span(
+                semconv.SIDE_EFFECT_CONFIRM_SPAN,
+                kind=SpanKind.INTERNAL,
+                attributes=self._attributes(key),
+            )
+            self._token = otel_context.attach(trace.set_span_in_context(self.span))
+
+    def _finish(self, exc: BaseException | None) -> None:
+        with guarded("confirm: ending the side_effect.confirm span"):
+            span, token = self.span, self._token
+            self._token = None
+            if token is not None:
+                otel_context.detach(token)  # type: ignore[arg-type]
+            if span.is_recording():
+                if exc is not None:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                    span.set_attribute(semconv.SIDE_EFFECT_STATUS, "error")
+                elif self._failed is not None:
+                    span.set_status(Status(StatusCode.ERROR, self._failed))
+                    span.set_attribute(semconv.SIDE_EFFECT_STATUS, "error")
+                else:
+                    span.set_attribute(semconv.SIDE_EFFECT_STATUS, "ok")
+            span.end()
+
+    def __enter__(self) -> confirm:
+        self._start(None if callable(self.key) else self.key)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._finish(exc)  # returns None: the block's exception propagates unchanged
+
+    async def __aenter__(self) -> confirm:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._finish(exc)
+
+    # -- decorator
+
+    def _fresh(self) -> confirm:
+        return confirm(
+            self.effect, self.key, self.job_id, tracer_provider=self.tracer_provider,
+            **self.attributes,
+        )  # fmt: skip
+
+    def _key_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if callable(self.key):
+            with guarded("confirm: computing the key"):
+                return self.key(*args, **kwargs)
+            return None
+        return self.key
+
+    def __call__(self, func: F) -> F:
+        """Decorate a function (sync or async): each call is one verification."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                probe = self._fresh()
+                probe._start(self._key_for(args, kwargs))
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as exc:
+                    probe._finish(exc)
+                    raise
+                probe._finish(None)
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            probe = self._fresh()
+            probe._start(self._key_for(args, kwargs))
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                probe._finish(exc)
+                raise
+            probe._finish(None)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _declare(effects: tuple[str, ...]) -> None:
+    with guarded("expects: recording job.expected_effects"):
+        job = current_job()
+        names = [str(e) for e in effects]
+        if job is not None:
+            for name in names:
+                if name not in job.expected_effects:
+                    job.expected_effects.append(name)
+            names = list(job.expected_effects)
+            span = job.run_span
+        else:
+            span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute(semconv.JOB_EXPECTED_EFFECTS, names)
+
+
+def expects(*effects: str) -> Callable[[F], F]:
+    """Decorate a job function: each run must confirm every one of ``effects``."""
+
+    def decorate(func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                _declare(effects)
+                return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _declare(effects)
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def mark_done(**attributes: Any) -> None:
+    """Add the ``job.done`` event to the job run span: the job is marked done *now*."""
+    with guarded("mark_done: adding the job.done event"):
+        job = current_job()
+        event = _clean(attributes)
+        if job is not None:
+            job.done_marked = True
+            event.setdefault(semconv.JOB_ID, job.id)
+            span = job.run_span
+        else:
+            span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(semconv.JOB_DONE_EVENT, event)
+
+
+class once:  # noqa: N801 - used like a function
+    """Make ``key`` the idempotency key of the side effects that follow in this job.
+
+    Takes effect when called; used as a context manager it also ends there::
+
+        probes.once(order.id)              # for the rest of the job
+        with probes.once(order.id): ...    # for this block
+    """
+
+    def __init__(self, key: str | int) -> None:
+        self.key = str(key)
+        self._previous: str | None = None
+        self._token: contextvars.Token[str | None] | None = None
+        with guarded("once: recording the idempotency key"):
+            job = current_job()
+            if job is not None:
+                self._previous = job.idempotency_key
+                job.idempotency_key = self.key
+                span = job.run_span
+                if self._previous is None and span.is_recording():  # the job's own key
+                    span.set_attribute(semconv.SIDE_EFFECT_KEY, self.key)
+            else:
+                self._token = _key_outside_job.set(self.key)
+
+    def __enter__(self) -> once:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with guarded("once: restoring the idempotency key"):
+            job = current_job()
+            if self._token is not None:
+                _key_outside_job.reset(self._token)
+                self._token = None
+            elif job is not None and job.idempotency_key == self.key:
+                job.idempotency_key = self._previous

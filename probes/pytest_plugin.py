@@ -1,0 +1,116 @@
+"""pytest plugin: the ``probe_spans`` fixture, and ``--auditor-spans FILE`` for ``audit scan``.
+
+* ``probe_spans`` — a ``probes.testing.SpanRecorder`` on the global provider, cleared before
+  each test: ``assert_confirmed(probe_spans, "email.sent", key="ORD-1")``.
+* ``--auditor-spans FILE`` — every span the test session ends (in this process, on the global
+  SDK provider) is written to FILE as OTLP JSON lines (the Collector file exporter's format)
+  when the session finishes; ``audit scan FILE`` then judges the jobs the tests ran.
+  Worker processes a test starts export their own spans (OTLP to ``audit serve``).
+
+Registered through the ``pytest11`` entry point; not imported by ``import probes``. The
+encoding uses the OTLP exporter's encoder and ``auditor.otlp.encode``, imported only when the
+option is given.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Spans per OTLP JSON line.
+BATCH = 512
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("auditor", "auditor probes")
+    group.addoption(
+        "--auditor-spans",
+        metavar="FILE",
+        default=None,
+        help="write the spans of this test session to FILE (OTLP JSON lines) for 'audit scan'",
+    )
+
+
+class _Collector:
+    """A span processor that keeps every ended span until the session finishes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.spans: list[Any] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def on_end(self, span: Any) -> None:
+        with self._lock:
+            self.spans.append(span)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def write_spans(spans: list[Any], path: Path) -> int:
+    """Write ``spans`` (SDK ReadableSpans) to ``path`` as OTLP JSON lines; return lines written."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from auditor.otlp.encode import request_to_json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for start in range(0, len(spans), BATCH):
+            body = encode_spans(spans[start : start + BATCH]).SerializeToString()
+            out.write(request_to_json(body) + "\n")
+            lines += 1
+    return lines
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    target = config.getoption("--auditor-spans", default=None)
+    if not target:
+        return
+    from probes.testing import global_sdk_provider
+
+    collector = _Collector()
+    global_sdk_provider().add_span_processor(collector)  # type: ignore[arg-type]
+    config.stash[_COLLECTOR] = (collector, Path(target))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    found = session.config.stash.get(_COLLECTOR, None)
+    if found is None:
+        return
+    collector, path = found
+    with collector._lock:
+        spans = list(collector.spans)
+    write_spans(spans, path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    found = config.stash.get(_COLLECTOR, None)
+    if found is not None:
+        collector, path = found
+        terminalreporter.write_line(
+            f"auditor: {len(collector.spans)} span(s) written to {path} (audit scan {path})"
+        )
+
+
+_COLLECTOR = pytest.StashKey[tuple[_Collector, Path]]()
+
+
+@pytest.fixture
+def probe_spans() -> Iterator[Any]:
+    """The spans recorded during this test (a ``probes.testing.SpanRecorder``)."""
+    from probes.testing import span_recorder
+
+    recorder = span_recorder()
+    recorder.clear()
+    yield recorder
+    recorder.clear()

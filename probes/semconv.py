@@ -1,0 +1,54 @@
+"""Attribute keys, span and event names of the probes convention (DESIGN.md, "The probe conventions").
+
+Named the way ``opentelemetry.semconv`` names its constants, so code that builds or reads these
+spans (the adapters, the reconcilers, users' own assertions) never spells a key by hand. The
+profile ``rules/systems/probes.yaml`` reads exactly these keys; change both together.
+
+Pure constants: no imports beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+# ----------------------------------------------------------------------------- job run span
+
+#: The job system: ``celery``, ``rq``, ``dramatiq``, ``arq``, or your own.
+JOB_SYSTEM = "job.system"
+#: The framework's id of the job (the Celery task id, the RQ job id, the Dramatiq message id…).
+JOB_ID = "job.id"
+#: The job's name: task name, function path, actor name.
+JOB_NAME = "job.name"
+#: The queue the job was taken from.
+JOB_QUEUE = "job.queue"
+#: 1 for the first execution of a job, 2 for its first retry, …
+JOB_ATTEMPT = "job.attempt"
+#: How this execution ended; one of ``JobOutcomeValues``.
+JOB_OUTCOME = "job.outcome"
+#: The effects a job run must confirm (a string list attribute; ``probes.expects``).
+JOB_EXPECTED_EFFECTS = "job.expected_effects"
+
+#: Span event: the moment the job was marked done (``probes.mark_done`` or the adapter).
+JOB_DONE_EVENT = "job.done"
+
+# ----------------------------------------------------------------------------- confirmation span
+
+#: Name of the INTERNAL span that proves a side effect happened.
+SIDE_EFFECT_CONFIRM_SPAN = "side_effect.confirm"
+#: The effect, e.g. ``email.sent``, ``payment.captured``.
+SIDE_EFFECT_NAME = "side_effect.name"
+#: The business or idempotency key of the effect, e.g. the notification id.
+SIDE_EFFECT_KEY = "side_effect.key"
+#: ``ok`` or ``error``: whether the verification succeeded; one of ``SideEffectStatusValues``.
+SIDE_EFFECT_STATUS = "side_effect.status"
+
+
+class JobOutcomeValues(Enum):
+    DONE = "done"
+    FAILED = "failed"
+    RETRY = "retry"
+
+
+class SideEffectStatusValues(Enum):
+    OK = "ok"
+    ERROR = "error"

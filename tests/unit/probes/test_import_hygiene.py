@@ -1,0 +1,42 @@
+"""``import probes`` (and its adapters) load only the standard library and OpenTelemetry's API.
+
+Run in a fresh interpreter: the test process itself has imported everything already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+FORBIDDEN = ("duckdb", "textual", "grpc", "typer", "pyarrow", "aiohttp", "auditor", "tui")
+
+
+def loaded_after(statement: str) -> list[str]:
+    code = (
+        "import json, sys\n"
+        f"{statement}\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def _offending(modules: list[str]) -> list[str]:
+    return [m for m in modules if m.split(".")[0] in FORBIDDEN]
+
+
+def test_import_probes_loads_no_heavy_or_server_module():
+    modules = loaded_after("import probes")
+    assert _offending(modules) == []
+    assert "opentelemetry.sdk" not in modules
+    assert "opentelemetry.trace" in modules
+
+
+def test_the_adapters_load_only_their_framework():
+    modules = loaded_after(
+        "import probes.adapters.celery, probes.adapters.rq, probes.adapters.dramatiq, "
+        "probes.adapters.arq"
+    )
+    assert _offending(modules) == []
+    assert "opentelemetry.sdk" not in modules
