@@ -24,6 +24,8 @@ def guarded(what: str) -> Iterator[None]:
     except Exception as exc:  # the probe's own failure: log it, never propagate it
         if what not in _reported:
             _reported.add(what)
-            logger.warning("probes: %s failed (%s: %s); the job goes on", what, type(exc).__name__, exc)
+            logger.warning(
+                "probes: %s failed (%s: %s); the job goes on", what, type(exc).__name__, exc
+            )
         else:
             logger.debug("probes: %s failed again", what, exc_info=True)

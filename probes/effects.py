@@ -66,7 +66,7 @@ def _current_key() -> str | None:
     return _key_outside_job.get()
 
 
-class confirm:  # noqa: N801 - used like a function: ``with confirm(...)`` / ``@confirm(...)``
+class confirm:
     """Emit a ``side_effect.confirm`` span around the verification of a side effect."""
 
     def __init__(
@@ -270,7 +270,7 @@ def mark_done(**attributes: Any) -> None:
             span.add_event(semconv.JOB_DONE_EVENT, event)
 
 
-class once:  # noqa: N801 - used like a function
+class once:
     """Make ``key`` the idempotency key of the side effects that follow in this job.
 
     Takes effect when called; used as a context manager it also ends there::

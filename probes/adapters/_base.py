@@ -29,7 +29,9 @@ class BaseAdapter:
     def is_instrumented(self) -> bool:
         return self._is_instrumented
 
-    def instrument(self, *, tracer_provider: trace.TracerProvider | None = None, **kwargs: Any) -> None:
+    def instrument(
+        self, *, tracer_provider: trace.TracerProvider | None = None, **kwargs: Any
+    ) -> None:
         """Start recording jobs; a second call while instrumented does nothing."""
         if self._is_instrumented:
             logger.warning("probes: %s is already instrumented", type(self).__name__)

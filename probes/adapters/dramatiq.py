@@ -93,7 +93,12 @@ class ProbesMiddleware(dramatiq.Middleware):
             )
 
     def after_process_message(
-        self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
+        self,
+        broker: Any,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
     ) -> None:
         run = self._runs.pop(str(message.message_id), None)
         if run is None:

@@ -182,7 +182,7 @@ class RQProbes(BaseAdapter):
     def _record_parent_failure(
         self, original: Any, worker: Any, job: Any, retry: bool, args: Any, kwargs: Any
     ) -> Any:
-        span = trace.INVALID_SPAN
+        span: trace.Span = trace.INVALID_SPAN
         token = None
         with guarded("rq: recording the work-horse's death"):
             queue = kwargs.get("queue") or (args[0] if args else None)
@@ -216,7 +216,7 @@ class RQProbes(BaseAdapter):
         def _enqueue_job(queue: Any, job: Any, *args: Any, **kwargs: Any) -> Any:
             if not adapter.is_instrumented or _official_instrumented():
                 return original(queue, job, *args, **kwargs)
-            span = trace.INVALID_SPAN
+            span: trace.Span = trace.INVALID_SPAN
             with guarded("rq: starting the publish span"):
                 ctx = _job_context(job, getattr(queue, "name", None), adapter._tracer_provider)
                 span = adapter._tracer.start_span(

@@ -20,9 +20,12 @@ class SmtpRefused(Exception):
 
 
 def test_a_confirmation_is_an_internal_child_span_of_the_current_span(spans):
-    with tracer.start_as_current_span("job") as job:
-        with probes.confirm("email.sent", key="ORD-1", **{"smtp.reply.code": 250}) as probe:
-            assert trace.get_current_span() is probe.span
+    attributes = {"smtp.reply.code": 250}
+    with (
+        tracer.start_as_current_span("job") as job,
+        probes.confirm("email.sent", key="ORD-1", **attributes) as probe,
+    ):
+        assert trace.get_current_span() is probe.span
     (span,) = spans.named(semconv.SIDE_EFFECT_CONFIRM_SPAN)
     assert span.kind is SpanKind.INTERNAL
     assert span.parent is not None and span.parent.span_id == job.get_span_context().span_id

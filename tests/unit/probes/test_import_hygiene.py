@@ -13,11 +13,7 @@ FORBIDDEN = ("duckdb", "textual", "grpc", "typer", "pyarrow", "aiohttp", "audito
 
 
 def loaded_after(statement: str) -> list[str]:
-    code = (
-        "import json, sys\n"
-        f"{statement}\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
