@@ -35,25 +35,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-class _Collector:
-    """A span processor that keeps every ended span until the session finishes."""
+def _collector() -> Any:
+    """A span processor that keeps every ended span until the session finishes (the SDK is
+    imported only when ``--auditor-spans`` is given)."""
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.spans: list[Any] = []
+    class Collector(SpanProcessor):
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.spans: list[ReadableSpan] = []
 
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        pass
+        def on_end(self, span: ReadableSpan) -> None:
+            with self.lock:
+                self.spans.append(span)
 
-    def on_end(self, span: Any) -> None:
-        with self._lock:
-            self.spans.append(span)
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+    return Collector()
 
 
 def write_spans(spans: list[Any], path: Path) -> int:
@@ -78,8 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from probes.testing import global_sdk_provider
 
-    collector = _Collector()
-    global_sdk_provider().add_span_processor(collector)  # type: ignore[arg-type]
+    collector = _collector()
+    global_sdk_provider().add_span_processor(collector)
     config.stash[_COLLECTOR] = (collector, Path(target))
 
 
@@ -88,7 +84,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if found is None:
         return
     collector, path = found
-    with collector._lock:
+    with collector.lock:
         spans = list(collector.spans)
     write_spans(spans, path)
 
@@ -102,7 +98,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
 
 
-_COLLECTOR = pytest.StashKey[tuple[_Collector, Path]]()
+_COLLECTOR = pytest.StashKey[tuple[Any, Path]]()
 
 
 @pytest.fixture
