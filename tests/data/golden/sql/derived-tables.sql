@@ -1,0 +1,890 @@
+-- derived table job_runs
+SELECT
+  "q22"."system",
+  "q22"."job_id",
+  "q22"."job_name",
+  "q22"."queue",
+  COALESCE(
+    "q22"."attempt",
+    ROW_NUMBER() OVER (
+      PARTITION BY "q22"."system", "q22"."job_id"
+      ORDER BY "q22"."start_ns", "q22"."span_id"
+    )
+  ) AS "attempt",
+  "q22"."outcome",
+  "q22"."done_ns",
+  "q22"."start_ns",
+  "q22"."end_ns",
+  "q22"."trace_id",
+  "q22"."span_id",
+  "q22"."parent_span_id",
+  "q22"."service",
+  "q22"."span_name",
+  "q22"."status",
+  "q22"."attributes",
+  "q22"."expected_effects",
+  "q22"."signals",
+  "q22"."link_trace_ids",
+  "q22"."batch_id",
+  "q22"."profile"
+FROM (
+  SELECT
+    "r21"."system",
+    "r21"."job_id",
+    "r21"."job_name",
+    "r21"."queue",
+    "r21"."attempt",
+    "r21"."outcome",
+    "r21"."done_ns",
+    "r21"."start_ns",
+    "r21"."end_ns",
+    "r21"."trace_id",
+    "r21"."span_id",
+    "r21"."parent_span_id",
+    "r21"."service",
+    "r21"."span_name",
+    "r21"."status",
+    "r21"."attributes",
+    "r21"."expected_effects",
+    "r21"."signals",
+    "r21"."link_trace_ids",
+    "r21"."batch_id",
+    "r21"."profile",
+    "r21"."priority"
+  FROM (
+    SELECT
+      "u20"."system",
+      "u20"."job_id",
+      "u20"."job_name",
+      "u20"."queue",
+      "u20"."attempt",
+      "u20"."outcome",
+      "u20"."done_ns",
+      "u20"."start_ns",
+      "u20"."end_ns",
+      "u20"."trace_id",
+      "u20"."span_id",
+      "u20"."parent_span_id",
+      "u20"."service",
+      "u20"."span_name",
+      "u20"."status",
+      "u20"."attributes",
+      "u20"."expected_effects",
+      "u20"."signals",
+      "u20"."link_trace_ids",
+      "u20"."batch_id",
+      "u20"."profile",
+      "u20"."priority",
+      ROW_NUMBER() OVER (
+        PARTITION BY "u20"."trace_id", "u20"."span_id"
+        ORDER BY "u20"."priority", "u20"."profile"
+      ) AS "rn"
+    FROM (
+      SELECT
+        'bullmq' AS "system",
+        COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.id"', '') AS "job_id",
+        COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.name"', '') AS "job_name",
+        COALESCE("s1"."SpanAttributes" ->> '$."bullmq.queue.name"', '') AS "queue",
+        TRY_CAST(NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.attempts.made"', ''), '') AS BIGINT) AS "attempt",
+        CASE
+          WHEN LIST_CONTAINS("s1"."Events.Name", 'job completed')
+          THEN 'done'
+          WHEN LIST_CONTAINS("s1"."Events.Name", 'job failed')
+          AND ("s1"."TraceId", "s1"."SpanId") IN (
+            SELECT
+              "c2"."TraceId",
+              "c2"."ParentSpanId"
+            FROM "otel_traces" AS "c2"
+            WHERE
+              "c2"."SpanName" GLOB 'delay *'
+          )
+          THEN 'retry'
+          WHEN LIST_CONTAINS("s1"."Events.Name", 'job failed')
+          THEN 'failed'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s1"."Events.Timestamp", LIST_POSITION("s1"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS(
+            LIST_EXTRACT("s1"."Events.Timestamp", LIST_POSITION("s1"."Events.Name", 'job completed'))
+          ),
+          EPOCH_NS("s1"."Timestamp") + "s1"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s1"."Timestamp") AS "start_ns",
+        EPOCH_NS("s1"."Timestamp") + "s1"."Duration" AS "end_ns",
+        "s1"."TraceId" AS "trace_id",
+        "s1"."SpanId" AS "span_id",
+        "s1"."ParentSpanId" AS "parent_span_id",
+        "s1"."ServiceName" AS "service",
+        "s1"."SpanName" AS "span_name",
+        "s1"."StatusCode" AS "status",
+        "s1"."SpanAttributes" AS "attributes",
+        COALESCE("s1"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s1"."Links.TraceId" AS "link_trace_ids",
+        "s1"."BatchId" AS "batch_id",
+        'bullmq' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s1"
+      WHERE
+        (
+          "s1"."SpanName" GLOB 'process *'
+          AND "s1"."SpanKind" IN ('Consumer')
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."bullmq.job.id"'
+          ) IS NULL
+        )
+        AND COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
+      UNION ALL
+      SELECT
+        'celery' AS "system",
+        COALESCE("s3"."SpanAttributes" ->> '$."messaging.message.id"', '') AS "job_id",
+        COALESCE("s3"."SpanAttributes" ->> '$."celery.task_name"', '') AS "job_name",
+        COALESCE(
+          NULLIF(COALESCE("s3"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+          NULLIF(COALESCE("s3"."SpanAttributes" ->> '$."job.queue"', ''), ''),
+          ''
+        ) AS "queue",
+        TRY_CAST(NULLIF(COALESCE("s3"."SpanAttributes" ->> '$."celery.retries"', ''), '') AS BIGINT) + 1 AS "attempt",
+        CASE
+          WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'SUCCESS'
+          THEN 'done'
+          WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'FAILURE'
+          THEN 'failed'
+          WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'RETRY'
+          THEN 'retry'
+          WHEN "s3"."StatusCode" = 'Error'
+          THEN 'failed'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s3"."Events.Timestamp", LIST_POSITION("s3"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS("s3"."Timestamp") + "s3"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s3"."Timestamp") AS "start_ns",
+        EPOCH_NS("s3"."Timestamp") + "s3"."Duration" AS "end_ns",
+        "s3"."TraceId" AS "trace_id",
+        "s3"."SpanId" AS "span_id",
+        "s3"."ParentSpanId" AS "parent_span_id",
+        "s3"."ServiceName" AS "service",
+        "s3"."SpanName" AS "span_name",
+        "s3"."StatusCode" AS "status",
+        "s3"."SpanAttributes" AS "attributes",
+        COALESCE("s3"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        CONCAT_WS(
+          ',',
+          CASE
+            WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.delivery_info"', '') GLOB '*''redelivered'': True*'
+            THEN 'redelivered'
+          END
+        ) AS "signals",
+        "s3"."Links.TraceId" AS "link_trace_ids",
+        "s3"."BatchId" AS "batch_id",
+        'celery' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s3"
+      WHERE
+        (
+          "s3"."SpanName" GLOB 'run/*'
+          AND "s3"."SpanKind" IN ('Consumer')
+          AND NOT (
+            "s3"."SpanAttributes" -> '$."celery.task_name"'
+          ) IS NULL
+        )
+        AND COALESCE("s3"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
+      UNION ALL
+      SELECT
+        COALESCE(
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+          NULLIF('messaging', ''),
+          ''
+        ) AS "system",
+        COALESCE(
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+          ''
+        ) AS "job_id",
+        COALESCE(
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+          NULLIF("s4"."SpanName", ''),
+          ''
+        ) AS "job_name",
+        COALESCE(
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+          ''
+        ) AS "queue",
+        CAST(NULL AS BIGINT) AS "attempt",
+        CASE
+          WHEN "s4"."StatusCode" = 'Error'
+          THEN 'failed'
+          WHEN "s4"."SpanName" GLOB '*'
+          THEN 'done'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s4"."Events.Timestamp", LIST_POSITION("s4"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS("s4"."Timestamp") + "s4"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s4"."Timestamp") AS "start_ns",
+        EPOCH_NS("s4"."Timestamp") + "s4"."Duration" AS "end_ns",
+        "s4"."TraceId" AS "trace_id",
+        "s4"."SpanId" AS "span_id",
+        "s4"."ParentSpanId" AS "parent_span_id",
+        "s4"."ServiceName" AS "service",
+        "s4"."SpanName" AS "span_name",
+        "s4"."StatusCode" AS "status",
+        "s4"."SpanAttributes" AS "attributes",
+        COALESCE("s4"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s4"."Links.TraceId" AS "link_trace_ids",
+        "s4"."BatchId" AS "batch_id",
+        'messaging' AS "profile",
+        90 AS "priority"
+      FROM "otel_traces" AS "s4"
+      WHERE
+        (
+          "s4"."SpanKind" IN ('Consumer')
+          AND (
+            COALESCE("s4"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
+            OR COALESCE("s4"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
+          )
+        )
+        AND COALESCE(
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+          NULLIF(COALESCE("s4"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+          ''
+        ) <> ''
+      UNION ALL
+      SELECT
+        COALESCE("s5"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+        COALESCE("s5"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+        COALESCE("s5"."SpanAttributes" ->> '$."job.name"', '') AS "job_name",
+        COALESCE("s5"."SpanAttributes" ->> '$."job.queue"', '') AS "queue",
+        TRY_CAST(NULLIF(COALESCE("s5"."SpanAttributes" ->> '$."job.attempt"', ''), '') AS BIGINT) AS "attempt",
+        CASE
+          WHEN COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'done'
+          THEN 'done'
+          WHEN COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'failed'
+          THEN 'failed'
+          WHEN COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'retry'
+          THEN 'retry'
+          WHEN "s5"."StatusCode" = 'Error'
+          THEN 'failed'
+          WHEN LIST_CONTAINS("s5"."Events.Name", 'job.done')
+          THEN 'done'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s5"."Events.Timestamp", LIST_POSITION("s5"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS("s5"."Timestamp") + "s5"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s5"."Timestamp") AS "start_ns",
+        EPOCH_NS("s5"."Timestamp") + "s5"."Duration" AS "end_ns",
+        "s5"."TraceId" AS "trace_id",
+        "s5"."SpanId" AS "span_id",
+        "s5"."ParentSpanId" AS "parent_span_id",
+        "s5"."ServiceName" AS "service",
+        "s5"."SpanName" AS "span_name",
+        "s5"."StatusCode" AS "status",
+        "s5"."SpanAttributes" AS "attributes",
+        COALESCE("s5"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s5"."Links.TraceId" AS "link_trace_ids",
+        "s5"."BatchId" AS "batch_id",
+        'probes' AS "profile",
+        50 AS "priority"
+      FROM "otel_traces" AS "s5"
+      WHERE
+        (
+          NOT (
+            "s5"."SpanAttributes" -> '$."job.system"'
+          ) IS NULL
+          AND NOT (
+            "s5"."SpanAttributes" -> '$."job.id"'
+          ) IS NULL
+          AND NOT (
+            "s5"."SpanAttributes" -> '$."job.name"'
+          ) IS NULL
+          AND NOT (
+            (
+              "s5"."SpanName" = 'side_effect.confirm' OR "s5"."SpanKind" IN ('Producer')
+            )
+          )
+        )
+        AND COALESCE("s5"."SpanAttributes" ->> '$."job.id"', '') <> ''
+      UNION ALL
+      SELECT
+        'rq' AS "system",
+        COALESCE("s6"."SpanAttributes" ->> '$."rq.job.id"', '') AS "job_id",
+        COALESCE("s6"."SpanAttributes" ->> '$."rq.job.function"', '') AS "job_name",
+        COALESCE("s6"."SpanAttributes" ->> '$."messaging.destination.name"', '') AS "queue",
+        CAST(NULL AS BIGINT) AS "attempt",
+        CASE
+          WHEN ("s6"."TraceId", "s6"."SpanId") IN (
+            SELECT
+              "c7"."TraceId",
+              "c7"."ParentSpanId"
+            FROM "otel_traces" AS "c7"
+            WHERE
+              "c7"."SpanName" GLOB 'handle_job_success *'
+          )
+          THEN 'done'
+          WHEN ("s6"."TraceId", "s6"."SpanId") IN (
+            SELECT
+              "c8"."TraceId",
+              "c8"."ParentSpanId"
+            FROM "otel_traces" AS "c8"
+            WHERE
+              "c8"."SpanName" GLOB 'handle_job_failure *'
+              AND ("c8"."TraceId", "c8"."SpanId") IN (
+                SELECT
+                  "c9"."TraceId",
+                  "c9"."ParentSpanId"
+                FROM "otel_traces" AS "c9"
+                WHERE
+                  "c9"."SpanName" GLOB 'publish *'
+              )
+          )
+          THEN 'retry'
+          WHEN ("s6"."TraceId", "s6"."SpanId") IN (
+            SELECT
+              "c10"."TraceId",
+              "c10"."ParentSpanId"
+            FROM "otel_traces" AS "c10"
+            WHERE
+              "c10"."SpanName" GLOB 'handle_job_failure *'
+          )
+          THEN 'failed'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s6"."Events.Timestamp", LIST_POSITION("s6"."Events.Name", 'job.done'))
+          ),
+          "d12"."v",
+          "d14"."v",
+          EPOCH_NS("s6"."Timestamp") + "s6"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s6"."Timestamp") AS "start_ns",
+        EPOCH_NS("s6"."Timestamp") + "s6"."Duration" AS "end_ns",
+        "s6"."TraceId" AS "trace_id",
+        "s6"."SpanId" AS "span_id",
+        "s6"."ParentSpanId" AS "parent_span_id",
+        "s6"."ServiceName" AS "service",
+        "s6"."SpanName" AS "span_name",
+        "s6"."StatusCode" AS "status",
+        "s6"."SpanAttributes" AS "attributes",
+        COALESCE("s6"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s6"."Links.TraceId" AS "link_trace_ids",
+        "s6"."BatchId" AS "batch_id",
+        'rq' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s6"
+      LEFT JOIN (
+        SELECT
+          "c11"."TraceId" AS "trace_id",
+          "c11"."ParentSpanId" AS "parent_id",
+          MIN(
+            EPOCH_NS(
+              LIST_EXTRACT("c11"."Events.Timestamp", LIST_POSITION("c11"."Events.Name", 'job.done'))
+            )
+          ) AS "v"
+        FROM "otel_traces" AS "c11"
+        WHERE
+          LIST_CONTAINS("c11"."Events.Name", 'job.done')
+        GROUP BY
+          "c11"."TraceId",
+          "c11"."ParentSpanId"
+      ) AS "d12"
+        ON "d12"."trace_id" = "s6"."TraceId" AND "d12"."parent_id" = "s6"."SpanId"
+      LEFT JOIN (
+        SELECT
+          "c13"."TraceId" AS "trace_id",
+          "c13"."ParentSpanId" AS "parent_id",
+          MIN(EPOCH_NS("c13"."Timestamp")) AS "v"
+        FROM "otel_traces" AS "c13"
+        WHERE
+          "c13"."SpanName" GLOB 'handle_job_success *'
+        GROUP BY
+          "c13"."TraceId",
+          "c13"."ParentSpanId"
+      ) AS "d14"
+        ON "d14"."trace_id" = "s6"."TraceId" AND "d14"."parent_id" = "s6"."SpanId"
+      WHERE
+        (
+          "s6"."SpanName" GLOB 'consume *'
+          AND "s6"."SpanKind" IN ('Consumer')
+          AND NOT (
+            "s6"."SpanAttributes" -> '$."rq.job.id"'
+          ) IS NULL
+        )
+        AND COALESCE("s6"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+      UNION ALL
+      SELECT
+        'rq' AS "system",
+        COALESCE("s15"."SpanAttributes" ->> '$."rq.job.id"', '') AS "job_id",
+        COALESCE("s15"."SpanAttributes" ->> '$."rq.job.function"', '') AS "job_name",
+        COALESCE(
+          NULLIF(COALESCE("s15"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+          NULLIF("s15"."SpanName", ''),
+          ''
+        ) AS "queue",
+        CAST(NULL AS BIGINT) AS "attempt",
+        CASE
+          WHEN ("s15"."TraceId", "s15"."SpanId") IN (
+            SELECT
+              "c16"."TraceId",
+              "c16"."ParentSpanId"
+            FROM "otel_traces" AS "c16"
+            WHERE
+              "c16"."SpanName" GLOB 'publish *'
+          )
+          THEN 'retry'
+          WHEN "s15"."SpanName" GLOB '*'
+          THEN 'failed'
+          ELSE 'unknown'
+        END AS "outcome",
+        EPOCH_NS("s15"."Timestamp") + "s15"."Duration" AS "done_ns",
+        EPOCH_NS("s15"."Timestamp") AS "start_ns",
+        EPOCH_NS("s15"."Timestamp") + "s15"."Duration" AS "end_ns",
+        "s15"."TraceId" AS "trace_id",
+        "s15"."SpanId" AS "span_id",
+        "s15"."ParentSpanId" AS "parent_span_id",
+        "s15"."ServiceName" AS "service",
+        "s15"."SpanName" AS "span_name",
+        "s15"."StatusCode" AS "status",
+        "s15"."SpanAttributes" AS "attributes",
+        COALESCE("s15"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        CONCAT_WS(',', CASE WHEN "s15"."SpanName" GLOB '*' THEN 'worker_lost' END) AS "signals",
+        "s15"."Links.TraceId" AS "link_trace_ids",
+        "s15"."BatchId" AS "batch_id",
+        'rq' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s15"
+      WHERE
+        (
+          "s15"."SpanName" GLOB 'handle_job_failure *'
+          AND NOT (
+            "s15"."SpanAttributes" -> '$."rq.job.id"'
+          ) IS NULL
+          AND ("s15"."TraceId", "s15"."ParentSpanId") IN (
+            SELECT
+              "p17"."TraceId",
+              "p17"."SpanId"
+            FROM "otel_traces" AS "p17"
+            WHERE
+              "p17"."SpanName" GLOB 'publish *' AND "p17"."SpanKind" IN ('Producer')
+          )
+        )
+        AND COALESCE("s15"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+      UNION ALL
+      SELECT
+        'sidekiq' AS "system",
+        COALESCE("s18"."SpanAttributes" ->> '$."messaging.message_id"', '') AS "job_id",
+        COALESCE("s18"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '') AS "job_name",
+        COALESCE("s18"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
+        CAST(NULL AS BIGINT) AS "attempt",
+        CASE
+          WHEN "s18"."StatusCode" = 'Error'
+          THEN 'failed'
+          WHEN "s18"."SpanName" GLOB '*'
+          THEN 'done'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s18"."Events.Timestamp", LIST_POSITION("s18"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS("s18"."Timestamp") + "s18"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s18"."Timestamp") AS "start_ns",
+        EPOCH_NS("s18"."Timestamp") + "s18"."Duration" AS "end_ns",
+        "s18"."TraceId" AS "trace_id",
+        "s18"."SpanId" AS "span_id",
+        "s18"."ParentSpanId" AS "parent_span_id",
+        "s18"."ServiceName" AS "service",
+        "s18"."SpanName" AS "span_name",
+        "s18"."StatusCode" AS "status",
+        "s18"."SpanAttributes" AS "attributes",
+        COALESCE("s18"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s18"."Links.TraceId" AS "link_trace_ids",
+        "s18"."BatchId" AS "batch_id",
+        'sidekiq' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s18"
+      WHERE
+        (
+          "s18"."SpanKind" IN ('Consumer')
+          AND COALESCE("s18"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+          AND NOT (
+            "s18"."SpanAttributes" -> '$."messaging.message_id"'
+          ) IS NULL
+        )
+        AND COALESCE("s18"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+      UNION ALL
+      SELECT
+        'temporal' AS "system",
+        CASE
+          WHEN COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+          OR COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+          THEN ''
+          ELSE CONCAT_WS(
+            '/',
+            COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
+            COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '')
+          )
+        END AS "job_id",
+        COALESCE(
+          NULLIF(COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityType', ''), ''),
+          NULLIF("s19"."SpanName", ''),
+          ''
+        ) AS "job_name",
+        '' AS "queue",
+        CAST(NULL AS BIGINT) AS "attempt",
+        CASE
+          WHEN "s19"."StatusCode" = 'Error'
+          THEN 'failed'
+          WHEN "s19"."SpanName" GLOB '*'
+          THEN 'done'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s19"."Events.Timestamp", LIST_POSITION("s19"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS("s19"."Timestamp") + "s19"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s19"."Timestamp") AS "start_ns",
+        EPOCH_NS("s19"."Timestamp") + "s19"."Duration" AS "end_ns",
+        "s19"."TraceId" AS "trace_id",
+        "s19"."SpanId" AS "span_id",
+        "s19"."ParentSpanId" AS "parent_span_id",
+        "s19"."ServiceName" AS "service",
+        "s19"."SpanName" AS "span_name",
+        "s19"."StatusCode" AS "status",
+        "s19"."SpanAttributes" AS "attributes",
+        COALESCE("s19"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s19"."Links.TraceId" AS "link_trace_ids",
+        "s19"."BatchId" AS "batch_id",
+        'temporal' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s19"
+      WHERE
+        (
+          "s19"."SpanName" GLOB 'RunActivity:*'
+          AND NOT (
+            "s19"."SpanAttributes" -> '$.temporalActivityID'
+          ) IS NULL
+        )
+        AND CASE
+          WHEN COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+          OR COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+          THEN ''
+          ELSE CONCAT_WS(
+            '/',
+            COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
+            COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '')
+          )
+        END <> ''
+    ) AS "u20"
+  ) AS "r21"
+  WHERE
+    "r21"."rn" = 1
+) AS "q22";
+
+-- derived table enqueues
+SELECT
+  "r30"."system",
+  "r30"."job_id",
+  "r30"."job_name",
+  "r30"."queue",
+  "r30"."enqueued_ns",
+  "r30"."trace_id",
+  "r30"."span_id",
+  "r30"."service",
+  "r30"."span_name",
+  "r30"."attributes",
+  "r30"."batch_id",
+  "r30"."profile",
+  "r30"."priority"
+FROM (
+  SELECT
+    "u29"."system",
+    "u29"."job_id",
+    "u29"."job_name",
+    "u29"."queue",
+    "u29"."enqueued_ns",
+    "u29"."trace_id",
+    "u29"."span_id",
+    "u29"."service",
+    "u29"."span_name",
+    "u29"."attributes",
+    "u29"."batch_id",
+    "u29"."profile",
+    "u29"."priority",
+    ROW_NUMBER() OVER (
+      PARTITION BY "u29"."trace_id", "u29"."span_id"
+      ORDER BY "u29"."priority", "u29"."profile"
+    ) AS "rn"
+  FROM (
+    SELECT
+      'bullmq' AS "system",
+      COALESCE("s23"."SpanAttributes" ->> '$."bullmq.job.id"', '') AS "job_id",
+      COALESCE("s23"."SpanAttributes" ->> '$."bullmq.job.name"', '') AS "job_name",
+      COALESCE("s23"."SpanAttributes" ->> '$."bullmq.queue.name"', '') AS "queue",
+      EPOCH_NS("s23"."Timestamp") AS "enqueued_ns",
+      "s23"."TraceId" AS "trace_id",
+      "s23"."SpanId" AS "span_id",
+      "s23"."ServiceName" AS "service",
+      "s23"."SpanName" AS "span_name",
+      "s23"."SpanAttributes" AS "attributes",
+      "s23"."BatchId" AS "batch_id",
+      'bullmq' AS "profile",
+      10 AS "priority"
+    FROM "otel_traces" AS "s23"
+    WHERE
+      (
+        "s23"."SpanName" GLOB 'add *'
+        AND "s23"."SpanKind" IN ('Producer')
+        AND NOT (
+          "s23"."SpanAttributes" -> '$."bullmq.job.id"'
+        ) IS NULL
+      )
+      AND COALESCE("s23"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
+    UNION ALL
+    SELECT
+      'celery' AS "system",
+      COALESCE("s24"."SpanAttributes" ->> '$."messaging.message.id"', '') AS "job_id",
+      COALESCE("s24"."SpanAttributes" ->> '$."celery.task_name"', '') AS "job_name",
+      COALESCE("s24"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
+      EPOCH_NS("s24"."Timestamp") AS "enqueued_ns",
+      "s24"."TraceId" AS "trace_id",
+      "s24"."SpanId" AS "span_id",
+      "s24"."ServiceName" AS "service",
+      "s24"."SpanName" AS "span_name",
+      "s24"."SpanAttributes" AS "attributes",
+      "s24"."BatchId" AS "batch_id",
+      'celery' AS "profile",
+      10 AS "priority"
+    FROM "otel_traces" AS "s24"
+    WHERE
+      (
+        "s24"."SpanName" GLOB 'apply_async/*'
+        AND "s24"."SpanKind" IN ('Producer')
+        AND NOT (
+          "s24"."SpanAttributes" -> '$."messaging.message.id"'
+        ) IS NULL
+      )
+      AND COALESCE("s24"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
+    UNION ALL
+    SELECT
+      COALESCE(
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+        NULLIF('messaging', ''),
+        ''
+      ) AS "system",
+      COALESCE(
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        ''
+      ) AS "job_id",
+      COALESCE(
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        NULLIF("s25"."SpanName", ''),
+        ''
+      ) AS "job_name",
+      COALESCE(
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        ''
+      ) AS "queue",
+      EPOCH_NS("s25"."Timestamp") AS "enqueued_ns",
+      "s25"."TraceId" AS "trace_id",
+      "s25"."SpanId" AS "span_id",
+      "s25"."ServiceName" AS "service",
+      "s25"."SpanName" AS "span_name",
+      "s25"."SpanAttributes" AS "attributes",
+      "s25"."BatchId" AS "batch_id",
+      'messaging' AS "profile",
+      90 AS "priority"
+    FROM "otel_traces" AS "s25"
+    WHERE
+      (
+        "s25"."SpanKind" IN ('Producer')
+        AND (
+          COALESCE("s25"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
+          OR COALESCE("s25"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+        )
+      )
+      AND COALESCE(
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        ''
+      ) <> ''
+    UNION ALL
+    SELECT
+      COALESCE("s26"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+      COALESCE("s26"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+      COALESCE(
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."job.name"', ''), ''),
+        NULLIF("s26"."SpanName", ''),
+        ''
+      ) AS "job_name",
+      COALESCE("s26"."SpanAttributes" ->> '$."job.queue"', '') AS "queue",
+      EPOCH_NS("s26"."Timestamp") AS "enqueued_ns",
+      "s26"."TraceId" AS "trace_id",
+      "s26"."SpanId" AS "span_id",
+      "s26"."ServiceName" AS "service",
+      "s26"."SpanName" AS "span_name",
+      "s26"."SpanAttributes" AS "attributes",
+      "s26"."BatchId" AS "batch_id",
+      'probes' AS "profile",
+      50 AS "priority"
+    FROM "otel_traces" AS "s26"
+    WHERE
+      (
+        "s26"."SpanKind" IN ('Producer')
+        AND NOT (
+          "s26"."SpanAttributes" -> '$."job.system"'
+        ) IS NULL
+        AND NOT (
+          "s26"."SpanAttributes" -> '$."job.id"'
+        ) IS NULL
+      )
+      AND COALESCE("s26"."SpanAttributes" ->> '$."job.id"', '') <> ''
+    UNION ALL
+    SELECT
+      'rq' AS "system",
+      COALESCE("s27"."SpanAttributes" ->> '$."rq.job.id"', '') AS "job_id",
+      COALESCE("s27"."SpanAttributes" ->> '$."rq.job.function"', '') AS "job_name",
+      COALESCE("s27"."SpanAttributes" ->> '$."messaging.destination.name"', '') AS "queue",
+      EPOCH_NS("s27"."Timestamp") AS "enqueued_ns",
+      "s27"."TraceId" AS "trace_id",
+      "s27"."SpanId" AS "span_id",
+      "s27"."ServiceName" AS "service",
+      "s27"."SpanName" AS "span_name",
+      "s27"."SpanAttributes" AS "attributes",
+      "s27"."BatchId" AS "batch_id",
+      'rq' AS "profile",
+      10 AS "priority"
+    FROM "otel_traces" AS "s27"
+    WHERE
+      (
+        "s27"."SpanName" GLOB 'publish *'
+        AND "s27"."SpanKind" IN ('Producer')
+        AND NOT (
+          "s27"."SpanAttributes" -> '$."rq.job.id"'
+        ) IS NULL
+      )
+      AND COALESCE("s27"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+    UNION ALL
+    SELECT
+      'sidekiq' AS "system",
+      COALESCE("s28"."SpanAttributes" ->> '$."messaging.message_id"', '') AS "job_id",
+      COALESCE("s28"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '') AS "job_name",
+      COALESCE("s28"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
+      EPOCH_NS("s28"."Timestamp") AS "enqueued_ns",
+      "s28"."TraceId" AS "trace_id",
+      "s28"."SpanId" AS "span_id",
+      "s28"."ServiceName" AS "service",
+      "s28"."SpanName" AS "span_name",
+      "s28"."SpanAttributes" AS "attributes",
+      "s28"."BatchId" AS "batch_id",
+      'sidekiq' AS "profile",
+      10 AS "priority"
+    FROM "otel_traces" AS "s28"
+    WHERE
+      (
+        "s28"."SpanKind" IN ('Producer')
+        AND COALESCE("s28"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+        AND NOT (
+          "s28"."SpanAttributes" -> '$."messaging.message_id"'
+        ) IS NULL
+      )
+      AND COALESCE("s28"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+  ) AS "u29"
+) AS "r30"
+WHERE
+  "r30"."rn" = 1;
+
+-- derived table effects
+SELECT
+  COALESCE("s31"."SpanAttributes" ->> '$."side_effect.name"', '') AS "effect_name",
+  COALESCE("s31"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+  COALESCE("s31"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  COALESCE("s31"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+  NOT (
+    (
+      "s31"."StatusCode" = 'Error'
+      OR COALESCE("s31"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
+    )
+  ) AS "ok",
+  EPOCH_NS("s31"."Timestamp") AS "start_ns",
+  EPOCH_NS("s31"."Timestamp") + "s31"."Duration" AS "end_ns",
+  "s31"."TraceId" AS "trace_id",
+  "s31"."SpanId" AS "span_id",
+  "s31"."ParentSpanId" AS "parent_span_id",
+  "s31"."ServiceName" AS "service",
+  "s31"."SpanName" AS "span_name",
+  "s31"."StatusMessage" AS "status_message",
+  "s31"."SpanAttributes" AS "attributes",
+  "s31"."Links.TraceId" AS "link_trace_ids",
+  "s31"."BatchId" AS "batch_id"
+FROM "otel_traces" AS "s31"
+WHERE
+  "s31"."SpanName" = 'side_effect.confirm';
+
+-- derived table signals
+SELECT
+  "e33"."system" AS "system",
+  COALESCE("e33"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
+  'stalled' AS "signal",
+  EPOCH_NS("e33"."ev_time") AS "at_ns",
+  "e33"."trace_id" AS "trace_id",
+  "e33"."span_id" AS "span_id",
+  "e33"."span_name" AS "note"
+FROM (
+  SELECT
+    'bullmq' AS "system",
+    UNNEST("s32"."Events.Name") AS "ev_name",
+    UNNEST("s32"."Events.Attributes") AS "ev_attrs",
+    UNNEST("s32"."Events.Timestamp") AS "ev_time",
+    "s32"."TraceId" AS "trace_id",
+    "s32"."SpanId" AS "span_id",
+    "s32"."SpanName" AS "span_name"
+  FROM "otel_traces" AS "s32"
+  WHERE
+    "s32"."SpanName" GLOB 'moveStalledJobsToWait *'
+) AS "e33"
+WHERE
+  "e33"."ev_name" = 'job stalled';
+
+-- derived table error_spans
+SELECT
+  "s34"."TraceId" AS "trace_id",
+  "s34"."SpanId" AS "span_id",
+  "s34"."ParentSpanId" AS "parent_span_id",
+  "s34"."SpanName" AS "span_name",
+  EPOCH_NS("s34"."Timestamp") AS "start_ns",
+  EPOCH_NS("s34"."Timestamp") + "s34"."Duration" AS "end_ns",
+  COALESCE("s34"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  "s34"."StatusMessage" AS "status_message",
+  "s34"."ServiceName" AS "service"
+FROM "otel_traces" AS "s34"
+WHERE
+  "s34"."StatusCode" = 'Error';
+

@@ -1,0 +1,140 @@
+-- rule failed-effects-not-swallowed
+
+-- check effect_ok
+-- params {"p1": "*"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    TRUE
+), e AS (
+  SELECT
+    "f".*
+  FROM "effects" AS "f"
+  WHERE
+    "f"."effect_name" GLOB $p1
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."job_id" = "j"."job_id"
+  WHERE
+    "e"."job_id" <> ''
+    AND (
+      "e"."system" = '' OR "e"."system" = "j"."system"
+    )
+    AND NOT "e"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "job_runs"
+    )
+), confirmed AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+  FROM "m"
+  WHERE
+    "ok"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+), failed AS (
+  SELECT
+    "m"."j_trace_id",
+    "m"."j_span_id",
+    "m"."j_expected",
+    "m"."trace_id" || '/' || "m"."span_id" AS "ref",
+    "m"."span_name" AS "name",
+    "m"."status_message" AS "message",
+    "m"."effect_key" AS "key"
+  FROM "m" AS "m"
+  WHERE
+    NOT "m"."ok"
+), failures AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected",
+    LIST("ref") AS "refs",
+    MAX("key") AS "key",
+    MIN("name" || ': ' || "message") AS "why"
+  FROM "failed"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+)
+SELECT
+  "j"."system" AS "system",
+  "j"."job_id" AS "job_id",
+  "j"."job_name" AS "job_name",
+  "j"."queue" AS "queue",
+  "j"."attempt" AS "attempt",
+  "j"."done_ns" AS "done_ns",
+  "j"."start_ns" AS "start_ns",
+  "j"."end_ns" AS "end_ns",
+  "j"."trace_id" AS "trace_id",
+  "j"."span_id" AS "span_id",
+  "j"."service" AS "service",
+  "j"."signals" AS "signals",
+  $p1 AS "effect_name",
+  "f"."key" AS "effect_key",
+  "f"."refs" AS "related",
+  CAST(NULL AS BIGINT) AS "detail_ns",
+  "f"."why" AS "note"
+FROM "j" AS "j"
+ANTI JOIN "confirmed" AS "c"
+  ON "c"."j_trace_id" = "j"."trace_id"
+  AND "c"."j_span_id" = "j"."span_id"
+  AND "c"."j_expected" = "j"."expected"
+JOIN "failures" AS "f"
+  ON "f"."j_trace_id" = "j"."trace_id"
+  AND "f"."j_span_id" = "j"."span_id"
+  AND "f"."j_expected" = "j"."expected"
+WHERE
+  "j"."outcome" = 'done';
+
+-- check judged
+-- params {}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    TRUE
+)
+SELECT DISTINCT
+  "j"."system",
+  "j"."job_id",
+  "j"."job_name"
+FROM "j" AS "j"
+WHERE
+  "j"."outcome" = 'done';

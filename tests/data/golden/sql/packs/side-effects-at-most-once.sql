@@ -1,0 +1,104 @@
+-- rule side-effects-at-most-once
+
+-- check at_most_once
+-- params {"p1": "*"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    TRUE
+), e AS (
+  SELECT
+    "f".*
+  FROM "effects" AS "f"
+  WHERE
+    "f"."effect_name" GLOB $p1
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."job_id" = "j"."job_id"
+  WHERE
+    "e"."job_id" <> ''
+    AND (
+      "e"."system" = '' OR "e"."system" = "j"."system"
+    )
+    AND NOT "e"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "job_runs"
+    )
+)
+SELECT
+  MIN("j_system") AS "system",
+  STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
+  '' AS "job_name",
+  '' AS "queue",
+  CAST(NULL AS BIGINT) AS "attempt",
+  CAST(NULL AS BIGINT) AS "done_ns",
+  MIN("start_ns") AS "start_ns",
+  MAX("end_ns") AS "end_ns",
+  MIN("trace_id") AS "trace_id",
+  '' AS "span_id",
+  MIN("service") AS "service",
+  '' AS "signals",
+  "effect_name" AS "effect_name",
+  "effect_key" AS "effect_key",
+  LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
+  COUNT(DISTINCT "span_id") AS "detail_ns",
+  '' AS "note"
+FROM (
+  SELECT
+    *
+  FROM "m"
+  WHERE
+    "ok" AND "effect_key" <> ''
+) AS "d"
+GROUP BY
+  "effect_name",
+  "effect_key"
+HAVING
+  COUNT(DISTINCT "span_id") > 1;
+
+-- check judged
+-- params {}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    TRUE
+)
+SELECT DISTINCT
+  "j"."system",
+  "j"."job_id",
+  "j"."job_name"
+FROM "j" AS "j"
+WHERE
+  "j"."outcome" = 'done';

@@ -1,0 +1,148 @@
+-- rule by-key-explicit
+
+-- check confirmed
+-- params {"p1": "zeta.payment.captured", "p2": "zeta.charge"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."job_name" = $p2
+), e AS (
+  SELECT
+    "f".*
+  FROM "effects" AS "f"
+  WHERE
+    "f"."effect_name" = $p1
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."effect_key" = COALESCE("j"."attributes" ->> '$."zeta.order.id"', '')
+  WHERE
+    "e"."effect_key" <> ''
+), confirmed AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+  FROM "m"
+  WHERE
+    "ok"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+)
+SELECT
+  "j"."system" AS "system",
+  "j"."job_id" AS "job_id",
+  "j"."job_name" AS "job_name",
+  "j"."queue" AS "queue",
+  "j"."attempt" AS "attempt",
+  "j"."done_ns" AS "done_ns",
+  "j"."start_ns" AS "start_ns",
+  "j"."end_ns" AS "end_ns",
+  "j"."trace_id" AS "trace_id",
+  "j"."span_id" AS "span_id",
+  "j"."service" AS "service",
+  "j"."signals" AS "signals",
+  $p1 AS "effect_name",
+  '' AS "effect_key",
+  CAST([] AS TEXT[]) AS "related",
+  CAST(NULL AS BIGINT) AS "detail_ns",
+  '' AS "note"
+FROM "j" AS "j"
+ANTI JOIN "confirmed" AS "c"
+  ON "c"."j_trace_id" = "j"."trace_id"
+  AND "c"."j_span_id" = "j"."span_id"
+  AND "c"."j_expected" = "j"."expected"
+WHERE
+  "j"."outcome" = 'done';
+
+-- check at_most_once
+-- params {"p1": "zeta.charge", "p2": "zeta.payment.captured"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."job_name" = $p1
+), e AS (
+  SELECT
+    "f".*
+  FROM "effects" AS "f"
+  WHERE
+    "f"."effect_name" = $p2
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."effect_key" = COALESCE("j"."attributes" ->> '$."zeta.order.id"', '')
+  WHERE
+    "e"."effect_key" <> ''
+)
+SELECT
+  MIN("j_system") AS "system",
+  STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
+  '' AS "job_name",
+  '' AS "queue",
+  CAST(NULL AS BIGINT) AS "attempt",
+  CAST(NULL AS BIGINT) AS "done_ns",
+  MIN("start_ns") AS "start_ns",
+  MAX("end_ns") AS "end_ns",
+  MIN("trace_id") AS "trace_id",
+  '' AS "span_id",
+  MIN("service") AS "service",
+  '' AS "signals",
+  "effect_name" AS "effect_name",
+  "effect_key" AS "effect_key",
+  LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
+  COUNT(DISTINCT "span_id") AS "detail_ns",
+  '' AS "note"
+FROM (
+  SELECT
+    *
+  FROM "m"
+  WHERE
+    "ok" AND "effect_key" <> ''
+) AS "d"
+GROUP BY
+  "effect_name",
+  "effect_key"
+HAVING
+  COUNT(DISTINCT "span_id") > 1;
+
+-- check judged
+-- params {"p1": "zeta.charge"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."job_name" = $p1
+)
+SELECT DISTINCT
+  "j"."system",
+  "j"."job_id",
+  "j"."job_name"
+FROM "j" AS "j"
+WHERE
+  "j"."outcome" = 'done';

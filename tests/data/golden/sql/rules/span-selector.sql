@@ -1,0 +1,557 @@
+-- rule span-selector
+
+-- check confirmed
+-- params {"p1": "zeta.smtp.*", "p2": "zeta-system", "p3": "1", "p4": "zeta-job-1", "p5": "250", "p6": "true"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."system" = $p2 AND CAST("r"."attempt" AS TEXT) = $p3 AND "r"."job_id" = $p4
+), e AS (
+  SELECT
+    "s"."SpanName" AS "effect_name",
+    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    "s"."StatusCode" <> 'Error' AS "ok",
+    EPOCH_NS("s"."Timestamp") AS "start_ns",
+    EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
+    "s"."TraceId" AS "trace_id",
+    "s"."SpanId" AS "span_id",
+    "s"."ParentSpanId" AS "parent_span_id",
+    "s"."ServiceName" AS "service",
+    "s"."SpanName" AS "span_name",
+    "s"."StatusMessage" AS "status_message",
+    "s"."SpanAttributes" AS "attributes",
+    "s"."Links.TraceId" AS "link_trace_ids",
+    "s"."BatchId" AS "batch_id"
+  FROM "otel_traces" AS "s"
+  WHERE
+    "s"."SpanName" GLOB $p1
+    AND "s"."SpanKind" = 'Client'
+    AND "s"."StatusCode" <> 'Error'
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."job_id" = "j"."job_id"
+  WHERE
+    "e"."job_id" <> ''
+    AND (
+      "e"."system" = '' OR "e"."system" = "j"."system"
+    )
+    AND NOT "e"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "job_runs"
+    )
+), confirmed AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+  FROM "m"
+  WHERE
+    "ok"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+), failed AS (
+  SELECT
+    "m"."j_trace_id",
+    "m"."j_span_id",
+    "m"."j_expected",
+    "m"."trace_id" || '/' || "m"."span_id" AS "ref",
+    "m"."span_name" AS "name",
+    "m"."status_message" AS "message",
+    "m"."effect_key" AS "key"
+  FROM "m" AS "m"
+  WHERE
+    NOT "m"."ok"
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "x"."trace_id" || '/' || "x"."span_id" AS "ref",
+    "x"."span_name" AS "name",
+    "x"."status_message" AS "message",
+    '' AS "key"
+  FROM "j" AS "j"
+  JOIN "error_spans" AS "x"
+    ON "x"."trace_id" = "j"."trace_id"
+  WHERE
+    "j"."outcome" = 'done'
+    AND "x"."span_id" <> "j"."span_id"
+    AND "x"."start_ns" >= "j"."start_ns"
+    AND "x"."start_ns" <= "j"."end_ns"
+    AND (
+      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
+    )
+), failures AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected",
+    LIST("ref") AS "refs",
+    MAX("key") AS "key",
+    MIN("name" || ': ' || "message") AS "why"
+  FROM "failed"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+)
+SELECT
+  "j"."system" AS "system",
+  "j"."job_id" AS "job_id",
+  "j"."job_name" AS "job_name",
+  "j"."queue" AS "queue",
+  "j"."attempt" AS "attempt",
+  "j"."done_ns" AS "done_ns",
+  "j"."start_ns" AS "start_ns",
+  "j"."end_ns" AS "end_ns",
+  "j"."trace_id" AS "trace_id",
+  "j"."span_id" AS "span_id",
+  "j"."service" AS "service",
+  "j"."signals" AS "signals",
+  $p1 AS "effect_name",
+  '' AS "effect_key",
+  CAST([] AS TEXT[]) AS "related",
+  CAST(NULL AS BIGINT) AS "detail_ns",
+  '' AS "note"
+FROM "j" AS "j"
+ANTI JOIN "confirmed" AS "c"
+  ON "c"."j_trace_id" = "j"."trace_id"
+  AND "c"."j_span_id" = "j"."span_id"
+  AND "c"."j_expected" = "j"."expected"
+ANTI JOIN "failures" AS "f"
+  ON "f"."j_trace_id" = "j"."trace_id"
+  AND "f"."j_span_id" = "j"."span_id"
+  AND "f"."j_expected" = "j"."expected"
+WHERE
+  "j"."outcome" = 'done';
+
+-- check before_done
+-- params {"p1": "zeta.smtp.*", "p2": 7000000, "p3": "zeta-system", "p4": "1", "p5": "zeta-job-1", "p6": "250", "p7": "true"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."system" = $p3 AND CAST("r"."attempt" AS TEXT) = $p4 AND "r"."job_id" = $p5
+), e AS (
+  SELECT
+    "s"."SpanName" AS "effect_name",
+    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    "s"."StatusCode" <> 'Error' AS "ok",
+    EPOCH_NS("s"."Timestamp") AS "start_ns",
+    EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
+    "s"."TraceId" AS "trace_id",
+    "s"."SpanId" AS "span_id",
+    "s"."ParentSpanId" AS "parent_span_id",
+    "s"."ServiceName" AS "service",
+    "s"."SpanName" AS "span_name",
+    "s"."StatusMessage" AS "status_message",
+    "s"."SpanAttributes" AS "attributes",
+    "s"."Links.TraceId" AS "link_trace_ids",
+    "s"."BatchId" AS "batch_id"
+  FROM "otel_traces" AS "s"
+  WHERE
+    "s"."SpanName" GLOB $p1
+    AND "s"."SpanKind" = 'Client'
+    AND "s"."StatusCode" <> 'Error'
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p6
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p7
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."job_id" = "j"."job_id"
+  WHERE
+    "e"."job_id" <> ''
+    AND (
+      "e"."system" = '' OR "e"."system" = "j"."system"
+    )
+    AND NOT "e"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "job_runs"
+    )
+), first_ok AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected",
+    MIN("end_ns") AS "first_end",
+    ARG_MIN("m"."trace_id" || '/' || "m"."span_id", "end_ns") AS "ref",
+    ARG_MIN("effect_key", "end_ns") AS "key"
+  FROM "m" AS "m"
+  WHERE
+    "ok"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+)
+SELECT
+  "j"."system" AS "system",
+  "j"."job_id" AS "job_id",
+  "j"."job_name" AS "job_name",
+  "j"."queue" AS "queue",
+  "j"."attempt" AS "attempt",
+  "j"."done_ns" AS "done_ns",
+  "j"."start_ns" AS "start_ns",
+  "j"."end_ns" AS "end_ns",
+  "j"."trace_id" AS "trace_id",
+  "j"."span_id" AS "span_id",
+  "j"."service" AS "service",
+  "j"."signals" AS "signals",
+  $p1 AS "effect_name",
+  "f"."key" AS "effect_key",
+  ["f"."ref"] AS "related",
+  "f"."first_end" - "j"."done_ns" AS "detail_ns",
+  '' AS "note"
+FROM "j" AS "j"
+JOIN "first_ok" AS "f"
+  ON "f"."j_trace_id" = "j"."trace_id"
+  AND "f"."j_span_id" = "j"."span_id"
+  AND "f"."j_expected" = "j"."expected"
+WHERE
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
+
+-- check at_most_once
+-- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."system" = $p1 AND CAST("r"."attempt" AS TEXT) = $p2 AND "r"."job_id" = $p3
+), e AS (
+  SELECT
+    "s"."SpanName" AS "effect_name",
+    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    "s"."StatusCode" <> 'Error' AS "ok",
+    EPOCH_NS("s"."Timestamp") AS "start_ns",
+    EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
+    "s"."TraceId" AS "trace_id",
+    "s"."SpanId" AS "span_id",
+    "s"."ParentSpanId" AS "parent_span_id",
+    "s"."ServiceName" AS "service",
+    "s"."SpanName" AS "span_name",
+    "s"."StatusMessage" AS "status_message",
+    "s"."SpanAttributes" AS "attributes",
+    "s"."Links.TraceId" AS "link_trace_ids",
+    "s"."BatchId" AS "batch_id"
+  FROM "otel_traces" AS "s"
+  WHERE
+    "s"."SpanName" GLOB $p4
+    AND "s"."SpanKind" = 'Client'
+    AND "s"."StatusCode" <> 'Error'
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."job_id" = "j"."job_id"
+  WHERE
+    "e"."job_id" <> ''
+    AND (
+      "e"."system" = '' OR "e"."system" = "j"."system"
+    )
+    AND NOT "e"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "job_runs"
+    )
+)
+SELECT
+  MIN("j_system") AS "system",
+  STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
+  '' AS "job_name",
+  '' AS "queue",
+  CAST(NULL AS BIGINT) AS "attempt",
+  CAST(NULL AS BIGINT) AS "done_ns",
+  MIN("start_ns") AS "start_ns",
+  MAX("end_ns") AS "end_ns",
+  MIN("trace_id") AS "trace_id",
+  '' AS "span_id",
+  MIN("service") AS "service",
+  '' AS "signals",
+  "effect_name" AS "effect_name",
+  "effect_key" AS "effect_key",
+  LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
+  COUNT(DISTINCT "span_id") AS "detail_ns",
+  '' AS "note"
+FROM (
+  SELECT
+    *
+  FROM "m"
+  WHERE
+    "ok" AND "effect_key" <> ''
+) AS "d"
+GROUP BY
+  "effect_name",
+  "effect_key"
+HAVING
+  COUNT(DISTINCT "span_id") > 1;
+
+-- check effect_ok
+-- params {"p1": "zeta.smtp.*", "p2": "zeta-system", "p3": "1", "p4": "zeta-job-1", "p5": "250", "p6": "true"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."system" = $p2 AND CAST("r"."attempt" AS TEXT) = $p3 AND "r"."job_id" = $p4
+), e AS (
+  SELECT
+    "s"."SpanName" AS "effect_name",
+    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    "s"."StatusCode" <> 'Error' AS "ok",
+    EPOCH_NS("s"."Timestamp") AS "start_ns",
+    EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
+    "s"."TraceId" AS "trace_id",
+    "s"."SpanId" AS "span_id",
+    "s"."ParentSpanId" AS "parent_span_id",
+    "s"."ServiceName" AS "service",
+    "s"."SpanName" AS "span_name",
+    "s"."StatusMessage" AS "status_message",
+    "s"."SpanAttributes" AS "attributes",
+    "s"."Links.TraceId" AS "link_trace_ids",
+    "s"."BatchId" AS "batch_id"
+  FROM "otel_traces" AS "s"
+  WHERE
+    "s"."SpanName" GLOB $p1
+    AND "s"."SpanKind" = 'Client'
+    AND "s"."StatusCode" <> 'Error'
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e".*
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."job_id" = "j"."job_id"
+  WHERE
+    "e"."job_id" <> ''
+    AND (
+      "e"."system" = '' OR "e"."system" = "j"."system"
+    )
+    AND NOT "e"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "job_runs"
+    )
+), confirmed AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+  FROM "m"
+  WHERE
+    "ok"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+), failed AS (
+  SELECT
+    "m"."j_trace_id",
+    "m"."j_span_id",
+    "m"."j_expected",
+    "m"."trace_id" || '/' || "m"."span_id" AS "ref",
+    "m"."span_name" AS "name",
+    "m"."status_message" AS "message",
+    "m"."effect_key" AS "key"
+  FROM "m" AS "m"
+  WHERE
+    NOT "m"."ok"
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "x"."trace_id" || '/' || "x"."span_id" AS "ref",
+    "x"."span_name" AS "name",
+    "x"."status_message" AS "message",
+    '' AS "key"
+  FROM "j" AS "j"
+  JOIN "error_spans" AS "x"
+    ON "x"."trace_id" = "j"."trace_id"
+  WHERE
+    "j"."outcome" = 'done'
+    AND "x"."span_id" <> "j"."span_id"
+    AND "x"."start_ns" >= "j"."start_ns"
+    AND "x"."start_ns" <= "j"."end_ns"
+    AND (
+      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
+    )
+), failures AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected",
+    LIST("ref") AS "refs",
+    MAX("key") AS "key",
+    MIN("name" || ': ' || "message") AS "why"
+  FROM "failed"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+)
+SELECT
+  "j"."system" AS "system",
+  "j"."job_id" AS "job_id",
+  "j"."job_name" AS "job_name",
+  "j"."queue" AS "queue",
+  "j"."attempt" AS "attempt",
+  "j"."done_ns" AS "done_ns",
+  "j"."start_ns" AS "start_ns",
+  "j"."end_ns" AS "end_ns",
+  "j"."trace_id" AS "trace_id",
+  "j"."span_id" AS "span_id",
+  "j"."service" AS "service",
+  "j"."signals" AS "signals",
+  $p1 AS "effect_name",
+  "f"."key" AS "effect_key",
+  "f"."refs" AS "related",
+  CAST(NULL AS BIGINT) AS "detail_ns",
+  "f"."why" AS "note"
+FROM "j" AS "j"
+ANTI JOIN "confirmed" AS "c"
+  ON "c"."j_trace_id" = "j"."trace_id"
+  AND "c"."j_span_id" = "j"."span_id"
+  AND "c"."j_expected" = "j"."expected"
+JOIN "failures" AS "f"
+  ON "f"."j_trace_id" = "j"."trace_id"
+  AND "f"."j_span_id" = "j"."span_id"
+  AND "f"."j_expected" = "j"."expected"
+WHERE
+  "j"."outcome" = 'done';
+
+-- check judged
+-- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."system" = $p1 AND CAST("r"."attempt" AS TEXT) = $p2 AND "r"."job_id" = $p3
+)
+SELECT DISTINCT
+  "j"."system",
+  "j"."job_id",
+  "j"."job_name"
+FROM "j" AS "j"
+WHERE
+  "j"."outcome" = 'done';

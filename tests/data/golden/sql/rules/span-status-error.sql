@@ -1,0 +1,209 @@
+-- rule span-status-error
+
+-- check effect_ok
+-- params {"p1": "zeta.http.post", "p2": "zeta-queue"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."queue" = $p2
+), e AS (
+  SELECT
+    "s"."SpanName" AS "effect_name",
+    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    "s"."StatusCode" <> 'Error' AS "ok",
+    EPOCH_NS("s"."Timestamp") AS "start_ns",
+    EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
+    "s"."TraceId" AS "trace_id",
+    "s"."SpanId" AS "span_id",
+    "s"."ParentSpanId" AS "parent_span_id",
+    "s"."ServiceName" AS "service",
+    "s"."SpanName" AS "span_name",
+    "s"."StatusMessage" AS "status_message",
+    "s"."SpanAttributes" AS "attributes",
+    "s"."Links.TraceId" AS "link_trace_ids",
+    "s"."BatchId" AS "batch_id"
+  FROM "otel_traces" AS "s"
+  WHERE
+    "s"."SpanName" = $p1 AND "s"."StatusCode" = 'Error'
+), m AS (
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM "j" AS "j"
+  JOIN (
+    SELECT
+      "x".*,
+      UNNEST("x"."link_trace_ids") AS "linked"
+    FROM "e" AS "x"
+  ) AS "e"
+    ON "e"."linked" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM (
+    SELECT
+      "y".*,
+      UNNEST("y"."link_trace_ids") AS "linked"
+    FROM "j" AS "y"
+  ) AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."linked"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+), confirmed AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+  FROM "m"
+  WHERE
+    "ok"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+), failed AS (
+  SELECT
+    "m"."j_trace_id",
+    "m"."j_span_id",
+    "m"."j_expected",
+    "m"."trace_id" || '/' || "m"."span_id" AS "ref",
+    "m"."span_name" AS "name",
+    "m"."status_message" AS "message",
+    "m"."effect_key" AS "key"
+  FROM "m" AS "m"
+  WHERE
+    NOT "m"."ok"
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "x"."trace_id" || '/' || "x"."span_id" AS "ref",
+    "x"."span_name" AS "name",
+    "x"."status_message" AS "message",
+    '' AS "key"
+  FROM "j" AS "j"
+  JOIN "error_spans" AS "x"
+    ON "x"."trace_id" = "j"."trace_id"
+  WHERE
+    "j"."outcome" = 'done'
+    AND "x"."span_id" <> "j"."span_id"
+    AND "x"."start_ns" >= "j"."start_ns"
+    AND "x"."start_ns" <= "j"."end_ns"
+    AND (
+      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
+    )
+), failures AS (
+  SELECT
+    "j_trace_id",
+    "j_span_id",
+    "j_expected",
+    LIST("ref") AS "refs",
+    MAX("key") AS "key",
+    MIN("name" || ': ' || "message") AS "why"
+  FROM "failed"
+  GROUP BY
+    "j_trace_id",
+    "j_span_id",
+    "j_expected"
+)
+SELECT
+  "j"."system" AS "system",
+  "j"."job_id" AS "job_id",
+  "j"."job_name" AS "job_name",
+  "j"."queue" AS "queue",
+  "j"."attempt" AS "attempt",
+  "j"."done_ns" AS "done_ns",
+  "j"."start_ns" AS "start_ns",
+  "j"."end_ns" AS "end_ns",
+  "j"."trace_id" AS "trace_id",
+  "j"."span_id" AS "span_id",
+  "j"."service" AS "service",
+  "j"."signals" AS "signals",
+  $p1 AS "effect_name",
+  "f"."key" AS "effect_key",
+  "f"."refs" AS "related",
+  CAST(NULL AS BIGINT) AS "detail_ns",
+  "f"."why" AS "note"
+FROM "j" AS "j"
+ANTI JOIN "confirmed" AS "c"
+  ON "c"."j_trace_id" = "j"."trace_id"
+  AND "c"."j_span_id" = "j"."span_id"
+  AND "c"."j_expected" = "j"."expected"
+JOIN "failures" AS "f"
+  ON "f"."j_trace_id" = "j"."trace_id"
+  AND "f"."j_span_id" = "j"."span_id"
+  AND "f"."j_expected" = "j"."expected"
+WHERE
+  "j"."outcome" = 'done';
+
+-- check judged
+-- params {"p1": "zeta-queue"}
+WITH j AS (
+  SELECT
+    "r".*,
+    '' AS "expected"
+  FROM "job_runs" AS "r"
+  WHERE
+    "r"."queue" = $p1
+)
+SELECT DISTINCT
+  "j"."system",
+  "j"."job_id",
+  "j"."job_name"
+FROM "j" AS "j"
+WHERE
+  "j"."outcome" = 'done';
