@@ -242,20 +242,6 @@ def test_as_of_inside_the_grace_window_makes_unconfirmed_findings_pending(tmp_pa
     assert states["duplicate_effect"] == "open"
 
 
-def test_as_of_after_the_grace_window_leaves_the_unconfirmed_findings_open(tmp_path: Path) -> None:
-    done_ns = _finding("unconfirmed_done")["done_at_ns"]
-    as_of = f"{(done_ns + 6 * 60 * 10**9) / 1e9:.3f}"  # six minutes after done
-
-    result = scan([*RULES, CELERY, "--as-of", as_of], tmp_path)
-
-    states = {f["kind"]: f["state"] for f in result.findings}
-    assert states["unconfirmed_done"] == states["failed_effect"] == "open"
-    assert states["lost_job"] == "pending"
-
-
-# ------------------------------------------------------------------------------ --db
-
-
 def _confirmation_request(finding: dict[str, Any], effect_key: str) -> dict[str, Any]:
     """An OTLP/JSON request with the confirmation the job never exported, in its trace,
     stamped 1 ms before it was marked done (its export was merely late)."""
@@ -323,29 +309,18 @@ def test_scan_with_a_store_keeps_findings_and_resolves_one_whose_confirmation_ar
     unconfirmed = next(f for f in first.findings if f["kind"] == "unconfirmed_done")
     late = tmp_path / "late.jsonl"
     late.write_text(json.dumps(_confirmation_request(unconfirmed, "ORD-1003")) + "\n")
-    second = scan(["--db", db, *RULES, late], tmp_path, "second.json")
+    assert main(["ingest", "--db", str(db), str(late)]) == 0
+    second = scan(["--db", db, *RULES], tmp_path, "second.json")  # the store alone
 
     resolved = (unconfirmed["job_id"], "unconfirmed_done")
     assert second.pairs() == truth - {resolved}
     assert second.code == 1
+    assert second.report["summary"]["inputs"] == [str(db)]
     stored = _stored_findings(db)
     assert stored[resolved] == "resolved"
     assert {pair: state for pair, state in stored.items() if pair != resolved} == {
         pair: "open" for pair in truth - {resolved}
     }
-
-
-def test_scan_of_a_store_alone_reads_what_earlier_runs_stored(tmp_path: Path) -> None:
-    db = tmp_path / "store.duckdb"
-    assert main(["ingest", "--db", str(db), str(CELERY)]) == 0
-
-    result = scan(["--db", db, *RULES], tmp_path)
-
-    assert result.pairs() == ground_truth("celery")
-    assert result.report["summary"]["inputs"] == [str(db)]
-
-
-# ------------------------------------------------------------------------------ audit rules
 
 
 def test_rules_test_exits_0_when_every_rule_unit_test_passes(
@@ -354,7 +329,7 @@ def test_rules_test_exits_0_when_every_rule_unit_test_passes(
     code = main(["rules", "test", str(CLI / "rules_test_passing.yaml")])
 
     assert code == 0
-    assert "2 passed, 0 failed" in capsys.readouterr().err
+    assert "1 passed, 0 failed" in capsys.readouterr().err
 
 
 def test_rules_test_exits_1_and_shows_the_unexpected_finding_when_a_test_fails(
@@ -390,13 +365,6 @@ def test_rules_lint_reports_a_where_naming_an_unknown_column_at_its_file_line_an
     assert code == 2
     assert f"{path}:8:14: rule 'notify-email-confirmed' does not run" in err
     assert "QueueName" in err
-
-
-def test_rules_lint_accepts_every_scan_rule_file(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["rules", "lint", str(DESIGN), str(SCAN_RULES / "celery-span.yaml")])
-
-    assert code == 0
-    assert "3 rule(s) OK" in capsys.readouterr().err
 
 
 def test_rules_explain_prints_sql_with_bound_parameters_not_the_rule_values(
