@@ -24,6 +24,7 @@ the task is marked done), unless the task called ``probes.mark_done()`` itself.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from celery import signals
@@ -54,12 +55,18 @@ class _RequestGetter(Getter[Any]):
         return []
 
 
-def _official_instrumented() -> bool:
+@functools.cache
+def _official_instrumentor() -> Any:
     try:
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
     except Exception:  # not installed (or broken): we make the spans
-        return False
-    return bool(CeleryInstrumentor().is_instrumented_by_opentelemetry)
+        return None
+    return CeleryInstrumentor
+
+
+def _official_instrumented() -> bool:
+    instrumentor = _official_instrumentor()
+    return instrumentor is not None and bool(instrumentor().is_instrumented_by_opentelemetry)
 
 
 def _official_span(task: Any, task_id: str) -> trace.Span | None:

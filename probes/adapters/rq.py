@@ -44,12 +44,18 @@ from probes.runs import JobRun, job_attributes
 SYSTEM = "rq"
 
 
-def _official_instrumented() -> bool:
+@functools.cache
+def _official_instrumentor() -> Any:
     try:
         from opentelemetry_instrumentation_rq import RQInstrumentor
-    except Exception:
-        return False
-    return bool(RQInstrumentor().is_instrumented_by_opentelemetry)
+    except Exception:  # not installed (or broken): we make the spans
+        return None
+    return RQInstrumentor
+
+
+def _official_instrumented() -> bool:
+    instrumentor = _official_instrumentor()
+    return instrumentor is not None and bool(instrumentor().is_instrumented_by_opentelemetry)
 
 
 def _job_context(job: Any, queue_name: str | None, provider: Any) -> JobContext:
