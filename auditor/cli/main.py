@@ -16,7 +16,7 @@ import click
 import typer
 
 from auditor import __version__
-from auditor.cli import ingest, rules, scan, serve
+from auditor.cli import ingest, probe, rules, scan, serve
 from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ serve.register(app)
 ingest.register(app)
 scan.register(app)
 rules.register(app)
+probe.register(app)
 
 
 def error(message: str) -> None:
