@@ -382,3 +382,26 @@ def test_rules_explain_prints_sql_with_bound_parameters_not_the_rule_values(
     sql = "\n".join(line for line in out.splitlines() if not line.startswith("--"))
     assert "$p1" in sql and "$p2" in sql and "$p3" in sql
     assert "'celery'" not in sql and "shop.send_" not in sql and "email.sent" not in sql
+
+
+def test_a_scan_with_other_rules_does_not_resolve_the_findings_of_rules_it_did_not_run(
+    tmp_path: Path,
+) -> None:
+    # Resolved means the lie was excused (its confirmation arrived) or a person resolved
+    # it. A later scan of the same store with another rule file evaluates none of the first
+    # file's rules, so it knows nothing new about their findings.
+    db = tmp_path / "store.duckdb"
+    span_rules = SCAN_RULES / "celery-span.yaml"
+    first = scan(["--db", db, "--rules", span_rules, "--no-packs", CELERY], tmp_path, "a.json")
+    assert first.pairs("notify-smtp-accepted")
+
+    scan(["--db", db, *RULES], tmp_path, "b.json")
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        states = con.execute(
+            "SELECT DISTINCT state FROM findings WHERE rule_id = 'notify-smtp-accepted'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert states == [("open",)]
