@@ -41,11 +41,11 @@ def test_lying_job_still_passes_here_but_audit_scan_finds_it(probe_spans):
 
 
 def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """A user's pytest run: the plugin loads through its ``pytest11`` entry point."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "probes.pytest_plugin", "-p", "no:cacheprovider",
-         "-q", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
         cwd=folder, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
