@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Scan benchmark: ``audit scan --db`` in-process against hand-written DuckDB SQL.
+
+    python bench/scan/run.py [--spans 1000000] [--spans 10000000] [--workdir DIR] [--reuse]
+
+For each ``--spans`` size:
+
+1. Generates job traffic (``traffic.py``: the real Celery / RQ / BullMQ captures' jobs copied
+   with fresh ids, about 1.5% of jobs lying in each way) into a DuckDB store file with
+   ``DuckStore.insert`` of Arrow batches, and knows which jobs lie.
+2. Times what ``audit scan --db STORE --rules bench/scan/rules.yaml`` does, in-process:
+   ``load_catalog`` (built-in packs + the 10 rules) and ``engine.evaluate.evaluate`` (derive the
+   narrow tables, run every check, attach evidence), split into derive / rules / evidence.
+3. Times ``baseline.sql``: the same checks written by hand over ``otel_traces``.
+4. Checks that both find the same findings (rule, kind, system, job id) and that those are
+   exactly the generated lies, and prints seconds and the ratio auditor / hand-written.
+
+Each side runs ``--rounds`` times (default 2), alternating, each on a freshly opened
+connection; the best time of each is compared. With ``--explain`` (or when the ratio misses the
+1.5x target) it times every derive statement and every check query of auditor on its own, and
+writes ``EXPLAIN ANALYZE`` of the slowest ones to ``WORKDIR/explain-<size>.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+import traffic  # noqa: E402
+
+from auditor.engine.catalog import load_catalog  # noqa: E402
+from auditor.engine.evaluate import evaluate  # noqa: E402
+from auditor.profiles.compiler import compile_profiles  # noqa: E402
+from auditor.rules.compiler import compile_rule  # noqa: E402
+from auditor.sqlbuild import DUCKDB  # noqa: E402
+from auditor.store.duck import DuckStore  # noqa: E402
+
+RULES = HERE / "rules.yaml"
+BASELINE = HERE / "baseline.sql"
+TARGET_RATIO = 1.5
+
+Finding = tuple[str, str, str, str]  # rule id, kind, system, job id
+
+
+def build_store(path: Path, spans: int, reuse: bool) -> traffic.Generated | None:
+    if reuse and path.exists():
+        print(f"  reusing {path}")
+        return None
+    path.unlink(missing_ok=True)
+    path.with_suffix(".duckdb.wal").unlink(missing_ok=True)
+    with DuckStore(path) as store:
+        generated = traffic.generate(store, spans)
+        store.checkpoint()
+    print(
+        f"  generated {generated.spans:,} spans, jobs {generated.jobs}, "
+        f"{len(generated.lies):,} lying jobs in {generated.seconds:.1f} s"
+    )
+    return generated
+
+
+def run_auditor(path: Path) -> tuple[dict[str, float], set[Finding]]:
+    started = time.perf_counter()
+    catalog = load_catalog([RULES])
+    loaded = time.perf_counter() - started
+    with DuckStore(path) as store:
+        started = time.perf_counter()
+        evaluation = evaluate(store.con, catalog)
+        total = time.perf_counter() - started
+    seconds = {"catalog": loaded, **evaluation.seconds, "total": loaded + total}
+    found = {(f.rule_id, str(f.kind), f.system, f.job_id) for f in evaluation.findings}
+    return seconds, found
+
+
+def baseline_statements() -> list[str]:
+    text = "\n".join(
+        line for line in BASELINE.read_text().splitlines() if not line.lstrip().startswith("--")
+    )
+    return [s.strip() for s in text.split(";\n\n") if s.strip()]
+
+
+def run_hand(path: Path) -> tuple[float, set[Finding]]:
+    statements = baseline_statements()
+    con = duckdb.connect(str(path))
+    try:
+        started = time.perf_counter()
+        for statement in statements[:-1]:
+            con.execute(statement)
+        rows = con.execute(statements[-1]).fetchall()
+        seconds = time.perf_counter() - started
+    finally:
+        con.close()
+    return seconds, {tuple(r) for r in rows}  # type: ignore[misc]
+
+
+def explain(path: Path, out: Path, top: int = 4) -> list[tuple[float, str]]:
+    """Time each derive statement and each check query of auditor alone; EXPLAIN ANALYZE the
+    slowest ones into ``out``. Returns (seconds, label) sorted slowest first."""
+    catalog = load_catalog([RULES])
+    timings: list[tuple[float, str, str, dict]] = []
+    with DuckStore(path) as store:
+        con = store.con
+        for name, query in compile_profiles(catalog.profiles).items():
+            sql = f'CREATE OR REPLACE TEMP TABLE "{name}" AS {DUCKDB.render(query, pretty=False)}'
+            started = time.perf_counter()
+            con.execute(sql)
+            timings.append((time.perf_counter() - started, f"derive {name}", sql, {}))
+        for rule in catalog.enabled_rules():
+            for check in compile_rule(rule).checks:
+                sql = check.sql(pretty=False)
+                started = time.perf_counter()
+                con.execute(sql, check.params).fetchall()
+                timings.append(
+                    (time.perf_counter() - started, f"{rule.id} {check.check}", sql, check.params)
+                )
+        timings.sort(key=lambda t: -t[0])
+        with open(out, "w") as f:
+            for seconds, label, sql, params in timings[:top]:
+                if sql.startswith("CREATE"):
+                    sql = sql.split(" AS ", 1)[1]
+                rows = con.execute("EXPLAIN ANALYZE " + sql, params).fetchall()
+                f.write(f"==== {label}: {seconds:.3f} s\n")
+                for row in rows:
+                    f.write(str(row[-1]) + "\n")
+    return [(t[0], t[1]) for t in timings]
+
+
+def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
+    print(f"\n== {size:,} spans")
+    path = Path(args.workdir) / f"scan-{size}.duckdb"
+    generated = build_store(path, size, args.reuse)
+    with DuckStore(path) as store:
+        spans = store.span_count()
+    db_mb = path.stat().st_size / 2**20
+    print(f"  store {path} ({spans:,} spans, {db_mb:,.0f} MiB)")
+
+    auditor_runs, hand_runs = [], []
+    found_a: set[Finding] = set()
+    found_h: set[Finding] = set()
+    for round_ in range(args.rounds):
+        seconds, found_a = run_auditor(path)
+        auditor_runs.append(seconds)
+        print(
+            f"  round {round_ + 1}: auditor {seconds['total']:.2f} s (derive {seconds['derive']:.2f}, "
+            f"rules {seconds['rules']:.2f}, evidence {seconds.get('evidence', 0):.2f}, "
+            f"catalog {seconds['catalog']:.2f})",
+            flush=True,
+        )
+        hand_s, found_h = run_hand(path)
+        hand_runs.append(hand_s)
+        print(f"  round {round_ + 1}: hand-written {hand_s:.2f} s", flush=True)
+
+    best_a = min(auditor_runs, key=lambda s: s["total"])
+    best_h = min(hand_runs)
+    same = found_a == found_h
+    print(f"  findings: auditor {len(found_a):,}, hand-written {len(found_h):,}; same: {same}")
+    if not same:
+        print(f"    only auditor: {sorted(found_a - found_h)[:8]}")
+        print(f"    only hand-written: {sorted(found_h - found_a)[:8]}")
+    if generated is not None:
+        lies = {(system, job_id, kind) for _, kind, system, job_id in found_a}
+        exact = lies == generated.lies
+        print(f"  auditor's lies == the generated lies: {exact}")
+        if not exact:
+            print(
+                f"    missed {sorted(generated.lies - lies)[:8]}; extra {sorted(lies - generated.lies)[:8]}"
+            )
+    print("  by kind:", dict(sorted(Counter(k for _, k, _, _ in found_a).items())))
+    ratio = best_a["total"] / best_h
+    core = (best_a["derive"] + best_a["rules"]) / best_h
+    print(
+        f"  best: auditor {best_a['total']:.2f} s, hand-written {best_h:.2f} s, "
+        f"ratio {ratio:.2f}x (derive+rules only: {core:.2f}x); target <= {TARGET_RATIO}x"
+    )
+    result: dict[str, object] = {
+        "size": size, "spans": spans, "auditor": best_a, "hand": best_h, "ratio": ratio,
+        "core_ratio": core, "same": same, "findings": len(found_a),
+    }  # fmt: skip
+    if args.explain or ratio > TARGET_RATIO:
+        out = Path(args.workdir) / f"explain-{size}.txt"
+        timings = explain(path, out)
+        print(f"  slowest auditor statements (alone), EXPLAIN ANALYZE in {out}:")
+        for seconds, label in timings[:10]:
+            print(f"    {seconds:7.3f} s  {label}")
+        derive_s = sum(s for s, label in timings if label.startswith("derive "))
+        checks_s = sum(s for s, label in timings if not label.startswith("derive "))
+        print(
+            f"    derive statements {derive_s:.2f} s, {len(timings)} statements in all, checks {checks_s:.2f} s"
+        )
+        result["timings"] = timings
+    if not args.keep and generated is not None:
+        path.unlink(missing_ok=True)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, action="append", help="store size (repeatable)")
+    parser.add_argument(
+        "--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "auditor-bench-scan")
+    )
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true", help="reuse a store from an earlier run")
+    parser.add_argument("--keep", action="store_true", help="keep the generated store")
+    parser.add_argument(
+        "--explain", action="store_true", help="always time statements and EXPLAIN ANALYZE"
+    )
+    args = parser.parse_args()
+    sizes = args.spans or [1_000_000]
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    print(
+        f"scan benchmark: duckdb {duckdb.__version__}, python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+    )
+    results = [bench(size, args) for size in sizes]
+    print("\nsize        auditor s  (derive  rules  evidence)  hand s  ratio  same")
+    for r in results:
+        a = r["auditor"]
+        print(
+            f"{r['spans']:>10,}  {a['total']:8.2f}  ({a['derive']:6.2f} {a['rules']:6.2f} "
+            f"{a.get('evidence', 0):8.2f})  {r['hand']:6.2f}  {r['ratio']:5.2f}x  {r['same']}"
+        )
+    return 0 if all(r["same"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
