@@ -2,10 +2,11 @@
 OTLP/GRPC RESOURCE_EXHAUSTED with RetryInfo, nothing of the refused request is stored, and the
 official exporters retry until it is.
 
-``audit serve`` has no flag to make its queue small (``--max-pending-spans`` is missing: see the
-report), so these tests wire the real receivers, pipeline, writer and store in-process, the way
+Most tests wire the real receivers, pipeline, writer and store in-process, the way
 ``auditor.server.Server`` does, with ``max_pending_spans=1`` and a writer that is started only
-when the test says so: the first request then stays pending and every other one is refused.
+when the test says so: the first request then stays pending and every other one is refused,
+deterministically. The last one runs ``audit serve --max-pending-spans 1`` with concurrent
+clients that retry until stored.
 """
 
 from __future__ import annotations
@@ -223,3 +224,59 @@ def test_the_official_exporters_retry_a_full_queue_until_their_spans_are_stored(
         asyncio.run(scenario())
     assert outcome == [SpanExportResult.SUCCESS]
     assert {f"{s.get_span_context().span_id:016x}" for s in spans} <= stored_span_ids(tmp_path)
+
+
+def test_audit_serve_with_a_tiny_queue_answers_429_and_stores_every_retried_request(
+    tmp_path: Path,
+) -> None:
+    # The real server, `--max-pending-spans 1`: a request is refused whenever another one
+    # is waiting for its commit. Concurrent clients retry on 429 / RESOURCE_EXHAUSTED, as the
+    # exporters do; in the end every request is stored, once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.integration.receivers.conftest import start_server, stop_cleanly
+    from tests.integration.receivers.requests import ids_of
+    from tests.integration.receivers.test_crash import big_request
+
+    server = start_server(tmp_path, "--max-pending-spans", "1")
+    requests = [big_request() for _ in range(24)]
+    answers: list[tuple[str, object]] = []
+
+    def send_http(body: bytes) -> None:
+        with httpx.Client(timeout=30) as client:
+            while True:
+                response = client.post(server.url, content=body, headers=PROTOBUF)
+                answers.append(("http", response.status_code))
+                if response.status_code != 429:
+                    assert response.status_code == 200
+                    return
+                assert response.headers["Retry-After"] == "1"
+
+    def send_grpc(body: bytes) -> None:
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            export = channel.unary_unary(EXPORT)
+            while True:
+                try:
+                    export(body, timeout=30)
+                except grpc.RpcError as error:
+                    answers.append(("grpc", error.code()))  # type: ignore[attr-defined]
+                    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+                    continue
+                answers.append(("grpc", grpc.StatusCode.OK))
+                return
+
+    try:
+        with ThreadPoolExecutor(len(requests)) as pool:
+            futures = [
+                pool.submit(send_http if i % 2 else send_grpc, r.SerializeToString())
+                for i, r in enumerate(requests)
+            ]
+            for f in futures:
+                f.result(timeout=120)
+    finally:
+        stop_cleanly(server)
+    assert ("http", 429) in answers
+    assert ("grpc", grpc.StatusCode.RESOURCE_EXHAUSTED) in answers
+    stored = server.stored_ids()
+    assert len(stored) == len(set(stored))
+    assert set(stored) == set().union(*(ids_of(r) for r in requests))

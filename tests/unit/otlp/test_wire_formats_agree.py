@@ -167,11 +167,6 @@ def test_an_all_zero_parent_span_id_is_stored_as_a_root_from_both_encodings() ->
     assert decode_json(otlp_json(request)).columns["ParentSpanId"] == [""]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: protobuf keeps every repeated key (DuckDB reads the first), "
-    "otlpjson._attributes keeps only the last",
-)
 def test_repeated_attribute_keys_are_stored_alike_from_both_encodings() -> None:
     # OTLP leaves repeated keys undefined; whatever the store keeps, protobuf and JSON must
     # keep the same thing, or a rule reads 1 from one exporter and 2 from the other.
