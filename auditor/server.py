@@ -1,9 +1,22 @@
-"""``audit serve``: the sidecar process, wiring store, writer, pipeline and both receivers.
+"""``audit serve``: the sidecar, wiring store, writer, receivers and continuous evaluation.
 
-Life cycle: open the store (migrating it), start the writer thread and the decode workers,
-listen on OTLP/HTTP and OTLP/gRPC, and run until SIGTERM / SIGINT. Stopping drains: stop
-accepting, let in-flight requests commit and be answered, commit the queue, close the
-store, exit 0. SIGKILL loses nothing acknowledged: every 200 / OK was sent after its commit.
+Process layout (the default, one front-end worker per core)::
+
+    store process ── DuckDB store, group-commit writer thread, evaluation loop, hub
+       │  pipes: Arrow tables in, "committed" out (receivers/hub.py)
+       ├── front-end worker 1: OTLP/HTTP + OTLP/gRPC, decoding (receivers/frontend.py)
+       └── front-end worker 2: …         (same HTTP socket, same gRPC port)
+
+Decoding OTLP is pure-Python CPU work; in worker processes it uses every core and never
+competes with the DuckDB writer for one interpreter lock. ``--decode-workers 0`` runs the
+receivers inside the store process instead (one process, for small setups and tests).
+
+Life cycle: load the rules (a broken rule file stops the start), open the store (migrating
+it), start the writer, the evaluation loop and the receivers, and run until SIGTERM /
+SIGINT. Stopping drains: receivers stop accepting and answer what is in flight once it is
+committed, the writer commits its queue, the store closes, exit 0. SIGKILL loses nothing
+acknowledged: every 200 / OK was sent after its commit; workers exit when the store process
+is gone.
 """
 
 from __future__ import annotations
@@ -11,23 +24,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import os
 import signal
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from aiohttp import web
 
 from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
+from auditor.errors import UsageError
+from auditor.receivers import frontend
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
-from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT, Pipeline
+from auditor.receivers.hub import Hub
+from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT, LocalCommitter, Pipeline
 from auditor.store.duck import DuckStore
 from auditor.store.writer import GroupCommitWriter
 
 log = logging.getLogger("auditor.serve")
+
+WORKER_START_TIMEOUT_S = 60
 
 
 @dataclass
@@ -37,11 +60,31 @@ class ServeOptions:
     http_port: int = 4318
     grpc_port: int = 4317
     body_limit: int = DEFAULT_BODY_LIMIT
-    decode_workers: int | None = None  # default: one per core
+    decode_workers: int | None = None  # front-end worker processes; default one per core
     max_pending_spans: int = 250_000
     record: Path | None = None
     rules: list[Path] = field(default_factory=list)
     evaluation_interval_s: float = 10.0  # 0 turns continuous evaluation off
+    log_level: int = logging.WARNING
+
+
+def _grpc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _free_port(host: str, port: int) -> int:
+    """``port`` if nobody listens on it (0: any free one). Bound once without SO_REUSEPORT so
+    that two servers never silently share a gRPC port."""
+    with _listen(host, port) as probe:
+        return int(probe.getsockname()[1])
 
 
 class Server:
@@ -50,86 +93,163 @@ class Server:
         # Rules load first: a broken rule file stops the start with file:line:col problems.
         catalog = load_catalog(options.rules)
         self.store = DuckStore(options.db)
+        self.writer = GroupCommitWriter(self.store, max_pending_spans=options.max_pending_spans)
         self.evaluation = (
             EvaluationLoop(self.store, catalog, options.evaluation_interval_s)
             if options.evaluation_interval_s > 0
             else None
         )
-        self.writer = GroupCommitWriter(self.store, max_pending_spans=options.max_pending_spans)
-        self.pipeline = Pipeline(
-            self.writer,
-            body_limit=options.body_limit,
-            decode_workers=options.decode_workers,
-            record_path=options.record,
-        )
+        workers = options.decode_workers
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.started_at = time.time()
         self.http_port = 0
         self.grpc_port = 0
+        self.hub: Hub | None = None
+        self.pipeline: Pipeline | None = None  # in-process mode only
+        self._local: LocalCommitter | None = None
+        self._processes: list[multiprocessing.process.BaseProcess] = []
         self._runner: web.AppRunner | None = None
         self._grpc: grpc.aio.Server | None = None
 
-    def health(self) -> dict[str, object]:
+    # ------------------------------------------------------------------ health
+
+    def health(self) -> dict[str, Any]:
+        counts: dict[str, int] = {"requests": 0, "spans_accepted": 0, "spans_rejected": 0}
+        if self.hub is not None:
+            counts = {
+                "requests": self.hub.requests,
+                "spans_accepted": self.hub.spans_accepted,
+                "spans_rejected": self.hub.spans_rejected,
+            }
+        elif self.pipeline is not None:
+            counts = {
+                "requests": self.pipeline.requests,
+                "spans_accepted": self.pipeline.spans_accepted,
+                "spans_rejected": self.pipeline.spans_rejected,
+            }
         return {
             "store": str(self.options.db),
             "uptime_s": round(time.time() - self.started_at, 1),
-            "requests": self.pipeline.requests,
-            "spans_accepted": self.pipeline.spans_accepted,
-            "spans_rejected": self.pipeline.spans_rejected,
+            **counts,
             "spans_stored": self.writer.stored,
             "commits": self.writer.commits,
             "pending_spans": self.writer.pending_spans,
+            "workers": self.workers,
             "evaluation": None if self.evaluation is None else vars(self.evaluation.stats),
         }
 
+    # ------------------------------------------------------------------ start / stop
+
     async def start(self) -> None:
-        o = self.options
         self.writer.start()
-        await self.pipeline.start()
         if self.evaluation is not None:
             self.evaluation.start()
-        app = http_receiver.make_app(self.pipeline, self.health)
+        if self.workers > 0:
+            await self._start_workers()
+        else:
+            await self._start_in_process()
+
+    async def _start_workers(self) -> None:
+        o = self.options
+        http_socket = _listen(o.host, o.http_port)
+        self.http_port = int(http_socket.getsockname()[1])
+        self.grpc_port = _free_port(o.host, o.grpc_port)
+        self.hub = Hub(self.writer, self.health)
+        context = multiprocessing.get_context("spawn")
+        for index in range(self.workers):
+            parent, child = context.Pipe(duplex=True)
+            worker = frontend.WorkerOptions(
+                index=index,
+                grpc_address=f"{_grpc_host(o.host)}:{self.grpc_port}",
+                body_limit=o.body_limit,
+                record=o.record,
+                log_level=o.log_level,
+            )
+            process = context.Process(
+                target=frontend.run,
+                args=(worker, http_socket, child),
+                name=f"audit-serve-worker-{index}",
+            )
+            process.start()
+            child.close()
+            self.hub.attach(index, parent)
+            self._processes.append(process)
+        http_socket.close()  # the workers hold it now
+        await asyncio.get_running_loop().run_in_executor(None, self._wait_ready)
+
+    def _wait_ready(self) -> None:
+        assert self.hub is not None
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        for index, event in self.hub.ready.items():
+            while not event.wait(0.2):
+                process = self._processes[index]
+                if not process.is_alive():
+                    raise UsageError(
+                        f"front-end worker {index} exited while starting (exit code "
+                        f"{process.exitcode}); is port {self.grpc_port} in use?"
+                    )
+                if time.monotonic() > deadline:
+                    raise UsageError(f"front-end worker {index} did not start in time")
+
+    async def _start_in_process(self) -> None:
+        o = self.options
+        self._local = LocalCommitter(self.writer)
+        self.pipeline = Pipeline(self._local, body_limit=o.body_limit, record_path=o.record)
+
+        async def health() -> dict[str, Any]:
+            return self.health()
+
+        app = http_receiver.make_app(self.pipeline, health)
         # auto_decompress off: the pipeline inflates gzip itself, within the body limit.
         self._runner = web.AppRunner(app, auto_decompress=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, o.host, o.http_port)
-        await site.start()
-        self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        http_socket = _listen(o.host, o.http_port)
+        self.http_port = int(http_socket.getsockname()[1])
+        await web.SockSite(self._runner, http_socket, backlog=1024).start()
         server, self.grpc_port = grpc_receiver.make_server(
-            self.pipeline, f"{_grpc_host(o.host)}:{o.grpc_port}"
+            self.pipeline, f"{_grpc_host(o.host)}:{_free_port(o.host, o.grpc_port)}"
         )
         self._grpc = server
         await server.start()
 
     async def stop(self) -> None:
         """Drain: refuse new work, answer what is in flight, commit, close."""
-        grace = asyncio.ensure_future(self._grpc.stop(grace=10)) if self._grpc else None
-        await self.pipeline.drain()
-        if grace is not None:
-            await grace
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self.hub is not None:
+            self.hub.stop_workers()
+            await asyncio.get_running_loop().run_in_executor(None, self._join_workers)
+        if self.pipeline is not None:
+            grace = asyncio.ensure_future(self._grpc.stop(grace=10)) if self._grpc else None
+            await self.pipeline.drain()
+            if grace is not None:
+                await grace
+            if self._runner is not None:
+                await self._runner.cleanup()
+            self.pipeline.close()
         self.writer.stop()
         if self.evaluation is not None:
             self.evaluation.stop()
-        self.pipeline.close()
         self.store.checkpoint()
         self.store.close()
 
+    def _join_workers(self) -> None:
+        for process in self._processes:
+            process.join(30)
+            if process.is_alive():  # stuck: it holds nothing acknowledged
+                process.kill()
+                process.join()
 
-def _grpc_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
-
-async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
+async def serve(options: ServeOptions, on_ready: Callable[[Server], None] | None = None) -> None:
     server = Server(options)
-    await server.start()
-    log.info(
-        "listening: OTLP/HTTP http://%s:%d/v1/traces, OTLP/gRPC %s:%d, store %s",
-        options.host, server.http_port, options.host, server.grpc_port, options.db,
-    )  # fmt: skip
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop()
+        raise
     print(
         f"audit serve: OTLP/HTTP on http://{options.host}:{server.http_port}/v1/traces, "
-        f"OTLP/gRPC on {options.host}:{server.grpc_port}, store {options.db}",
+        f"OTLP/gRPC on {options.host}:{server.grpc_port}, store {options.db}, "
+        f"{server.workers or 'no'} front-end worker(s)",
         flush=True,
     )
     stop = asyncio.Event()
@@ -137,8 +257,8 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready.set()
+    if on_ready is not None:
+        on_ready(server)
     await stop.wait()
     print("audit serve: draining", flush=True)
     await server.stop()

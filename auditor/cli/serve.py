@@ -58,7 +58,7 @@ def serve_command(
     decode_workers: int | None = typer.Option(
         None,
         "--decode-workers",
-        help="Processes decoding OTLP [default: one per core; 0 decodes in the server process].",
+        help="Front-end worker processes receiving and decoding OTLP [default: one per core; 0: receive in the store process].",
     ),
     log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
 ) -> None:
@@ -88,5 +88,6 @@ def serve_command(
         record=record,
         rules=list(settings.rules),
         evaluation_interval_s=settings.evaluation_interval_s,
+        log_level=logging.getLevelName(log_level.upper()),
     )
     asyncio.run(serve(options))

@@ -16,8 +16,10 @@ kvlist     object of these values                 JSON text
 empty      ``null``                               NULL
 =========  =====================================  ==========================
 
-Reading a value as a string (what rules do) therefore gives the same text as the Collector's
-string-valued Map variant. Both decoders (protobuf and OTLP/JSON) go through this module, so
+Reading a value as a string (what rules do) gives the same text as the Collector's
+string-valued Map variant for strings, ints, bools and bytes; doubles read in JSON's
+spelling (``3.0`` where the Collector writes ``3``), so compare doubles as numbers.
+Both decoders (protobuf and OTLP/JSON) go through this module, so
 the two wire formats store identical rows. Pure: no I/O.
 """
 

@@ -97,17 +97,56 @@ def _open(path: str, progress: ProgressFn | None) -> tuple[IO[bytes], str]:
     return counted, name
 
 
+_PROTOBUF_SUFFIXES = (".pb", ".binpb", ".proto", ".protobuf")
+_JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def _looks_like_protobuf(path: str, stream: IO[bytes]) -> bool | None:
+    """True / False when the name or the first bytes tell; None when they cannot.
+
+    A serialized request starts with 0x0A (field 1, length-delimited), which is also "\n";
+    so JSON is recognized by its first non-blank byte being "{", and the one ambiguous
+    start, "\n{" (a first ResourceSpans of 123 bytes), is settled by trying JSON first.
+    """
+    base = path[:-3] if path.endswith(".gz") else path
+    if base.endswith(_PROTOBUF_SUFFIXES):
+        return True
+    if base.endswith(_JSON_SUFFIXES):
+        return False
+    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    if not head.strip():
+        return False
+    if head.lstrip(b" \t\r\n")[:1] != b"{":
+        return True
+    return None if head[:2] == b"\n{" else False
+
+
 def _requests(
-    stream: IO[bytes], name: str, summary: IngestSummary
+    stream: IO[bytes], name: str, summary: IngestSummary, path: str = ""
 ) -> Iterator[tuple[str, SpanBatch]]:
     """(location, decoded request) of one stream; bad lines go to ``summary``."""
     try:
-        first = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
-    except (OSError, EOFError) as exc:
+        kind = _looks_like_protobuf(path, stream)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"cannot read {name}: {exc}") from None
-    if first and first not in b"{[ \t\r\n":
+    if kind is True:
         yield from _protobuf(stream, name)
         return
+    if kind is None:  # "\n{": JSON if its first line decodes, protobuf otherwise
+        data = stream.read()
+        first = next((ln for ln in data.splitlines() if ln.strip()), b"")
+        try:
+            decode_json(first)
+        except OtlpDecodeError:
+            yield from _protobuf(io.BytesIO(data), name)
+            return
+        stream = io.BufferedReader(io.BytesIO(data))
+    yield from _json_lines(stream, name, summary)
+
+
+def _json_lines(
+    stream: IO[bytes], name: str, summary: IngestSummary
+) -> Iterator[tuple[str, SpanBatch]]:
     line_no = 0
     pending_doc: list[bytes] = []  # lines of a pretty-printed document
     doc_start = 0
@@ -122,7 +161,7 @@ def _requests(
             if not text:
                 continue
             if not seen_content and not text.endswith(b"}"):
-                # A JSON-lines line always ends with "}": this is one multi-line document.
+                # A JSON-lines line always ends with "}": this may be one multi-line document.
                 pending_doc = [line]
                 doc_start = line_no
                 continue
@@ -133,18 +172,25 @@ def _requests(
                 summary.problem(f"{name}:{line_no}: {exc}")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"cannot read {name}: {exc}") from None
-    if pending_doc:
-        try:
-            document = json.loads(b"".join(pending_doc))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            summary.problem(
-                f"{name}:{doc_start}: not OTLP JSON lines or an OTLP/JSON document: {exc}"
-            )
-            return
-        try:
-            yield f"{name}:{doc_start}", decode_json_object(document)
-        except OtlpDecodeError as exc:
-            summary.problem(f"{name}:{doc_start}: {exc}")
+    if not pending_doc:
+        return
+    try:
+        document = json.loads(b"".join(pending_doc))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        # Not one document after all (e.g. a truncated first line): read the lines one by one.
+        for offset, line in enumerate(pending_doc):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                yield f"{name}:{doc_start + offset}", decode_json(text)
+            except OtlpDecodeError as exc:
+                summary.problem(f"{name}:{doc_start + offset}: {exc}")
+        return
+    try:
+        yield f"{name}:{doc_start}", decode_json_object(document)
+    except OtlpDecodeError as exc:
+        summary.problem(f"{name}:{doc_start}: {exc}")
 
 
 def _protobuf(stream: IO[bytes], name: str) -> Iterator[tuple[str, SpanBatch]]:
@@ -194,7 +240,7 @@ def ingest_files(
         stream, name = _open(path, progress)
         summary.files += 1
         with stream:
-            for where, batch in _requests(stream, name, summary):
+            for where, batch in _requests(stream, name, summary, path):
                 summary.requests += 1
                 summary.spans_received += len(batch)
                 summary.spans_rejected += batch.rejected

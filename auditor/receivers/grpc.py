@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 import grpc
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from auditor.otlp.batch import OtlpDecodeError
@@ -28,8 +30,13 @@ SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 RETRY_AFTER_S = 1
 
 
-def _details(status: Any) -> tuple[tuple[str, bytes], ...]:
-    return (("grpc-status-details-bin", status.SerializeToString()),)
+def _details(status: Any, retry: Any = None) -> tuple[tuple[str, bytes], ...]:
+    """Trailers: the google.rpc.Status (the gRPC convention), and RetryInfo on its own as
+    ``google.rpc.retryinfo-bin``, which is where the OTLP exporters look for the delay."""
+    trailers = [("grpc-status-details-bin", status.SerializeToString())]
+    if retry is not None:
+        trailers.append(("google.rpc.retryinfo-bin", retry.SerializeToString()))
+    return tuple(trailers)
 
 
 def make_server(pipeline: Pipeline, address: str) -> tuple[grpc.aio.Server, int]:
@@ -49,7 +56,12 @@ def make_server(pipeline: Pipeline, address: str) -> tuple[grpc.aio.Server, int]
         except Overloaded as exc:
             message = f"overloaded: {exc}"
             status = answers.rpc_status(answers.RESOURCE_EXHAUSTED, message, RETRY_AFTER_S)
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message, _details(status))
+            retry = error_details_pb2.RetryInfo(
+                retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S)
+            )
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, message, _details(status, retry)
+            )
         except ShuttingDown as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except Exception:

@@ -20,6 +20,7 @@ limit also holds while inflating.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,9 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1
 
 
-def make_app(pipeline: Pipeline, health: Any = None) -> web.Application:
+def make_app(
+    pipeline: Pipeline, health: Callable[[], Awaitable[dict[str, Any]]] | None = None
+) -> web.Application:
     app = web.Application(client_max_size=pipeline.body_limit)
     handler = _Handler(pipeline, health)
     app.router.add_post("/v1/traces", handler.traces)
@@ -49,9 +52,9 @@ class _Handler:
         self.health = health
 
     async def healthz(self, request: web.Request) -> web.Response:
-        body = {"status": "ok"}
-        if callable(self.health):
-            body.update(self.health())
+        body: dict[str, Any] = {"status": "ok"}
+        if self.health is not None:
+            body.update(await self.health())
         return web.json_response(body)
 
     async def traces(self, request: web.Request) -> web.StreamResponse:

@@ -1,34 +1,68 @@
-"""The path every received request takes: decode (worker process) → commit (writer) → answer.
+"""The path every received request takes: decode → commit → answer.
 
 Both receivers (OTLP/HTTP and OTLP/gRPC) call ``Pipeline.export`` and translate its result or
 exception into their protocol's answer. ``export`` returns only after the request's spans
 are committed: acknowledge after commit (DESIGN.md, "The data path").
 
-Decoding runs in a pool of worker processes, because decoding is pure-Python CPU work and
-the event loop, the HTTP parser and the DuckDB writer need the other core's time too.
+Decoding happens in the process that received the request. Where the committed spans go
+is the ``Committer``'s business:
+
+- ``LocalCommitter``: this process owns the store's writer (``audit serve --decode-workers 0``,
+  and tests);
+- ``hub.RemoteCommitter``: this process is one of ``audit serve``'s front-end workers, and
+  sends the decoded Arrow table to the store-owning process, which answers once committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
-from auditor.receivers.decoding import Decoded, decode_body, warm_up
+import pyarrow as pa
+
+from auditor.receivers.decoding import decode_body
 from auditor.store.writer import GroupCommitWriter, Overloaded
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BODY_LIMIT = 64 * 1024 * 1024
 
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "Committer",
+    "ExportResult",
+    "LocalCommitter",
+    "Overloaded",
+    "Pipeline",
+    "ShuttingDown",
+]
+
 
 class ShuttingDown(Exception):
     """The server is draining; the client should retry elsewhere or later."""
+
+
+class Committer(Protocol):
+    async def commit(self, table: pa.Table, rejected: int) -> None:
+        """Return once ``table`` is committed; raise ``Overloaded`` / ``ShuttingDown`` / any
+        error of the store (then nothing may be acknowledged)."""
+
+
+class LocalCommitter:
+    """Commits through this process's own group-commit writer."""
+
+    def __init__(self, writer: GroupCommitWriter) -> None:
+        self.writer = writer
+        self.spans_rejected = 0
+
+    async def commit(self, table: pa.Table, rejected: int) -> None:
+        self.spans_rejected += rejected
+        if table.num_rows:
+            await asyncio.wrap_future(self.writer.submit(table))
 
 
 @dataclass(frozen=True)
@@ -41,25 +75,21 @@ class ExportResult:
 class Pipeline:
     def __init__(
         self,
-        writer: GroupCommitWriter,
+        committer: Committer,
         *,
         body_limit: int = DEFAULT_BODY_LIMIT,
-        decode_workers: int | None = None,
         max_inflight: int = 64,
         record_path: Path | None = None,
     ) -> None:
-        self.writer = writer
+        self.committer = committer
         self.body_limit = body_limit
-        workers = decode_workers if decode_workers is not None else (os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            if workers > 0
-            else None
-        )
-        self._inflight = 0
         self.max_inflight = max_inflight
-        self._record: IO[str] | None = (
-            open(record_path, "a", encoding="utf-8") if record_path else None  # noqa: SIM115
+        self._inflight = 0
+        # O_APPEND: every front-end worker appends whole lines to the same file.
+        self._record_fd = (
+            os.open(record_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if record_path
+            else None
         )
         self._closing = False
         self._idle = asyncio.Event()
@@ -67,14 +97,6 @@ class Pipeline:
         self.requests = 0
         self.spans_accepted = 0
         self.spans_rejected = 0
-
-    async def start(self) -> None:
-        if self._pool is not None:
-            loop = asyncio.get_running_loop()
-            workers = self._pool._max_workers  # type: ignore[attr-defined]
-            await asyncio.gather(
-                *(loop.run_in_executor(self._pool, warm_up) for _ in range(workers))
-            )
 
     async def export(self, body: bytes, content_type: str, encoding: str | None) -> ExportResult:
         """Decode and commit one request. Raises ``Overloaded``, ``ShuttingDown``,
@@ -86,12 +108,12 @@ class Pipeline:
         self._inflight += 1
         self._idle.clear()
         try:
-            decoded = await self._decode(body, content_type, encoding)
-            if decoded.table.num_rows:
-                await asyncio.wrap_future(self.writer.submit(decoded.table))
-            if self._record is not None and decoded.record is not None:
-                self._record.write(decoded.record + "\n")
-                self._record.flush()
+            decoded = decode_body(
+                body, content_type, encoding, self.body_limit, self._record_fd is not None
+            )
+            await self.committer.commit(decoded.table, decoded.rejected)
+            if self._record_fd is not None and decoded.record is not None:
+                os.write(self._record_fd, (decoded.record + "\n").encode())
             self.requests += 1
             self.spans_accepted += decoded.table.num_rows
             self.spans_rejected += decoded.rejected
@@ -101,22 +123,12 @@ class Pipeline:
             if self._inflight == 0:
                 self._idle.set()
 
-    async def _decode(self, body: bytes, content_type: str, encoding: str | None) -> Decoded:
-        record = self._record is not None
-        if self._pool is None:
-            return decode_body(body, content_type, encoding, self.body_limit, record)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, decode_body, body, content_type, encoding, self.body_limit, record
-        )
-
     async def drain(self) -> None:
         """Refuse new requests and wait for the ones in flight to be committed."""
         self._closing = True
         await self._idle.wait()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._record is not None:
-            self._record.close()
+        if self._record_fd is not None:
+            os.close(self._record_fd)
+            self._record_fd = None

@@ -39,6 +39,22 @@ ANTI JOIN (
 """
 
 
+def _refuse_other_files(path: str) -> None:
+    """DuckDB opens an existing non-DuckDB file (a .jsonl given by mistake) as an empty
+    in-memory database: everything written would vanish. Refuse it instead."""
+    if path == ":memory:":
+        return
+    try:
+        with open(path, "rb") as f:
+            header = f.read(12)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
+    if header and header[8:12] != b"DUCK":
+        raise StoreError(f"{path} is not a DuckDB store (is it a span file? pass it as input)")
+
+
 @dataclass(frozen=True)
 class InsertResult:
     batch_id: int
@@ -58,6 +74,7 @@ class DuckStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
             raise StoreError(f"no store at {self.path}")
+        _refuse_other_files(self.path)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:

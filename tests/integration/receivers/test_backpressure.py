@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
-from auditor.receivers.pipeline import Pipeline
+from auditor.receivers.pipeline import LocalCommitter, Pipeline
 from auditor.store.duck import DuckStore
 from auditor.store.writer import GroupCommitWriter
 from tests.integration.receivers.requests import fresh_request
@@ -71,8 +71,7 @@ class Receivers:
 async def receivers(tmp_path: Path, **pipeline_options: int) -> AsyncIterator[Receivers]:
     store = DuckStore(tmp_path / "auditor.duckdb")
     writer = GroupCommitWriter(store, max_pending_spans=1)  # started by the test
-    pipeline = Pipeline(writer, decode_workers=0, **pipeline_options)
-    await pipeline.start()
+    pipeline = Pipeline(LocalCommitter(writer), **pipeline_options)
     app = http_receiver.make_app(pipeline)
     statuses: list[int] = []
 

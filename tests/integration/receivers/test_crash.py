@@ -80,23 +80,18 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_span_exactly_once(tmp_path:
     assert len(acknowledged) >= 100 * 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ProcessPoolExecutor decode workers are orphaned, not stopped, when audit serve "
-    "is SIGKILLed (they hold both ends of the call queue, so they never see EOF)",
-)
-def test_the_decode_workers_do_not_outlive_a_killed_server(tmp_path: Path) -> None:
+def test_the_front_end_workers_do_not_outlive_a_killed_server(tmp_path: Path) -> None:
     from tests.integration.receivers.conftest import _live_group_members
 
     server = start_server(tmp_path)
     pid = server.process.pid
-    assert len(_live_group_members(pid)) >= 3  # the server and its two decode workers
+    assert len(_live_group_members(pid)) >= 3  # the store process and its front-end workers
     server.process.kill()
     server.process.wait(timeout=30)
     try:
         deadline = time.monotonic() + 3  # a parent-death signal or watchdog needs far less
         while time.monotonic() < deadline and _live_group_members(pid):
             time.sleep(0.1)
-        assert _live_group_members(pid) == [], "orphaned decode workers are still running"
+        assert _live_group_members(pid) == [], "orphaned front-end workers are still running"
     finally:
         server.kill_leftovers()

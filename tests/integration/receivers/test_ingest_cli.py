@@ -83,20 +83,7 @@ def _merged(
     return merged
 
 
-PB_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug: files._requests takes a leading 0x0A ('\\n') for JSON whitespace, and every "
-    "serialized ExportTraceServiceRequest starts with 0x0A (field 1, length-delimited)",
-)
-
-
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        pytest.param(f, marks=PB_BUG) if f in ("protobuf body", "gzip protobuf body") else f
-        for f in FORMATS
-    ],
-)
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_each_file_format_is_ingested(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
 ) -> None:
@@ -257,11 +244,6 @@ def test_a_missing_file_is_exit_code_3_with_one_error_line(tmp_path: Path) -> No
     assert result.stderr == f"audit: error: cannot read {missing}: No such file or directory\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DuckDB 2.0 opens an existing .jsonl given as --db as an in-memory database; "
-    "ingest reports spans stored and exits 0, and nothing is kept",
-)
 def test_a_span_file_given_as_the_store_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -275,11 +257,6 @@ def test_a_span_file_given_as_the_store_is_refused(
     assert err.startswith("audit: error: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: files._requests takes a first line that does not end in '}' for the start of "
-    "a pretty-printed document; when that document does not parse, every later line is lost",
-)
 def test_a_truncated_first_line_does_not_lose_the_good_lines_after_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
