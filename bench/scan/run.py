@@ -41,9 +41,7 @@ import traffic  # noqa: E402
 
 from auditor.engine.catalog import load_catalog  # noqa: E402
 from auditor.engine.evaluate import evaluate  # noqa: E402
-from auditor.profiles.compiler import compile_profiles  # noqa: E402
 from auditor.rules.compiler import compile_rule  # noqa: E402
-from auditor.sqlbuild import DUCKDB  # noqa: E402
 from auditor.store.duck import DuckStore  # noqa: E402
 
 RULES = HERE / "rules.yaml"
@@ -69,17 +67,19 @@ def build_store(path: Path, spans: int, reuse: bool) -> traffic.Generated | None
     return generated
 
 
-def run_auditor(path: Path) -> tuple[dict[str, float], set[Finding]]:
+def run_auditor(path: Path) -> tuple[dict[str, float], set[Finding], list[list]]:
+    """What ``audit scan --db PATH --rules rules.yaml`` does, in-process, every statement timed."""
     started = time.perf_counter()
     catalog = load_catalog([RULES])
     loaded = time.perf_counter() - started
     with DuckStore(path) as store:
+        recorder = _Recorder(store.con)
         started = time.perf_counter()
-        evaluation = evaluate(store.con, catalog)
+        evaluation = evaluate(recorder, catalog)  # type: ignore[arg-type]
         total = time.perf_counter() - started
     seconds = {"catalog": loaded, **evaluation.seconds, "total": loaded + total}
     found = {(f.rule_id, str(f.kind), f.system, f.job_id) for f in evaluation.findings}
-    return seconds, found
+    return seconds, found, recorder.log
 
 
 def baseline_statements() -> list[str]:
@@ -103,36 +103,98 @@ def run_hand(path: Path) -> tuple[float, set[Finding]]:
     return seconds, {tuple(r) for r in rows}  # type: ignore[misc]
 
 
-def explain(path: Path, out: Path, top: int = 4) -> list[tuple[float, str]]:
-    """Time each derive statement and each check query of auditor alone; EXPLAIN ANALYZE the
-    slowest ones into ``out``. Returns (seconds, label) sorted slowest first."""
+class _Recorder:
+    """A DuckDB connection that times every statement run through it (execute + fetch), so
+    that one ``evaluate`` call shows where its time goes without knowing its internals."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self.log: list[list] = []  # [seconds, sql, params, registered tables]
+        self._registered: dict[str, object] = {}
+
+    def register(self, name: str, value: object) -> object:
+        self._registered[name] = value
+        return self._con.register(name, value)
+
+    def unregister(self, name: str) -> object:
+        return self._con.unregister(name)
+
+    def execute(self, sql: str, params: object = None) -> _Result:
+        started = time.perf_counter()
+        result = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+        entry = [time.perf_counter() - started, sql, params, dict(self._registered)]
+        self.log.append(entry)
+        return _Result(result, entry)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._con, name)
+
+
+class _Result:
+    def __init__(self, result: duckdb.DuckDBPyConnection, entry: list) -> None:
+        self._result, self._entry = result, entry
+
+    @property
+    def description(self) -> object:
+        return self._result.description
+
+    def fetchall(self) -> list:
+        started = time.perf_counter()
+        rows = self._result.fetchall()
+        self._entry[0] += time.perf_counter() - started
+        return rows
+
+
+def _key(sql: str, params: object) -> tuple[str, str]:
+    return sql, repr(sorted(params.items())) if isinstance(params, dict) else ""
+
+
+def _label(sql: str, params: object, checks: dict[tuple[str, str], str]) -> str:
+    if _key(sql, params) in checks:
+        return checks[_key(sql, params)]
+    if sql.startswith("CREATE OR REPLACE TEMP TABLE"):
+        return "derive " + sql.split('"')[1]
+    if "evidence_unconfirmed" in sql:
+        return "evidence: nearest misses"
+    if "evidence_refs" in sql:
+        return "evidence: spans"
+    return "other: " + " ".join(sql.split())[:60]
+
+
+def explain(
+    path: Path, log: list[list], out: Path, top: int, limit_s: float
+) -> list[tuple[float, str]]:
+    """Label the statements of one recorded evaluation, slowest first, and write EXPLAIN
+    ANALYZE of the ``top`` slowest that took under ``limit_s`` to ``out``."""
     catalog = load_catalog([RULES])
-    timings: list[tuple[float, str, str, dict]] = []
-    with DuckStore(path) as store:
-        con = store.con
-        for name, query in compile_profiles(catalog.profiles).items():
-            sql = f'CREATE OR REPLACE TEMP TABLE "{name}" AS {DUCKDB.render(query, pretty=False)}'
-            started = time.perf_counter()
-            con.execute(sql)
-            timings.append((time.perf_counter() - started, f"derive {name}", sql, {}))
-        for rule in catalog.enabled_rules():
-            for check in compile_rule(rule).checks:
-                sql = check.sql(pretty=False)
-                started = time.perf_counter()
-                con.execute(sql, check.params).fetchall()
-                timings.append(
-                    (time.perf_counter() - started, f"{rule.id} {check.check}", sql, check.params)
-                )
-        timings.sort(key=lambda t: -t[0])
-        with open(out, "w") as f:
-            for seconds, label, sql, params in timings[:top]:
-                if sql.startswith("CREATE"):
-                    sql = sql.split(" AS ", 1)[1]
-                rows = con.execute("EXPLAIN ANALYZE " + sql, params).fetchall()
-                f.write(f"==== {label}: {seconds:.3f} s\n")
-                for row in rows:
-                    f.write(str(row[-1]) + "\n")
-    return [(t[0], t[1]) for t in timings]
+    checks = {
+        _key(check.sql(pretty=False), check.params): f"{rule.id} {check.check}"
+        for rule in catalog.enabled_rules()
+        for check in compile_rule(rule).checks
+    }
+    log = sorted(log, key=lambda e: -e[0])
+    with DuckStore(path) as store, open(out, "w") as f:
+        # the derived tables the checks read
+        for _, sql, params, _ in log:
+            if sql.startswith("CREATE OR REPLACE TEMP TABLE"):
+                store.con.execute(sql, params) if params else store.con.execute(sql)
+        explained = 0
+        for seconds, sql, params, registered in log:
+            if explained == top:
+                break
+            label = _label(sql, params, checks)
+            if seconds > limit_s:
+                f.write(f"==== {label}: {seconds:.3f} s (not re-run: over {limit_s:.0f} s)\n")
+                continue
+            for name, value in registered.items():
+                store.con.register(name, value)
+            body = sql.split(" AS ", 1)[1] if sql.startswith("CREATE OR REPLACE") else sql
+            rows = store.con.execute("EXPLAIN ANALYZE " + body, params).fetchall()
+            f.write(f"==== {label}: {seconds:.3f} s\n")
+            for row in rows:
+                f.write(str(row[-1]) + "\n")
+            explained += 1
+    return [(e[0], _label(e[1], e[2], checks)) for e in log]
 
 
 def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
@@ -144,12 +206,13 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
     db_mb = path.stat().st_size / 2**20
     print(f"  store {path} ({spans:,} spans, {db_mb:,.0f} MiB)")
 
-    auditor_runs, hand_runs = [], []
+    auditor_runs, hand_runs, logs = [], [], []
     found_a: set[Finding] = set()
     found_h: set[Finding] = set()
     for round_ in range(args.rounds):
-        seconds, found_a = run_auditor(path)
+        seconds, found_a, log = run_auditor(path)
         auditor_runs.append(seconds)
+        logs.append(log)
         print(
             f"  round {round_ + 1}: auditor {seconds['total']:.2f} s (derive {seconds['derive']:.2f}, "
             f"rules {seconds['rules']:.2f}, evidence {seconds.get('evidence', 0):.2f}, "
@@ -188,14 +251,19 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
     }  # fmt: skip
     if args.explain or ratio > TARGET_RATIO:
         out = Path(args.workdir) / f"explain-{size}.txt"
-        timings = explain(path, out)
-        print(f"  slowest auditor statements (alone), EXPLAIN ANALYZE in {out}:")
+        best_log = logs[auditor_runs.index(best_a)]
+        timings = explain(path, best_log, out, args.explain_top, args.explain_limit)
+        print(f"  slowest statements of the best auditor round, EXPLAIN ANALYZE in {out}:")
         for seconds, label in timings[:10]:
             print(f"    {seconds:7.3f} s  {label}")
-        derive_s = sum(s for s, label in timings if label.startswith("derive "))
-        checks_s = sum(s for s, label in timings if not label.startswith("derive "))
+        groups: Counter[str] = Counter()
+        for seconds, label in timings:
+            groups[
+                label.split(" ")[0] if label.startswith(("derive", "evidence")) else "checks"
+            ] += seconds
         print(
-            f"    derive statements {derive_s:.2f} s, {len(timings)} statements in all, checks {checks_s:.2f} s"
+            f"    {len(timings)} statements: derive {groups['derive']:.2f} s, checks "
+            f"{groups['checks']:.2f} s, evidence {groups['evidence:']:.2f} s"
         )
         result["timings"] = timings
     if not args.keep and generated is not None:
@@ -213,7 +281,14 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="reuse a store from an earlier run")
     parser.add_argument("--keep", action="store_true", help="keep the generated store")
     parser.add_argument(
-        "--explain", action="store_true", help="always time statements and EXPLAIN ANALYZE"
+        "--explain", action="store_true", help="always show statements and EXPLAIN ANALYZE"
+    )
+    parser.add_argument("--explain-top", type=int, default=4, help="statements to EXPLAIN ANALYZE")
+    parser.add_argument(
+        "--explain-limit",
+        type=float,
+        default=60.0,
+        help="do not re-run statements slower than this",
     )
     args = parser.parse_args()
     sizes = args.spans or [1_000_000]
