@@ -89,6 +89,9 @@ class DuckStore:
             if read_only:
                 self._check_version()
             else:
+                # Fewer, larger checkpoints: with the default 16 MB, a busy sidecar stalls a
+                # commit for a checkpoint every few seconds.
+                self.con.execute("SET checkpoint_threshold = '256MB'")
                 self.migrate()
         except BaseException:
             self.con.close()  # release the file: a refused store must not stay locked

@@ -49,7 +49,7 @@ class GroupCommitWriter:
         max_pending_spans: int = 250_000,
         max_group_spans: int = 100_000,
         min_group_spans: int = 20_000,
-        linger_s: float = 0.02,
+        linger_s: float = 0.002,
         on_commit: Callable[[InsertResult], None] | None = None,
     ) -> None:
         self.store = store
