@@ -143,6 +143,19 @@ def _valid(
     )
 
 
+def _identity(
+    spans: list[Any],
+) -> tuple[list[bytes], list[bytes], list[bytes], list[int], list[int]]:
+    """The columns that decide whether a span can be stored: ids and times."""
+    return (
+        [x.trace_id for x in spans],
+        [x.span_id for x in spans],
+        [x.parent_span_id for x in spans],
+        [x.start_time_unix_nano for x in spans],
+        [x.end_time_unix_nano for x in spans],
+    )
+
+
 def _event_times_ok(events: Any) -> bool:
     return all(e.time_unix_nano <= MAX_TIMESTAMP_NS for e in events)
 
@@ -166,22 +179,14 @@ def decode_protobuf(body: bytes) -> SpanBatch:
             spans = list(ss.spans)
             if not spans:
                 continue
-            tids = [x.trace_id for x in spans]
-            sids = [x.span_id for x in spans]
-            pids = [x.parent_span_id for x in spans]
-            starts = [x.start_time_unix_nano for x in spans]
-            ends = [x.end_time_unix_nano for x in spans]
+            tids, sids, pids, starts, ends = _identity(spans)
             if not _valid(tids, sids, pids, starts, ends) or not all(
                 _event_times_ok(x.events) for x in spans if x.events
             ):
                 spans = _keep_valid(spans, batch)
                 if not spans:
                     continue
-                tids = [x.trace_id for x in spans]
-                sids = [x.span_id for x in spans]
-                pids = [x.parent_span_id for x in spans]
-                starts = [x.start_time_unix_nano for x in spans]
-                ends = [x.end_time_unix_nano for x in spans]
+                tids, sids, pids, starts, ends = _identity(spans)
             n = len(spans)
             c["Timestamp"] += starts
             c["TraceId"] += [t.hex() for t in tids]

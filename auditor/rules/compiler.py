@@ -126,7 +126,8 @@ def _where_on_spans(
     return in_subquery([trace, span], spans)
 
 
-def _job_filter(b: _Build, jobs: JobSelector, a: str) -> exp.Expression:
+def _job_filter(b: _Build, jobs: JobSelector, a: str, *, enqueues: bool = False) -> exp.Expression:
+    """The job selector on a ``job_runs`` row (or an ``enqueues`` row, which has no attempt)."""
     parts: list[exp.Expression] = []
     if jobs.system:
         parts.append(b.text_match(col(a, "system"), jobs.system))
@@ -136,6 +137,8 @@ def _job_filter(b: _Build, jobs: JobSelector, a: str) -> exp.Expression:
         parts.append(b.text_match(col(a, "queue"), jobs.queue))
     for key, value in jobs.attributes:
         column = JOB_COLUMNS.get(key)
+        if enqueues and column == "attempt":
+            column = None
         read = col(a, column) if column else b.d.attr(a, key, "attributes")
         if column == "attempt":
             read = exp.cast(read, "VARCHAR")
@@ -536,23 +539,6 @@ def _duplicates(b: _Build) -> exp.Select:
     return query
 
 
-def _enqueue_filter(b: _Build, jobs: JobSelector, a: str) -> exp.Expression:
-    parts: list[exp.Expression] = []
-    if jobs.system:
-        parts.append(b.text_match(col(a, "system"), jobs.system))
-    if jobs.name:
-        parts.append(b.text_match(col(a, "job_name"), jobs.name))
-    if jobs.queue:
-        parts.append(b.text_match(col(a, "queue"), jobs.queue))
-    for key, value in jobs.attributes:
-        column = {k: v for k, v in JOB_COLUMNS.items() if v != "attempt"}.get(key)
-        read = col(a, column) if column else b.d.attr(a, key, "attributes")
-        parts.append(eq(read, b.bind(value)))
-    if jobs.where:
-        parts.append(_where_on_spans(b, jobs.where, col(a, "trace_id"), col(a, "span_id")))
-    return and_(*parts)
-
-
 def _lost(b: _Build) -> exp.Select:
     q = "q"
     signals = (
@@ -581,7 +567,7 @@ def _lost(b: _Build) -> exp.Select:
         .from_(table("enqueues", q))
         .join(join("anti", subquery(runs, "r"), and_(eq(col("r", "system"), col(q, "system")), eq(col("r", "job_id"), col(q, "job_id")))))
         .join(join("left", subquery(signals, "g"), and_(eq(col("g", "system"), col(q, "system")), eq(col("g", "job_id"), col(q, "job_id")))))
-        .where(_enqueue_filter(b, b.rule.jobs, q))
+        .where(_job_filter(b, b.rule.jobs, q, enqueues=True))
     )  # fmt: skip
 
 
@@ -597,7 +583,7 @@ def _judged(b: _Build) -> exp.Select:
         query = (
             exp.select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
             .from_(table("enqueues", "q"))
-            .where(_enqueue_filter(b, b.rule.jobs, "q"))
+            .where(_job_filter(b, b.rule.jobs, "q", enqueues=True))
         )
     return query.distinct()
 
