@@ -12,8 +12,9 @@ import os
 import sys
 import traceback
 
-import click
 import typer
+from typer.exceptions import Abort as TyperAbort
+from typer.exceptions import TyperException
 
 from auditor import __version__
 from auditor.cli import ingest, probe, rules, scan, serve
@@ -67,15 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     except AuditError as exc:
         error(str(exc))
         return int(exit_code_for(exc))
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except TyperException as exc:
+        # Usage errors (exit 2) and other command-line errors, printed by Click itself.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            error(str(exc))
+        return int(getattr(exc, "exit_code", ExitCode.USAGE))
+    except (TyperAbort, KeyboardInterrupt):
         error("interrupted")
         return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return exc.exit_code
     except Exception as exc:  # a bug: one line, and the traceback only on request
         if os.environ.get("AUDIT_DEBUG"):
             traceback.print_exc()

@@ -12,7 +12,16 @@ from pathlib import Path
 import typer
 
 from auditor.config import load_settings
+from auditor.errors import UsageError
+from auditor.rules.durations import DurationError, parse_duration
 from auditor.server import ServeOptions, serve
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text, "--evaluation-interval")
+    except DurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +69,11 @@ def serve_command(
         "--decode-workers",
         help="Front-end worker processes receiving and decoding OTLP [default: one per core; 0: receive in the store process].",
     ),
+    evaluation_interval: str | None = typer.Option(
+        None,
+        "--evaluation-interval",
+        help="How often to re-evaluate the rules, e.g. 10s; 0 turns it off [default: 10s].",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
@@ -76,6 +90,9 @@ def serve_command(
         max_body_size=max_body_size,
         max_pending_spans=max_pending_spans,
         decode_workers=decode_workers,
+        evaluation_interval_s=None
+        if evaluation_interval is None
+        else _duration(evaluation_interval),
     )
     options = ServeOptions(
         db=settings.store,
