@@ -228,6 +228,12 @@ class Server:
         self.writer.stop()
         if self.evaluation is not None:
             self.evaluation.stop()
+            # One last pass over everything committed, so the findings left in the store
+            # speak of every span that was acknowledged.
+            try:
+                self.evaluation.run_once()
+            except Exception:
+                log.exception("final evaluation pass failed")
         self.store.checkpoint()
         self.store.close()
 

@@ -149,7 +149,11 @@ def scan_command(
         findings, suppressed = apply_baseline(list(evaluation.findings), accepted)
         if db is not None:
             save_findings(
-                store.con, evaluation.findings, "scan", datetime.now(UTC).replace(tzinfo=None)
+                store.con,
+                evaluation.findings,
+                "scan",
+                datetime.now(UTC).replace(tzinfo=None),
+                [r.id for r in catalog.enabled_rules()],
             )
 
     rule_infos: dict[str, RuleInfo] = {}

@@ -25,6 +25,7 @@ from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
 from auditor.rules.compiler import CompiledCheck, compile_rule
 from auditor.rules.model import Rule
+from auditor.sqlbuild import DUCKDB
 
 DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none
 
@@ -38,7 +39,7 @@ class Evaluation:
 
 
 def _rows(con: duckdb.DuckDBPyConnection, check: CompiledCheck) -> list[dict[str, object]]:
-    cursor = con.execute(check.sql(pretty=False), check.params)
+    cursor = con.execute(check.body_sql(), check.body_params)
     names = [d[0] for d in cursor.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -103,7 +104,8 @@ def finding_from_row(
 
 def _subject(f: Finding) -> tuple[str, ...]:
     if f.kind is Kind.DUPLICATE_EFFECT:
-        return (str(f.kind), f.effect_name, f.effect_key)
+        # the same key repeated by the same job(s), whichever span the rule took as proof
+        return (str(f.kind), f.system, f.job_id, f.effect_key)
     return (str(f.kind), f.system, f.job_id)
 
 
@@ -141,16 +143,24 @@ def evaluate(
     for rule in rules if rules is not None else catalog.enabled_rules():
         compiled = compile_rule(rule)
         builtin = catalog.is_builtin(rule)
+        # The tables all checks of the rule read (its runs, effects, and which belong
+        # together) are computed once, then each check runs over them.
+        for name, query, params in compiled.common:
+            sql = DUCKDB.render(query, pretty=False)
+            con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', params)
         for check in compiled.checks:
             for row in _rows(con, check):
                 finding = finding_from_row(rule, check.check, row, as_of_ns)
                 related = tuple(str(r) for r in (row.get("related") or ()))  # type: ignore[attr-defined]
                 raw.append(Candidate(finding, builtin, related))
-        if compiled.judged is not None and not builtin:
+        if not builtin:
+            judged = compiled.judged
             for system, job_id, job_name in con.execute(
-                compiled.judged.sql(pretty=False), compiled.judged.params
+                judged.body_sql(), judged.body_params
             ).fetchall():
                 checked.append(CheckedJob(rule.id, system, job_id, job_name or ""))
+        for name, _, _ in compiled.common:
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
     kept = _drop_pack_repeats(raw)
     seconds["rules"] = time.perf_counter() - started
 

@@ -19,7 +19,6 @@ from auditor.findings.messages import duration_text, short_id
 from auditor.findings.model import Finding, Kind, SpanRef
 
 MISSES_PER_FINDING = 3
-NEAR_IN_TIME_NS = 60 * 1_000_000_000
 
 _ROLE_OF_RELATED = {
     Kind.PREMATURE_DONE: "effect",
@@ -36,27 +35,33 @@ FROM otel_traces AS s
 SEMI JOIN evidence_refs AS r ON r.trace_id = s."TraceId" AND r.span_id = s."SpanId"
 """
 
+# Nearest misses, cheapest first: effects in the job's trace, effects carrying the job's id in
+# another trace, and the effect of the expected name that ended closest before and after
+# done_at (two ASOF joins: one row each, never a range join over every effect nearby).
+_EFFECT_COLUMNS = "e.trace_id, e.span_id, e.span_name, e.service, e.start_ns, e.end_ns, e.ok, e.effect_name, e.effect_key, e.job_id"
 _MISSES_SQL = f"""
 WITH f AS (SELECT * FROM evidence_unconfirmed),
 c AS (
-    SELECT f.idx, 1 AS rank, e.*, 'in the job''s trace' AS why FROM f
-    JOIN effects AS e ON e.trace_id = f.trace_id
+    SELECT f.idx, f.done_ns, 1 AS rank, {_EFFECT_COLUMNS}, 'in the job''s trace' AS why
+    FROM f JOIN effects AS e ON e.trace_id = f.trace_id
     UNION ALL
-    SELECT f.idx, 2 AS rank, e.*, 'same job id, another trace' AS why FROM f
-    JOIN effects AS e ON e.job_id = f.job_id AND e.trace_id <> f.trace_id
+    SELECT f.idx, f.done_ns, 2 AS rank, {_EFFECT_COLUMNS}, 'same job id, another trace' AS why
+    FROM f JOIN effects AS e ON e.job_id = f.job_id AND e.trace_id <> f.trace_id
     WHERE f.job_id <> ''
     UNION ALL
-    SELECT f.idx, 3 AS rank, e.*, 'nearest in time' AS why FROM f
-    JOIN effects AS e ON e.effect_name = f.effect_name
-     AND e.end_ns BETWEEN f.done_ns - {NEAR_IN_TIME_NS} AND f.done_ns + {NEAR_IN_TIME_NS}
-    WHERE e.trace_id <> f.trace_id AND e.job_id <> f.job_id
+    SELECT f.idx, f.done_ns, 3 AS rank, {_EFFECT_COLUMNS}, 'nearest in time' AS why
+    FROM f ASOF JOIN effects AS e ON e.effect_name = f.effect_name AND f.done_ns >= e.end_ns
+    WHERE e.trace_id <> f.trace_id
+    UNION ALL
+    SELECT f.idx, f.done_ns, 3 AS rank, {_EFFECT_COLUMNS}, 'nearest in time' AS why
+    FROM f ASOF JOIN effects AS e ON e.effect_name = f.effect_name AND f.done_ns <= e.end_ns
+    WHERE e.trace_id <> f.trace_id
 )
 SELECT idx, trace_id, span_id, span_name, service, start_ns, end_ns, ok, effect_name,
-       effect_key, job_id, why, end_ns - (SELECT done_ns FROM f WHERE f.idx = c.idx) AS offset_ns
+       effect_key, job_id, why, end_ns - done_ns AS offset_ns
 FROM c
-QUALIFY row_number() OVER (
-    PARTITION BY idx ORDER BY rank, abs(end_ns - (SELECT done_ns FROM f WHERE f.idx = c.idx))
-) <= {MISSES_PER_FINDING}
+QUALIFY row_number() OVER (PARTITION BY idx ORDER BY rank, abs(end_ns - done_ns), span_id)
+        <= {MISSES_PER_FINDING}
 """
 
 

@@ -72,7 +72,13 @@ class EvaluationLoop:
             started = time.perf_counter()
             now = datetime.now(UTC)
             evaluation = evaluate(con, self.catalog, as_of_ns=int(now.timestamp() * 1e9))
-            save_findings(con, evaluation.findings, "serve", now.replace(tzinfo=None))
+            save_findings(
+                con,
+                evaluation.findings,
+                "serve",
+                now.replace(tzinfo=None),
+                [r.id for r in self.catalog.enabled_rules()],
+            )
             self.stats.passes += 1
             self.stats.last_batch = latest
             self.stats.last_seconds = round(time.perf_counter() - started, 3)

@@ -57,7 +57,8 @@ from auditor.sqlbuild import (
 
 # job-side names a rule may use in `jobs.attributes` / `key.job` for the normalized columns
 JOB_COLUMNS = {"system": "system", "job_id": "job_id", "job.id": "job_id", "job_name": "job_name",
-               "queue": "queue", "service": "service", "attempt": "attempt"}  # fmt: skip
+               "queue": "queue", "service": "service", "attempt": "attempt",
+               "profile": "profile"}  # fmt: skip
 EFFECT_COLUMNS = {
     "job.id": "job_id",
     "side_effect.key": "effect_key",
@@ -77,19 +78,26 @@ _STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
 
 @dataclass(frozen=True)
 class CompiledCheck:
-    check: str  # confirmed | before_done | at_most_once | effect_ok | complete_within
-    query: exp.Expression
+    check: str  # confirmed | before_done | at_most_once | effect_ok | complete_within | judged
+    query: exp.Expression  # self-contained: the shared tables as CTEs
     params: dict[str, object]
+    body: exp.Expression  # the same over the shared tables j, e, m created beforehand
+    body_params: dict[str, object]
 
     def sql(self, dialect: Dialect = DUCKDB, pretty: bool = True) -> str:
         return dialect.render(self.query, pretty=pretty)
+
+    def body_sql(self, dialect: Dialect = DUCKDB, pretty: bool = False) -> str:
+        return dialect.render(self.body, pretty=pretty)
 
 
 @dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
     checks: tuple[CompiledCheck, ...]
-    judged: CompiledCheck | None  # (system, job_id, job_name) of every job the rule judges
+    judged: CompiledCheck  # (system, job_id, job_name) of every job the rule judges
+    # the tables every check reads (j, e, m): name, query, parameters
+    common: tuple[tuple[str, exp.Expression, dict[str, object]], ...] = ()
 
 
 @dataclass
@@ -301,8 +309,17 @@ def _matches(b: _Build) -> exp.Expression:
             subquery(linked_j, "j"), [join("inner", e_tab, eq(col("e", "trace_id"), col("j", "linked")))],
             and_(own_or_unowned.copy(), same_name.copy() if same_name else None),
         )  # fmt: skip
+        # and, as always, effects in the run's own trace (the job's code runs there)
+        own = _m_select(
+            j_tab.copy(), [join("inner", e_tab.copy(), eq(col("e", "trace_id"), col("j", "trace_id")))],
+            and_(own_or_unowned.copy(), same_name.copy() if same_name else None),
+        )  # fmt: skip
         # the effect columns differ by the extra "linked" column: select the common ones
-        return exp.union(_strip_linked(forward), _strip_linked(backward), distinct=False)
+        return exp.union(
+            exp.union(_strip_linked(forward), _strip_linked(backward), distinct=False),
+            _strip_linked(own),
+            distinct=False,
+        )
 
     in_trace = _m_select(
         j_tab,
@@ -333,13 +350,6 @@ def _strip_linked(query: exp.Select) -> exp.Select:
     ]
     expressions += [col("e", c) for c in EFFECT_TABLE_COLUMNS]
     query.set("expressions", expressions)
-    return query
-
-
-def _with_common(b: _Build, query: exp.Select, *, effects: bool = True) -> exp.Select:
-    query = query.with_("j", as_=_job_runs(b))
-    if effects:
-        query = query.with_("e", as_=_effects(b)).with_("m", as_=_matches(b))
     return query
 
 
@@ -572,13 +582,14 @@ def _lost(b: _Build) -> exp.Select:
 
 
 def _judged(b: _Build) -> exp.Select:
+    """(system, job_id, job_name) of every job the rule judges; reads ``j`` when it expects
+    an effect, the enqueues otherwise."""
     if b.rule.expect is not None:
         query = (
             exp.select(col("j", "system"), col("j", "job_id"), col("j", "job_name"))
             .from_(table("j", "j"))
             .where(eq(col("j", "outcome"), lit("done")))
         )
-        query = query.with_("j", as_=_job_runs(b))
     else:
         query = (
             exp.select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
@@ -588,37 +599,64 @@ def _judged(b: _Build) -> exp.Select:
     return query.distinct()
 
 
+def _used(params: dict[str, object], query: exp.Expression) -> dict[str, object]:
+    names = {p.name for p in query.find_all(exp.Placeholder)}
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _full(body: exp.Select, common: tuple[tuple[str, exp.Expression], ...]) -> exp.Select:
+    """The self-contained query: the shared tables as the first CTEs, then the check's own."""
+    query = body.copy()
+    own = list(query.args["with_"].expressions) if query.args.get("with_") else []
+    query.set("with_", None)
+    for name, cte in common:
+        query = query.with_(name, as_=cte.copy())
+    for cte in own:
+        query = query.with_(cte.alias, as_=cte.this)
+    return query
+
+
 def compile_rule(rule: Rule, dialect: Dialect = DUCKDB) -> CompiledRule:
+    """Each check as one self-contained query (``CompiledCheck.query``), and, for running
+    several checks of a rule cheaply, the shared tables ``j``, ``e``, ``m`` (``common``) with
+    each check's query over them (``CompiledCheck.body``)."""
+    b = _Build(rule, dialect)
+    common: list[tuple[str, exp.Expression]] = []
+    if rule.expect is not None:
+        common.append(("j", _job_runs(b)))
+        if any(c != "complete_within" for c in rule.checks):
+            common += [("e", _effects(b)), ("m", _matches(b))]
+    shared = tuple(common)
     checks: list[CompiledCheck] = []
     for check in rule.checks:
-        b = _Build(rule, dialect)
         if check == "confirmed":
-            query = _with_common(b, _unconfirmed(b, failed=False))
+            body = _unconfirmed(b, failed=False)
         elif check == "effect_ok":
-            query = _with_common(b, _unconfirmed(b, failed=True))
+            body = _unconfirmed(b, failed=True)
         elif check == "before_done":
-            query = _with_common(b, _premature(b))
+            body = _premature(b)
         elif check == "at_most_once":
-            query = _with_common(b, _duplicates(b))
+            body = _duplicates(b)
         elif check == "complete_within":
-            query = _lost(b)
+            body = _lost(b)
         else:  # pragma: no cover - the model only holds known checks
             raise ValueError(f"unknown check {check!r}")
-        checks.append(CompiledCheck(check, _hoist_ctes(query), dict(b.params.values)))
-    jb = _Build(rule, dialect)
-    judged = _judged(jb)
-    return CompiledRule(
-        rule, tuple(checks), CompiledCheck("judged", judged, dict(jb.params.values))
+        uses = shared if check != "complete_within" else ()
+        query = _full(body, uses)
+        checks.append(
+            CompiledCheck(
+                check, query, _used(b.params.values, query), body, _used(b.params.values, body)
+            )
+        )
+    judged_body = _judged(b)
+    judged_common = shared[:1] if rule.expect is not None else ()
+    judged_query = _full(judged_body, judged_common)
+    judged = CompiledCheck(
+        "judged",
+        judged_query,
+        _used(b.params.values, judged_query),
+        judged_body,
+        _used(b.params.values, judged_body),
     )
-
-
-def _hoist_ctes(query: exp.Select) -> exp.Select:
-    """Put the common ``j``, ``e``, ``m`` first, then the check's own CTEs, in one WITH."""
-    with_ = query.args.get("with_")
-    if not with_:
-        return query
-    ctes = list(with_.expressions)
-    order = {"j": 0, "e": 1, "m": 2}
-    ctes.sort(key=lambda c: order.get(c.alias, 3))
-    with_.set("expressions", ctes)
-    return query
+    common_params = tuple((name, q, _used(b.params.values, q)) for name, q in shared)
+    return CompiledRule(rule, tuple(checks), judged, common_params)

@@ -45,9 +45,16 @@ def _table(findings: list[Finding]) -> pa.Table:
 
 
 def save_findings(
-    con: duckdb.DuckDBPyConnection, findings: Iterable[Finding], origin: str, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    findings: Iterable[Finding],
+    origin: str,
+    now: datetime,
+    rule_ids: Iterable[str],
 ) -> dict[str, int]:
-    """Upsert ``findings`` of one evaluation; resolve earlier ones of ``origin`` not seen."""
+    """Upsert ``findings`` of one evaluation; resolve earlier ones of ``origin`` from the
+    rules that ran (``rule_ids``) that were not seen again. Findings of rules that did not
+    run this time are left as they are."""
+    rule_ids = sorted(set(rule_ids))
     findings = list(findings)
     incoming = _table(findings)
     cols = ", ".join(_COLUMNS)
@@ -69,9 +76,11 @@ def save_findings(
         resolved = con.execute(
             """
             UPDATE findings SET state = ?, resolved_at = ?
-            WHERE origin = ? AND state <> ? AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings)
+            WHERE origin = ? AND state <> ?
+              AND rule_id IN (SELECT unnest(?::VARCHAR[]))
+              AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings)
             """,
-            [str(State.RESOLVED), now, origin, str(State.RESOLVED)],
+            [str(State.RESOLVED), now, origin, str(State.RESOLVED), rule_ids],
         ).fetchall()[0][0]
         con.commit()
     except Exception:

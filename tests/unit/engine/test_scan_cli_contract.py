@@ -378,7 +378,7 @@ def test_rules_explain_prints_sql_with_bound_parameters_not_the_rule_values(
     assert [c.split(";")[0] for c in checks] == [
         "-- check confirmed", "-- check before_done", "-- check at_most_once", "-- check effect_ok",
     ]  # fmt: skip
-    assert "$p1 = 'email.sent', $p2 = 'celery', $p3 = 'shop.send_*'" in checks[0]
+    assert "$p1 = 'celery', $p2 = 'shop.send_*', $p3 = 'email.sent'" in checks[0]
     sql = "\n".join(line for line in out.splitlines() if not line.startswith("--"))
     assert "$p1" in sql and "$p2" in sql and "$p3" in sql
     assert "'celery'" not in sql and "shop.send_" not in sql and "email.sent" not in sql

@@ -1,83 +1,83 @@
 -- derived table job_runs
 SELECT
-  "q22"."system",
-  "q22"."job_id",
-  "q22"."job_name",
-  "q22"."queue",
+  "q23"."system",
+  "q23"."job_id",
+  "q23"."job_name",
+  "q23"."queue",
   COALESCE(
-    "q22"."attempt",
+    "q23"."attempt",
     ROW_NUMBER() OVER (
-      PARTITION BY "q22"."system", "q22"."job_id"
-      ORDER BY "q22"."start_ns", "q22"."span_id"
+      PARTITION BY "q23"."system", "q23"."job_id"
+      ORDER BY "q23"."start_ns", "q23"."span_id"
     )
   ) AS "attempt",
-  "q22"."outcome",
-  "q22"."done_ns",
-  "q22"."start_ns",
-  "q22"."end_ns",
-  "q22"."trace_id",
-  "q22"."span_id",
-  "q22"."parent_span_id",
-  "q22"."service",
-  "q22"."span_name",
-  "q22"."status",
-  "q22"."attributes",
-  "q22"."expected_effects",
-  "q22"."signals",
-  "q22"."link_trace_ids",
-  "q22"."batch_id",
-  "q22"."profile"
+  "q23"."outcome",
+  "q23"."done_ns",
+  "q23"."start_ns",
+  "q23"."end_ns",
+  "q23"."trace_id",
+  "q23"."span_id",
+  "q23"."parent_span_id",
+  "q23"."service",
+  "q23"."span_name",
+  "q23"."status",
+  "q23"."attributes",
+  "q23"."expected_effects",
+  "q23"."signals",
+  "q23"."link_trace_ids",
+  "q23"."batch_id",
+  "q23"."profile"
 FROM (
   SELECT
-    "r21"."system",
-    "r21"."job_id",
-    "r21"."job_name",
-    "r21"."queue",
-    "r21"."attempt",
-    "r21"."outcome",
-    "r21"."done_ns",
-    "r21"."start_ns",
-    "r21"."end_ns",
-    "r21"."trace_id",
-    "r21"."span_id",
-    "r21"."parent_span_id",
-    "r21"."service",
-    "r21"."span_name",
-    "r21"."status",
-    "r21"."attributes",
-    "r21"."expected_effects",
-    "r21"."signals",
-    "r21"."link_trace_ids",
-    "r21"."batch_id",
-    "r21"."profile",
-    "r21"."priority"
+    "r22"."system",
+    "r22"."job_id",
+    "r22"."job_name",
+    "r22"."queue",
+    "r22"."attempt",
+    "r22"."outcome",
+    "r22"."done_ns",
+    "r22"."start_ns",
+    "r22"."end_ns",
+    "r22"."trace_id",
+    "r22"."span_id",
+    "r22"."parent_span_id",
+    "r22"."service",
+    "r22"."span_name",
+    "r22"."status",
+    "r22"."attributes",
+    "r22"."expected_effects",
+    "r22"."signals",
+    "r22"."link_trace_ids",
+    "r22"."batch_id",
+    "r22"."profile",
+    "r22"."priority"
   FROM (
     SELECT
-      "u20"."system",
-      "u20"."job_id",
-      "u20"."job_name",
-      "u20"."queue",
-      "u20"."attempt",
-      "u20"."outcome",
-      "u20"."done_ns",
-      "u20"."start_ns",
-      "u20"."end_ns",
-      "u20"."trace_id",
-      "u20"."span_id",
-      "u20"."parent_span_id",
-      "u20"."service",
-      "u20"."span_name",
-      "u20"."status",
-      "u20"."attributes",
-      "u20"."expected_effects",
-      "u20"."signals",
-      "u20"."link_trace_ids",
-      "u20"."batch_id",
-      "u20"."profile",
-      "u20"."priority",
+      "u21"."system",
+      "u21"."job_id",
+      "u21"."job_name",
+      "u21"."queue",
+      "u21"."attempt",
+      "u21"."outcome",
+      "u21"."done_ns",
+      "u21"."start_ns",
+      "u21"."end_ns",
+      "u21"."trace_id",
+      "u21"."span_id",
+      "u21"."parent_span_id",
+      "u21"."service",
+      "u21"."span_name",
+      "u21"."status",
+      "u21"."attributes",
+      "u21"."expected_effects",
+      "u21"."signals",
+      "u21"."link_trace_ids",
+      "u21"."batch_id",
+      "u21"."profile",
+      "u21"."priority",
       ROW_NUMBER() OVER (
-        PARTITION BY "u20"."trace_id", "u20"."span_id"
-        ORDER BY "u20"."priority", "u20"."profile"
+        PARTITION BY "u21"."trace_id", "u21"."span_id"
+        ORDER BY "u21"."priority", "u21"."profile"
       ) AS "rn"
     FROM (
       SELECT
@@ -346,14 +346,16 @@ FROM (
             FROM "otel_traces" AS "c8"
             WHERE
               "c8"."SpanName" GLOB 'handle_job_failure *'
-              AND ("c8"."TraceId", "c8"."SpanId") IN (
-                SELECT
-                  "c9"."TraceId",
-                  "c9"."ParentSpanId"
-                FROM "otel_traces" AS "c9"
-                WHERE
-                  "c9"."SpanName" GLOB 'publish *'
-              )
+          )
+          AND (
+            ("s6"."TraceId", "s6"."SpanId") IN (
+              SELECT
+                "c9"."TraceId",
+                "c9"."ParentSpanId"
+              FROM "otel_traces" AS "c9"
+              WHERE
+                "c9"."SpanName" GLOB 'publish *'
+            )
           )
           THEN 'retry'
           WHEN ("s6"."TraceId", "s6"."SpanId") IN (
@@ -442,13 +444,20 @@ FROM (
         ) AS "queue",
         CAST(NULL AS BIGINT) AS "attempt",
         CASE
-          WHEN ("s15"."TraceId", "s15"."SpanId") IN (
+          WHEN ("s15"."TraceId", "s15"."ParentSpanId") IN (
             SELECT
-              "c16"."TraceId",
-              "c16"."ParentSpanId"
-            FROM "otel_traces" AS "c16"
+              "p16"."TraceId",
+              "p16"."SpanId"
+            FROM "otel_traces" AS "p16"
             WHERE
-              "c16"."SpanName" GLOB 'publish *'
+              ("p16"."TraceId", "p16"."SpanId") IN (
+                SELECT
+                  "c17"."TraceId",
+                  "c17"."ParentSpanId"
+                FROM "otel_traces" AS "c17"
+                WHERE
+                  "c17"."SpanName" GLOB 'publish *'
+              )
           )
           THEN 'retry'
           WHEN "s15"."SpanName" GLOB '*'
@@ -480,78 +489,20 @@ FROM (
           ) IS NULL
           AND ("s15"."TraceId", "s15"."ParentSpanId") IN (
             SELECT
-              "p17"."TraceId",
-              "p17"."SpanId"
-            FROM "otel_traces" AS "p17"
+              "p18"."TraceId",
+              "p18"."SpanId"
+            FROM "otel_traces" AS "p18"
             WHERE
-              "p17"."SpanName" GLOB 'publish *' AND "p17"."SpanKind" IN ('Producer')
+              "p18"."SpanName" GLOB 'publish *' AND "p18"."SpanKind" IN ('Producer')
           )
         )
         AND COALESCE("s15"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
       UNION ALL
       SELECT
         'sidekiq' AS "system",
-        COALESCE("s18"."SpanAttributes" ->> '$."messaging.message_id"', '') AS "job_id",
-        COALESCE("s18"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '') AS "job_name",
-        COALESCE("s18"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
-        CAST(NULL AS BIGINT) AS "attempt",
-        CASE
-          WHEN "s18"."StatusCode" = 'Error'
-          THEN 'failed'
-          WHEN "s18"."SpanName" GLOB '*'
-          THEN 'done'
-          ELSE 'unknown'
-        END AS "outcome",
-        COALESCE(
-          EPOCH_NS(
-            LIST_EXTRACT("s18"."Events.Timestamp", LIST_POSITION("s18"."Events.Name", 'job.done'))
-          ),
-          EPOCH_NS("s18"."Timestamp") + "s18"."Duration"
-        ) AS "done_ns",
-        EPOCH_NS("s18"."Timestamp") AS "start_ns",
-        EPOCH_NS("s18"."Timestamp") + "s18"."Duration" AS "end_ns",
-        "s18"."TraceId" AS "trace_id",
-        "s18"."SpanId" AS "span_id",
-        "s18"."ParentSpanId" AS "parent_span_id",
-        "s18"."ServiceName" AS "service",
-        "s18"."SpanName" AS "span_name",
-        "s18"."StatusCode" AS "status",
-        "s18"."SpanAttributes" AS "attributes",
-        COALESCE("s18"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
-        '' AS "signals",
-        "s18"."Links.TraceId" AS "link_trace_ids",
-        "s18"."BatchId" AS "batch_id",
-        'sidekiq' AS "profile",
-        10 AS "priority"
-      FROM "otel_traces" AS "s18"
-      WHERE
-        (
-          "s18"."SpanKind" IN ('Consumer')
-          AND COALESCE("s18"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
-          AND NOT (
-            "s18"."SpanAttributes" -> '$."messaging.message_id"'
-          ) IS NULL
-        )
-        AND COALESCE("s18"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
-      UNION ALL
-      SELECT
-        'temporal' AS "system",
-        CASE
-          WHEN COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
-          OR COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
-          THEN ''
-          ELSE CONCAT_WS(
-            '/',
-            COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
-            COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '')
-          )
-        END AS "job_id",
-        COALESCE(
-          NULLIF(COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityType', ''), ''),
-          NULLIF("s19"."SpanName", ''),
-          ''
-        ) AS "job_name",
-        '' AS "queue",
+        COALESCE("s19"."SpanAttributes" ->> '$."messaging.message_id"', '') AS "job_id",
+        COALESCE("s19"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '') AS "job_name",
+        COALESCE("s19"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
         CAST(NULL AS BIGINT) AS "attempt",
         CASE
           WHEN "s19"."StatusCode" = 'Error'
@@ -579,97 +530,130 @@ FROM (
         '' AS "signals",
         "s19"."Links.TraceId" AS "link_trace_ids",
         "s19"."BatchId" AS "batch_id",
-        'temporal' AS "profile",
+        'sidekiq' AS "profile",
         10 AS "priority"
       FROM "otel_traces" AS "s19"
       WHERE
         (
-          "s19"."SpanName" GLOB 'RunActivity:*'
+          "s19"."SpanKind" IN ('Consumer')
+          AND COALESCE("s19"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
           AND NOT (
-            "s19"."SpanAttributes" -> '$.temporalActivityID'
+            "s19"."SpanAttributes" -> '$."messaging.message_id"'
           ) IS NULL
         )
-        AND CASE
-          WHEN COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
-          OR COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+        AND COALESCE("s19"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+      UNION ALL
+      SELECT
+        'temporal' AS "system",
+        CASE
+          WHEN COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+          OR COALESCE("s20"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
           THEN ''
           ELSE CONCAT_WS(
             '/',
-            COALESCE("s19"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
-            COALESCE("s19"."SpanAttributes" ->> '$.temporalActivityID', '')
+            COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
+            COALESCE("s20"."SpanAttributes" ->> '$.temporalActivityID', '')
+          )
+        END AS "job_id",
+        COALESCE(
+          NULLIF(COALESCE("s20"."SpanAttributes" ->> '$.temporalActivityType', ''), ''),
+          NULLIF("s20"."SpanName", ''),
+          ''
+        ) AS "job_name",
+        '' AS "queue",
+        CAST(NULL AS BIGINT) AS "attempt",
+        CASE
+          WHEN "s20"."StatusCode" = 'Error'
+          THEN 'failed'
+          WHEN "s20"."SpanName" GLOB '*'
+          THEN 'done'
+          ELSE 'unknown'
+        END AS "outcome",
+        COALESCE(
+          EPOCH_NS(
+            LIST_EXTRACT("s20"."Events.Timestamp", LIST_POSITION("s20"."Events.Name", 'job.done'))
+          ),
+          EPOCH_NS("s20"."Timestamp") + "s20"."Duration"
+        ) AS "done_ns",
+        EPOCH_NS("s20"."Timestamp") AS "start_ns",
+        EPOCH_NS("s20"."Timestamp") + "s20"."Duration" AS "end_ns",
+        "s20"."TraceId" AS "trace_id",
+        "s20"."SpanId" AS "span_id",
+        "s20"."ParentSpanId" AS "parent_span_id",
+        "s20"."ServiceName" AS "service",
+        "s20"."SpanName" AS "span_name",
+        "s20"."StatusCode" AS "status",
+        "s20"."SpanAttributes" AS "attributes",
+        COALESCE("s20"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+        '' AS "signals",
+        "s20"."Links.TraceId" AS "link_trace_ids",
+        "s20"."BatchId" AS "batch_id",
+        'temporal' AS "profile",
+        10 AS "priority"
+      FROM "otel_traces" AS "s20"
+      WHERE
+        (
+          "s20"."SpanName" GLOB 'RunActivity:*'
+          AND NOT (
+            "s20"."SpanAttributes" -> '$.temporalActivityID'
+          ) IS NULL
+        )
+        AND CASE
+          WHEN COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+          OR COALESCE("s20"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+          THEN ''
+          ELSE CONCAT_WS(
+            '/',
+            COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
+            COALESCE("s20"."SpanAttributes" ->> '$.temporalActivityID', '')
           )
         END <> ''
-    ) AS "u20"
-  ) AS "r21"
+    ) AS "u21"
+  ) AS "r22"
   WHERE
-    "r21"."rn" = 1
-) AS "q22";
+    "r22"."rn" = 1
+) AS "q23";
 
 -- derived table enqueues
 SELECT
-  "r30"."system",
-  "r30"."job_id",
-  "r30"."job_name",
-  "r30"."queue",
-  "r30"."enqueued_ns",
-  "r30"."trace_id",
-  "r30"."span_id",
-  "r30"."service",
-  "r30"."span_name",
-  "r30"."attributes",
-  "r30"."batch_id",
-  "r30"."profile",
-  "r30"."priority"
+  "r31"."system",
+  "r31"."job_id",
+  "r31"."job_name",
+  "r31"."queue",
+  "r31"."enqueued_ns",
+  "r31"."trace_id",
+  "r31"."span_id",
+  "r31"."service",
+  "r31"."span_name",
+  "r31"."attributes",
+  "r31"."batch_id",
+  "r31"."profile",
+  "r31"."priority"
 FROM (
   SELECT
-    "u29"."system",
-    "u29"."job_id",
-    "u29"."job_name",
-    "u29"."queue",
-    "u29"."enqueued_ns",
-    "u29"."trace_id",
-    "u29"."span_id",
-    "u29"."service",
-    "u29"."span_name",
-    "u29"."attributes",
-    "u29"."batch_id",
-    "u29"."profile",
-    "u29"."priority",
+    "u30"."system",
+    "u30"."job_id",
+    "u30"."job_name",
+    "u30"."queue",
+    "u30"."enqueued_ns",
+    "u30"."trace_id",
+    "u30"."span_id",
+    "u30"."service",
+    "u30"."span_name",
+    "u30"."attributes",
+    "u30"."batch_id",
+    "u30"."profile",
+    "u30"."priority",
     ROW_NUMBER() OVER (
-      PARTITION BY "u29"."trace_id", "u29"."span_id"
-      ORDER BY "u29"."priority", "u29"."profile"
+      PARTITION BY "u30"."trace_id", "u30"."span_id"
+      ORDER BY "u30"."priority", "u30"."profile"
     ) AS "rn"
   FROM (
     SELECT
       'bullmq' AS "system",
-      COALESCE("s23"."SpanAttributes" ->> '$."bullmq.job.id"', '') AS "job_id",
-      COALESCE("s23"."SpanAttributes" ->> '$."bullmq.job.name"', '') AS "job_name",
-      COALESCE("s23"."SpanAttributes" ->> '$."bullmq.queue.name"', '') AS "queue",
-      EPOCH_NS("s23"."Timestamp") AS "enqueued_ns",
-      "s23"."TraceId" AS "trace_id",
-      "s23"."SpanId" AS "span_id",
-      "s23"."ServiceName" AS "service",
-      "s23"."SpanName" AS "span_name",
-      "s23"."SpanAttributes" AS "attributes",
-      "s23"."BatchId" AS "batch_id",
-      'bullmq' AS "profile",
-      10 AS "priority"
-    FROM "otel_traces" AS "s23"
-    WHERE
-      (
-        "s23"."SpanName" GLOB 'add *'
-        AND "s23"."SpanKind" IN ('Producer')
-        AND NOT (
-          "s23"."SpanAttributes" -> '$."bullmq.job.id"'
-        ) IS NULL
-      )
-      AND COALESCE("s23"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
-    UNION ALL
-    SELECT
-      'celery' AS "system",
-      COALESCE("s24"."SpanAttributes" ->> '$."messaging.message.id"', '') AS "job_id",
-      COALESCE("s24"."SpanAttributes" ->> '$."celery.task_name"', '') AS "job_name",
-      COALESCE("s24"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
+      COALESCE("s24"."SpanAttributes" ->> '$."bullmq.job.id"', '') AS "job_id",
+      COALESCE("s24"."SpanAttributes" ->> '$."bullmq.job.name"', '') AS "job_name",
+      COALESCE("s24"."SpanAttributes" ->> '$."bullmq.queue.name"', '') AS "queue",
       EPOCH_NS("s24"."Timestamp") AS "enqueued_ns",
       "s24"."TraceId" AS "trace_id",
       "s24"."SpanId" AS "span_id",
@@ -677,41 +661,24 @@ FROM (
       "s24"."SpanName" AS "span_name",
       "s24"."SpanAttributes" AS "attributes",
       "s24"."BatchId" AS "batch_id",
-      'celery' AS "profile",
+      'bullmq' AS "profile",
       10 AS "priority"
     FROM "otel_traces" AS "s24"
     WHERE
       (
-        "s24"."SpanName" GLOB 'apply_async/*'
+        "s24"."SpanName" GLOB 'add *'
         AND "s24"."SpanKind" IN ('Producer')
         AND NOT (
-          "s24"."SpanAttributes" -> '$."messaging.message.id"'
+          "s24"."SpanAttributes" -> '$."bullmq.job.id"'
         ) IS NULL
       )
-      AND COALESCE("s24"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
+      AND COALESCE("s24"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
     UNION ALL
     SELECT
-      COALESCE(
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
-        NULLIF('messaging', ''),
-        ''
-      ) AS "system",
-      COALESCE(
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
-        ''
-      ) AS "job_id",
-      COALESCE(
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
-        NULLIF("s25"."SpanName", ''),
-        ''
-      ) AS "job_name",
-      COALESCE(
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
-        ''
-      ) AS "queue",
+      'celery' AS "system",
+      COALESCE("s25"."SpanAttributes" ->> '$."messaging.message.id"', '') AS "job_id",
+      COALESCE("s25"."SpanAttributes" ->> '$."celery.task_name"', '') AS "job_name",
+      COALESCE("s25"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
       EPOCH_NS("s25"."Timestamp") AS "enqueued_ns",
       "s25"."TraceId" AS "trace_id",
       "s25"."SpanId" AS "span_id",
@@ -719,32 +686,41 @@ FROM (
       "s25"."SpanName" AS "span_name",
       "s25"."SpanAttributes" AS "attributes",
       "s25"."BatchId" AS "batch_id",
-      'messaging' AS "profile",
-      90 AS "priority"
+      'celery' AS "profile",
+      10 AS "priority"
     FROM "otel_traces" AS "s25"
     WHERE
       (
-        "s25"."SpanKind" IN ('Producer')
-        AND (
-          COALESCE("s25"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
-          OR COALESCE("s25"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
-        )
+        "s25"."SpanName" GLOB 'apply_async/*'
+        AND "s25"."SpanKind" IN ('Producer')
+        AND NOT (
+          "s25"."SpanAttributes" -> '$."messaging.message.id"'
+        ) IS NULL
       )
-      AND COALESCE(
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-        NULLIF(COALESCE("s25"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
-        ''
-      ) <> ''
+      AND COALESCE("s25"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
     UNION ALL
     SELECT
-      COALESCE("s26"."SpanAttributes" ->> '$."job.system"', '') AS "system",
-      COALESCE("s26"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
       COALESCE(
-        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."job.name"', ''), ''),
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+        NULLIF('messaging', ''),
+        ''
+      ) AS "system",
+      COALESCE(
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        ''
+      ) AS "job_id",
+      COALESCE(
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
         NULLIF("s26"."SpanName", ''),
         ''
       ) AS "job_name",
-      COALESCE("s26"."SpanAttributes" ->> '$."job.queue"', '') AS "queue",
+      COALESCE(
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        ''
+      ) AS "queue",
       EPOCH_NS("s26"."Timestamp") AS "enqueued_ns",
       "s26"."TraceId" AS "trace_id",
       "s26"."SpanId" AS "span_id",
@@ -752,26 +728,32 @@ FROM (
       "s26"."SpanName" AS "span_name",
       "s26"."SpanAttributes" AS "attributes",
       "s26"."BatchId" AS "batch_id",
-      'probes' AS "profile",
-      50 AS "priority"
+      'messaging' AS "profile",
+      90 AS "priority"
     FROM "otel_traces" AS "s26"
     WHERE
       (
         "s26"."SpanKind" IN ('Producer')
-        AND NOT (
-          "s26"."SpanAttributes" -> '$."job.system"'
-        ) IS NULL
-        AND NOT (
-          "s26"."SpanAttributes" -> '$."job.id"'
-        ) IS NULL
+        AND (
+          COALESCE("s26"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
+          OR COALESCE("s26"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+        )
       )
-      AND COALESCE("s26"."SpanAttributes" ->> '$."job.id"', '') <> ''
+      AND COALESCE(
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+        NULLIF(COALESCE("s26"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        ''
+      ) <> ''
     UNION ALL
     SELECT
-      'rq' AS "system",
-      COALESCE("s27"."SpanAttributes" ->> '$."rq.job.id"', '') AS "job_id",
-      COALESCE("s27"."SpanAttributes" ->> '$."rq.job.function"', '') AS "job_name",
-      COALESCE("s27"."SpanAttributes" ->> '$."messaging.destination.name"', '') AS "queue",
+      COALESCE("s27"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+      COALESCE("s27"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+      COALESCE(
+        NULLIF(COALESCE("s27"."SpanAttributes" ->> '$."job.name"', ''), ''),
+        NULLIF("s27"."SpanName", ''),
+        ''
+      ) AS "job_name",
+      COALESCE("s27"."SpanAttributes" ->> '$."job.queue"', '') AS "queue",
       EPOCH_NS("s27"."Timestamp") AS "enqueued_ns",
       "s27"."TraceId" AS "trace_id",
       "s27"."SpanId" AS "span_id",
@@ -779,24 +761,26 @@ FROM (
       "s27"."SpanName" AS "span_name",
       "s27"."SpanAttributes" AS "attributes",
       "s27"."BatchId" AS "batch_id",
-      'rq' AS "profile",
-      10 AS "priority"
+      'probes' AS "profile",
+      50 AS "priority"
     FROM "otel_traces" AS "s27"
     WHERE
       (
-        "s27"."SpanName" GLOB 'publish *'
-        AND "s27"."SpanKind" IN ('Producer')
+        "s27"."SpanKind" IN ('Producer')
         AND NOT (
-          "s27"."SpanAttributes" -> '$."rq.job.id"'
+          "s27"."SpanAttributes" -> '$."job.system"'
+        ) IS NULL
+        AND NOT (
+          "s27"."SpanAttributes" -> '$."job.id"'
         ) IS NULL
       )
-      AND COALESCE("s27"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+      AND COALESCE("s27"."SpanAttributes" ->> '$."job.id"', '') <> ''
     UNION ALL
     SELECT
-      'sidekiq' AS "system",
-      COALESCE("s28"."SpanAttributes" ->> '$."messaging.message_id"', '') AS "job_id",
-      COALESCE("s28"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '') AS "job_name",
-      COALESCE("s28"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
+      'rq' AS "system",
+      COALESCE("s28"."SpanAttributes" ->> '$."rq.job.id"', '') AS "job_id",
+      COALESCE("s28"."SpanAttributes" ->> '$."rq.job.function"', '') AS "job_name",
+      COALESCE("s28"."SpanAttributes" ->> '$."messaging.destination.name"', '') AS "queue",
       EPOCH_NS("s28"."Timestamp") AS "enqueued_ns",
       "s28"."TraceId" AS "trace_id",
       "s28"."SpanId" AS "span_id",
@@ -804,87 +788,112 @@ FROM (
       "s28"."SpanName" AS "span_name",
       "s28"."SpanAttributes" AS "attributes",
       "s28"."BatchId" AS "batch_id",
-      'sidekiq' AS "profile",
+      'rq' AS "profile",
       10 AS "priority"
     FROM "otel_traces" AS "s28"
     WHERE
       (
-        "s28"."SpanKind" IN ('Producer')
-        AND COALESCE("s28"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+        "s28"."SpanName" GLOB 'publish *'
+        AND "s28"."SpanKind" IN ('Producer')
         AND NOT (
-          "s28"."SpanAttributes" -> '$."messaging.message_id"'
+          "s28"."SpanAttributes" -> '$."rq.job.id"'
         ) IS NULL
       )
-      AND COALESCE("s28"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
-  ) AS "u29"
-) AS "r30"
+      AND COALESCE("s28"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+    UNION ALL
+    SELECT
+      'sidekiq' AS "system",
+      COALESCE("s29"."SpanAttributes" ->> '$."messaging.message_id"', '') AS "job_id",
+      COALESCE("s29"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '') AS "job_name",
+      COALESCE("s29"."SpanAttributes" ->> '$."messaging.destination"', '') AS "queue",
+      EPOCH_NS("s29"."Timestamp") AS "enqueued_ns",
+      "s29"."TraceId" AS "trace_id",
+      "s29"."SpanId" AS "span_id",
+      "s29"."ServiceName" AS "service",
+      "s29"."SpanName" AS "span_name",
+      "s29"."SpanAttributes" AS "attributes",
+      "s29"."BatchId" AS "batch_id",
+      'sidekiq' AS "profile",
+      10 AS "priority"
+    FROM "otel_traces" AS "s29"
+    WHERE
+      (
+        "s29"."SpanKind" IN ('Producer')
+        AND COALESCE("s29"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+        AND NOT (
+          "s29"."SpanAttributes" -> '$."messaging.message_id"'
+        ) IS NULL
+      )
+      AND COALESCE("s29"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+  ) AS "u30"
+) AS "r31"
 WHERE
-  "r30"."rn" = 1;
+  "r31"."rn" = 1;
 
 -- derived table effects
 SELECT
-  COALESCE("s31"."SpanAttributes" ->> '$."side_effect.name"', '') AS "effect_name",
-  COALESCE("s31"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-  COALESCE("s31"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  COALESCE("s31"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+  COALESCE("s32"."SpanAttributes" ->> '$."side_effect.name"', '') AS "effect_name",
+  COALESCE("s32"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+  COALESCE("s32"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  COALESCE("s32"."SpanAttributes" ->> '$."job.system"', '') AS "system",
   NOT (
     (
-      "s31"."StatusCode" = 'Error'
-      OR COALESCE("s31"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
+      "s32"."StatusCode" = 'Error'
+      OR COALESCE("s32"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
     )
   ) AS "ok",
-  EPOCH_NS("s31"."Timestamp") AS "start_ns",
-  EPOCH_NS("s31"."Timestamp") + "s31"."Duration" AS "end_ns",
-  "s31"."TraceId" AS "trace_id",
-  "s31"."SpanId" AS "span_id",
-  "s31"."ParentSpanId" AS "parent_span_id",
-  "s31"."ServiceName" AS "service",
-  "s31"."SpanName" AS "span_name",
-  "s31"."StatusMessage" AS "status_message",
-  "s31"."SpanAttributes" AS "attributes",
-  "s31"."Links.TraceId" AS "link_trace_ids",
-  "s31"."BatchId" AS "batch_id"
-FROM "otel_traces" AS "s31"
+  EPOCH_NS("s32"."Timestamp") AS "start_ns",
+  EPOCH_NS("s32"."Timestamp") + "s32"."Duration" AS "end_ns",
+  "s32"."TraceId" AS "trace_id",
+  "s32"."SpanId" AS "span_id",
+  "s32"."ParentSpanId" AS "parent_span_id",
+  "s32"."ServiceName" AS "service",
+  "s32"."SpanName" AS "span_name",
+  "s32"."StatusMessage" AS "status_message",
+  "s32"."SpanAttributes" AS "attributes",
+  "s32"."Links.TraceId" AS "link_trace_ids",
+  "s32"."BatchId" AS "batch_id"
+FROM "otel_traces" AS "s32"
 WHERE
-  "s31"."SpanName" = 'side_effect.confirm';
+  "s32"."SpanName" = 'side_effect.confirm';
 
 -- derived table signals
 SELECT
-  "e33"."system" AS "system",
-  COALESCE("e33"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
+  "e34"."system" AS "system",
+  COALESCE("e34"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
   'stalled' AS "signal",
-  EPOCH_NS("e33"."ev_time") AS "at_ns",
-  "e33"."trace_id" AS "trace_id",
-  "e33"."span_id" AS "span_id",
-  "e33"."span_name" AS "note"
+  EPOCH_NS("e34"."ev_time") AS "at_ns",
+  "e34"."trace_id" AS "trace_id",
+  "e34"."span_id" AS "span_id",
+  "e34"."span_name" AS "note"
 FROM (
   SELECT
     'bullmq' AS "system",
-    UNNEST("s32"."Events.Name") AS "ev_name",
-    UNNEST("s32"."Events.Attributes") AS "ev_attrs",
-    UNNEST("s32"."Events.Timestamp") AS "ev_time",
-    "s32"."TraceId" AS "trace_id",
-    "s32"."SpanId" AS "span_id",
-    "s32"."SpanName" AS "span_name"
-  FROM "otel_traces" AS "s32"
+    UNNEST("s33"."Events.Name") AS "ev_name",
+    UNNEST("s33"."Events.Attributes") AS "ev_attrs",
+    UNNEST("s33"."Events.Timestamp") AS "ev_time",
+    "s33"."TraceId" AS "trace_id",
+    "s33"."SpanId" AS "span_id",
+    "s33"."SpanName" AS "span_name"
+  FROM "otel_traces" AS "s33"
   WHERE
-    "s32"."SpanName" GLOB 'moveStalledJobsToWait *'
-) AS "e33"
+    "s33"."SpanName" GLOB 'moveStalledJobsToWait *'
+) AS "e34"
 WHERE
-  "e33"."ev_name" = 'job stalled';
+  "e34"."ev_name" = 'job stalled';
 
 -- derived table error_spans
 SELECT
-  "s34"."TraceId" AS "trace_id",
-  "s34"."SpanId" AS "span_id",
-  "s34"."ParentSpanId" AS "parent_span_id",
-  "s34"."SpanName" AS "span_name",
-  EPOCH_NS("s34"."Timestamp") AS "start_ns",
-  EPOCH_NS("s34"."Timestamp") + "s34"."Duration" AS "end_ns",
-  COALESCE("s34"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  "s34"."StatusMessage" AS "status_message",
-  "s34"."ServiceName" AS "service"
-FROM "otel_traces" AS "s34"
+  "s35"."TraceId" AS "trace_id",
+  "s35"."SpanId" AS "span_id",
+  "s35"."ParentSpanId" AS "parent_span_id",
+  "s35"."SpanName" AS "span_name",
+  EPOCH_NS("s35"."Timestamp") AS "start_ns",
+  EPOCH_NS("s35"."Timestamp") + "s35"."Duration" AS "end_ns",
+  COALESCE("s35"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  "s35"."StatusMessage" AS "status_message",
+  "s35"."ServiceName" AS "service"
+FROM "otel_traces" AS "s35"
 WHERE
-  "s34"."StatusCode" = 'Error';
+  "s35"."StatusCode" = 'Error';
 

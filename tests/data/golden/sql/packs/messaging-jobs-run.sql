@@ -41,7 +41,7 @@ LEFT JOIN (
 ) AS "g"
   ON "g"."system" = "q"."system" AND "g"."job_id" = "q"."job_id"
 WHERE
-  "q"."system" = $p1;
+  "q"."profile" = $p1;
 
 -- check judged
 -- params {"p1": "messaging"}
@@ -51,4 +51,4 @@ SELECT DISTINCT
   "q"."job_name"
 FROM "enqueues" AS "q"
 WHERE
-  "q"."system" = $p1;
+  "q"."profile" = $p1;

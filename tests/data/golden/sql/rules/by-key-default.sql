@@ -1,20 +1,20 @@
 -- rule by-key-default
 
 -- check confirmed
--- params {"p1": "zeta.email.sent", "p2": "zeta-system", "p3": "zeta-tenant-1"}
+-- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p3
+    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p3
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -100,7 +100,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p3 AS "effect_name",
   '' AS "effect_key",
   CAST([] AS TEXT[]) AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",
@@ -118,20 +118,20 @@ WHERE
   "j"."outcome" = 'done';
 
 -- check before_done
--- params {"p1": "zeta.email.sent", "p2": 2000000, "p3": "zeta-system", "p4": "zeta-tenant-1"}
+-- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent", "p4": 2000000}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p3 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p4
+    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p3
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -175,7 +175,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p3 AS "effect_name",
   "f"."key" AS "effect_key",
   ["f"."ref"] AS "related",
   "f"."first_end" - "j"."done_ns" AS "detail_ns",
@@ -186,7 +186,7 @@ JOIN "first_ok" AS "f"
   AND "f"."j_span_id" = "j"."span_id"
   AND "f"."j_expected" = "j"."expected"
 WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p4;
 
 -- check at_most_once
 -- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
@@ -250,20 +250,20 @@ HAVING
   COUNT(DISTINCT "span_id") > 1;
 
 -- check effect_ok
--- params {"p1": "zeta.email.sent", "p2": "zeta-system", "p3": "zeta-tenant-1"}
+-- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p3
+    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p3
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -349,7 +349,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p3 AS "effect_name",
   "f"."key" AS "effect_key",
   "f"."refs" AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",

@@ -1,20 +1,20 @@
 -- rule by-key-explicit
 
 -- check confirmed
--- params {"p1": "zeta.payment.captured", "p2": "zeta.charge"}
+-- params {"p1": "zeta.charge", "p2": "zeta.payment.captured"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."job_name" = $p2
+    "r"."job_name" = $p1
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p2
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -55,7 +55,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   '' AS "effect_key",
   CAST([] AS TEXT[]) AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",

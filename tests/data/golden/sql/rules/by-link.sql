@@ -1,20 +1,20 @@
 -- rule by-link
 
 -- check confirmed
--- params {"p1": "zeta.email.sent", "p2": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2
+    "r"."system" = $p1
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p2
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -83,6 +83,37 @@ WITH j AS (
   ) AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."linked"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
   WHERE
     (
       "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
@@ -158,7 +189,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   '' AS "effect_key",
   CAST([] AS TEXT[]) AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",
@@ -176,20 +207,20 @@ WHERE
   "j"."outcome" = 'done';
 
 -- check before_done
--- params {"p1": "zeta.email.sent", "p2": 2000000, "p3": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": "zeta.email.sent", "p3": 2000000}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p3
+    "r"."system" = $p1
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p2
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -262,6 +293,37 @@ WITH j AS (
     (
       "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
     )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
 ), first_ok AS (
   SELECT
     "j_trace_id",
@@ -291,7 +353,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   "f"."key" AS "effect_key",
   ["f"."ref"] AS "related",
   "f"."first_end" - "j"."done_ns" AS "detail_ns",
@@ -302,7 +364,7 @@ JOIN "first_ok" AS "f"
   AND "f"."j_span_id" = "j"."span_id"
   AND "f"."j_expected" = "j"."expected"
 WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p3;
 
 -- check at_most_once
 -- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
@@ -391,6 +453,37 @@ WITH j AS (
     (
       "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
     )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
 )
 SELECT
   MIN("j_system") AS "system",
@@ -424,20 +517,20 @@ HAVING
   COUNT(DISTINCT "span_id") > 1;
 
 -- check effect_ok
--- params {"p1": "zeta.email.sent", "p2": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2
+    "r"."system" = $p1
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p2
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -506,6 +599,37 @@ WITH j AS (
   ) AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."linked"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
   WHERE
     (
       "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
@@ -581,7 +705,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   "f"."key" AS "effect_key",
   "f"."refs" AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",

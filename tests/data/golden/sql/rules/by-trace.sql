@@ -1,20 +1,20 @@
 -- rule by-trace
 
 -- check confirmed
--- params {"p1": "zeta.email.sent", "p2": "zeta-system", "p3": "zeta.send_*", "p4": "zeta-queue"}
+-- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2 AND "r"."job_name" GLOB $p3 AND "r"."queue" = $p4
+    "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p4
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -124,7 +124,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p4 AS "effect_name",
   '' AS "effect_key",
   CAST([] AS TEXT[]) AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",
@@ -142,20 +142,20 @@ WHERE
   "j"."outcome" = 'done';
 
 -- check before_done
--- params {"p1": "zeta.email.sent", "p2": 2000000, "p3": "zeta-system", "p4": "zeta.send_*", "p5": "zeta-queue"}
+-- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent", "p5": 2000000}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p3 AND "r"."job_name" GLOB $p4 AND "r"."queue" = $p5
+    "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p4
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -223,7 +223,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p4 AS "effect_name",
   "f"."key" AS "effect_key",
   ["f"."ref"] AS "related",
   "f"."first_end" - "j"."done_ns" AS "detail_ns",
@@ -234,7 +234,7 @@ JOIN "first_ok" AS "f"
   AND "f"."j_span_id" = "j"."span_id"
   AND "f"."j_expected" = "j"."expected"
 WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p5;
 
 -- check at_most_once
 -- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent"}
@@ -322,20 +322,20 @@ HAVING
   COUNT(DISTINCT "span_id") > 1;
 
 -- check effect_ok
--- params {"p1": "zeta.email.sent", "p2": "zeta-system", "p3": "zeta.send_*", "p4": "zeta-queue"}
+-- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2 AND "r"."job_name" GLOB $p3 AND "r"."queue" = $p4
+    "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
     "f".*
   FROM "effects" AS "f"
   WHERE
-    "f"."effect_name" = $p1
+    "f"."effect_name" = $p4
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -445,7 +445,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p4 AS "effect_name",
   "f"."key" AS "effect_key",
   "f"."refs" AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",

@@ -150,7 +150,7 @@ WHERE
   "j"."outcome" = 'done';
 
 -- check before_done
--- params {"p1": 2000000, "p2": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": 2000000}
 WITH j AS (
   SELECT
     "r".*,
@@ -165,7 +165,7 @@ WITH j AS (
     ) AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."expected_effects" <> '' AND "r"."system" = $p2
+    "r"."expected_effects" <> '' AND "r"."system" = $p1
 ), e AS (
   SELECT
     "f".*
@@ -250,7 +250,7 @@ JOIN "first_ok" AS "f"
   AND "f"."j_span_id" = "j"."span_id"
   AND "f"."j_expected" = "j"."expected"
 WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p1;
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
 
 -- check at_most_once
 -- params {"p1": "zeta-system"}

@@ -1,14 +1,14 @@
 -- rule span-selector
 
 -- check confirmed
--- params {"p1": "zeta.smtp.*", "p2": "zeta-system", "p3": "1", "p4": "zeta-job-1", "p5": "250", "p6": "true"}
+-- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2 AND CAST("r"."attempt" AS TEXT) = $p3 AND "r"."job_id" = $p4
+    "r"."system" = $p1 AND CAST("r"."attempt" AS TEXT) = $p2 AND "r"."job_id" = $p3
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -29,7 +29,7 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" GLOB $p1
+    "s"."SpanName" GLOB $p4
     AND "s"."SpanKind" = 'Client'
     AND "s"."StatusCode" <> 'Error'
     AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
@@ -143,7 +143,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p4 AS "effect_name",
   '' AS "effect_key",
   CAST([] AS TEXT[]) AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",
@@ -161,14 +161,14 @@ WHERE
   "j"."outcome" = 'done';
 
 -- check before_done
--- params {"p1": "zeta.smtp.*", "p2": 7000000, "p3": "zeta-system", "p4": "1", "p5": "zeta-job-1", "p6": "250", "p7": "true"}
+-- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true", "p7": 7000000}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p3 AND CAST("r"."attempt" AS TEXT) = $p4 AND "r"."job_id" = $p5
+    "r"."system" = $p1 AND CAST("r"."attempt" AS TEXT) = $p2 AND "r"."job_id" = $p3
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -189,11 +189,11 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" GLOB $p1
+    "s"."SpanName" GLOB $p4
     AND "s"."SpanKind" = 'Client'
     AND "s"."StatusCode" <> 'Error'
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p6
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p7
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -261,7 +261,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p4 AS "effect_name",
   "f"."key" AS "effect_key",
   ["f"."ref"] AS "related",
   "f"."first_end" - "j"."done_ns" AS "detail_ns",
@@ -272,7 +272,7 @@ JOIN "first_ok" AS "f"
   AND "f"."j_span_id" = "j"."span_id"
   AND "f"."j_expected" = "j"."expected"
 WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p7;
 
 -- check at_most_once
 -- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
@@ -379,14 +379,14 @@ HAVING
   COUNT(DISTINCT "span_id") > 1;
 
 -- check effect_ok
--- params {"p1": "zeta.smtp.*", "p2": "zeta-system", "p3": "1", "p4": "zeta-job-1", "p5": "250", "p6": "true"}
+-- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2 AND CAST("r"."attempt" AS TEXT) = $p3 AND "r"."job_id" = $p4
+    "r"."system" = $p1 AND CAST("r"."attempt" AS TEXT) = $p2 AND "r"."job_id" = $p3
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -407,7 +407,7 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" GLOB $p1
+    "s"."SpanName" GLOB $p4
     AND "s"."SpanKind" = 'Client'
     AND "s"."StatusCode" <> 'Error'
     AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
@@ -521,7 +521,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p4 AS "effect_name",
   "f"."key" AS "effect_key",
   "f"."refs" AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",

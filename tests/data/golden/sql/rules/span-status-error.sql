@@ -1,14 +1,14 @@
 -- rule span-status-error
 
 -- check effect_ok
--- params {"p1": "zeta.http.post", "p2": "zeta-queue"}
+-- params {"p1": "zeta-queue", "p2": "zeta.http.post"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."queue" = $p2
+    "r"."queue" = $p1
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -29,7 +29,7 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" = $p1 AND "s"."StatusCode" = 'Error'
+    "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -98,6 +98,37 @@ WITH j AS (
   ) AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."linked"
+  WHERE
+    (
+      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+    )
+  UNION ALL
+  SELECT
+    "j"."trace_id" AS "j_trace_id",
+    "j"."span_id" AS "j_span_id",
+    "j"."expected" AS "j_expected",
+    "j"."outcome" AS "j_outcome",
+    "j"."job_id" AS "j_job_id",
+    "j"."system" AS "j_system",
+    "e"."effect_name",
+    "e"."effect_key",
+    "e"."job_id",
+    "e"."system",
+    "e"."ok",
+    "e"."start_ns",
+    "e"."end_ns",
+    "e"."trace_id",
+    "e"."span_id",
+    "e"."parent_span_id",
+    "e"."service",
+    "e"."span_name",
+    "e"."status_message",
+    "e"."attributes",
+    "e"."link_trace_ids",
+    "e"."batch_id"
+  FROM "j" AS "j"
+  JOIN "e" AS "e"
+    ON "e"."trace_id" = "j"."trace_id"
   WHERE
     (
       "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
@@ -173,7 +204,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   "f"."key" AS "effect_key",
   "f"."refs" AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",

@@ -1,14 +1,14 @@
 -- rule with-where
 
 -- check confirmed
--- params {"p1": "zeta.ledger.insert", "p2": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2
+    "r"."system" = $p1
     AND ("r"."trace_id", "r"."span_id") IN (
       SELECT
         "TraceId",
@@ -37,7 +37,7 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" = $p1 AND StatusMessage NOT LIKE '%timeout%'
+    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -147,7 +147,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   '' AS "effect_key",
   CAST([] AS TEXT[]) AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",
@@ -165,14 +165,14 @@ WHERE
   "j"."outcome" = 'done';
 
 -- check before_done
--- params {"p1": "zeta.ledger.insert", "p2": 2000000, "p3": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": "zeta.ledger.insert", "p3": 2000000}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p3
+    "r"."system" = $p1
     AND ("r"."trace_id", "r"."span_id") IN (
       SELECT
         "TraceId",
@@ -201,7 +201,7 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" = $p1 AND StatusMessage NOT LIKE '%timeout%'
+    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -269,7 +269,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   "f"."key" AS "effect_key",
   ["f"."ref"] AS "related",
   "f"."first_end" - "j"."done_ns" AS "detail_ns",
@@ -280,7 +280,7 @@ JOIN "first_ok" AS "f"
   AND "f"."j_span_id" = "j"."span_id"
   AND "f"."j_expected" = "j"."expected"
 WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p2;
+  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p3;
 
 -- check at_most_once
 -- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
@@ -391,14 +391,14 @@ HAVING
   COUNT(DISTINCT "span_id") > 1;
 
 -- check effect_ok
--- params {"p1": "zeta.ledger.insert", "p2": "zeta-system"}
+-- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
 WITH j AS (
   SELECT
     "r".*,
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
-    "r"."system" = $p2
+    "r"."system" = $p1
     AND ("r"."trace_id", "r"."span_id") IN (
       SELECT
         "TraceId",
@@ -427,7 +427,7 @@ WITH j AS (
     "s"."BatchId" AS "batch_id"
   FROM "otel_traces" AS "s"
   WHERE
-    "s"."SpanName" = $p1 AND StatusMessage NOT LIKE '%timeout%'
+    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -537,7 +537,7 @@ SELECT
   "j"."span_id" AS "span_id",
   "j"."service" AS "service",
   "j"."signals" AS "signals",
-  $p1 AS "effect_name",
+  $p2 AS "effect_name",
   "f"."key" AS "effect_key",
   "f"."refs" AS "related",
   CAST(NULL AS BIGINT) AS "detail_ns",
