@@ -13,6 +13,7 @@ key is NULL in DuckDB but '' in ClickHouse). Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -134,6 +135,16 @@ class Dialect:
         path = exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
         read = exp.JSONExtract(this=col(table_alias, column), expression=path)
         return exp.Not(this=exp.Is(this=read, expression=exp.Null()))
+
+    def mentions_key(
+        self, table_alias: str | None, key: str, column: str = "SpanAttributes"
+    ) -> exp.Expression:
+        """A cheap, exact test that the attribute map has ``key``: the stored JSON text
+        contains the key's JSON spelling followed by ":" (otlp/values.py writes compact JSON,
+        and a quote inside a value is always escaped). Put before the JSON read, it spares
+        parsing the attributes of every span that cannot match."""
+        needle = json.dumps(key) + ":"
+        return func("contains", col(table_alias, column), lit(needle))
 
     def epoch_ns(self, timestamp: exp.Expression) -> exp.Expression:
         return func("epoch_ns", timestamp)

@@ -23,7 +23,7 @@ from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import CompiledCheck, compile_rule
+from auditor.rules.compiler import compile_rule
 from auditor.rules.model import Rule
 from auditor.sqlbuild import DUCKDB
 
@@ -36,12 +36,6 @@ class Evaluation:
     checked: tuple[CheckedJob, ...]
     derived: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _rows(con: duckdb.DuckDBPyConnection, check: CompiledCheck) -> list[dict[str, object]]:
-    cursor = con.execute(check.body_sql(), check.body_params)
-    names = [d[0] for d in cursor.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _state(kind: Kind, rule: Rule, row: dict[str, object], as_of_ns: int | None) -> State:
@@ -141,26 +135,25 @@ def evaluate(
     raw: list[Candidate] = []
     checked: list[CheckedJob] = []
     for rule in rules if rules is not None else catalog.enabled_rules():
-        compiled = compile_rule(rule)
         builtin = catalog.is_builtin(rule)
-        # The tables all checks of the rule read (its runs, effects, and which belong
-        # together) are computed once, then each check runs over them.
-        for name, query, params in compiled.common:
-            sql = DUCKDB.render(query, pretty=False)
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', params)
-        for check in compiled.checks:
-            for row in _rows(con, check):
-                finding = finding_from_row(rule, check.check, row, as_of_ns)
-                related = tuple(str(r) for r in (row.get("related") or ()))  # type: ignore[attr-defined]
-                raw.append(Candidate(finding, builtin, related))
-        if not builtin:
-            judged = compiled.judged
-            for system, job_id, job_name in con.execute(
-                judged.body_sql(), judged.body_params
-            ).fetchall():
-                checked.append(CheckedJob(rule.id, system, job_id, job_name or ""))
-        for name, _, _ in compiled.common:
-            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        # One statement per rule: its shared tables (runs, effects, which belong together)
+        # computed once, every check over them, and the judged jobs for reports (JUnit).
+        query, params = compile_rule(rule).batch(judged=not builtin)
+        cursor = con.execute(DUCKDB.render(query, pretty=False), params)
+        names = [d[0] for d in cursor.description or ()]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            check = str(row["check"])
+            if check == "judged":
+                checked.append(
+                    CheckedJob(
+                        rule.id, str(row["system"]), str(row["job_id"]), str(row["job_name"] or "")
+                    )
+                )
+                continue
+            finding = finding_from_row(rule, check, row, as_of_ns)
+            related = tuple(str(r) for r in (row.get("related") or ()))
+            raw.append(Candidate(finding, builtin, related))
     kept = _drop_pack_repeats(raw)
     seconds["rules"] = time.perf_counter() - started
 

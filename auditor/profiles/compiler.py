@@ -117,16 +117,20 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         parts.append(_glob_or_eq(ctx, col(a, "ScopeName"), c.scope))
     if c.service:
         parts.append(_glob_or_eq(ctx, col(a, "ServiceName"), c.service))
+    # A cheap, exact test for the key first: DuckDB then parses the JSON of few spans.
     for key, values in c.attributes:
         read = d.attr(a, key)
+        parts.append(d.mentions_key(a, key))
         if len(values) == 1:
             parts.append(eq(read, lit(values[0])))
         else:
             parts.append(exp.In(this=read, expressions=[lit(v) for v in values]))
     for key, pattern in c.attributes_like:
+        parts.append(d.mentions_key(a, key))
         parts.append(d.glob(d.attr(a, key), lit(pattern)))
     for key in c.has_attributes:
-        parts.append(d.has_attr(a, key))
+        parts.append(d.mentions_key(a, key))
+        parts.append(d.has_attr(a, key))  # exact: the key might be inside a nested map
     for key in c.lacks_attributes:
         parts.append(exp.Not(this=d.has_attr(a, key)))
     if c.event:
@@ -135,16 +139,16 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         inner = ctx.alias("c")
         children = (
             exp.select(col(inner, "TraceId"), col(inner, "ParentSpanId"))
-            .from_(ctx.spans(inner))
-            .where(cond_sql(c.child, inner, ctx))
+            .from_(ctx.spans(inner), copy=False)
+            .where(cond_sql(c.child, inner, ctx), copy=False)
         )
         parts.append(in_subquery([col(a, "TraceId"), col(a, "SpanId")], children))
     if c.parent is not None:
         inner = ctx.alias("p")
         parents = (
             exp.select(col(inner, "TraceId"), col(inner, "SpanId"))
-            .from_(ctx.spans(inner))
-            .where(cond_sql(c.parent, inner, ctx))
+            .from_(ctx.spans(inner), copy=False)
+            .where(cond_sql(c.parent, inner, ctx), copy=False)
         )
         parts.append(in_subquery([col(a, "TraceId"), col(a, "ParentSpanId")], parents))
     if c.any:
@@ -211,9 +215,9 @@ def _child_min(
             alias(col(inner, "ParentSpanId"), "parent_id"),
             alias(exp.Min(this=measure), "v"),
         )
-        .from_(ctx.spans(inner))
-        .where(where)
-        .group_by(col(inner, "TraceId"), col(inner, "ParentSpanId"))
+        .from_(ctx.spans(inner), copy=False)
+        .where(where, copy=False)
+        .group_by(col(inner, "TraceId"), col(inner, "ParentSpanId"), copy=False)
     )
     on = and_(
         eq(col(name, "trace_id"), col(a, "TraceId")), eq(col(name, "parent_id"), col(a, "SpanId"))
@@ -314,11 +318,14 @@ def run_sql(shape: RunShape, profile: Profile, ctx: _Ctx) -> exp.Select:
         "profile": lit(profile.id),
         "priority": lit(profile.priority),
     }
-    query = exp.select(*_select(columns, JOB_RUN_COLUMNS, ("priority",))).from_(ctx.spans(a))
+    query = exp.select(*_select(columns, JOB_RUN_COLUMNS, ("priority",))).from_(
+        ctx.spans(a), copy=False
+    )
     for j in joins:
-        query = query.join(j)
+        query = query.join(j, copy=False)
     return query.where(
-        and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit("")))
+        and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit(""))),
+        copy=False,
     )
 
 
@@ -337,8 +344,11 @@ def enqueue_sql(shape: EnqueueShape, profile: Profile, ctx: _Ctx) -> exp.Select:
     }
     return (
         exp.select(*_select(columns, ENQUEUE_COLUMNS, ("priority",)))
-        .from_(ctx.spans(a))
-        .where(and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit(""))))
+        .from_(ctx.spans(a), copy=False)
+        .where(
+            and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit(""))),
+            copy=False,
+        )
     )
 
 
@@ -360,8 +370,8 @@ def effect_sql(shape: EffectShape, ctx: _Ctx) -> exp.Select:
     }
     return (
         exp.select(*_select(columns, EFFECT_COLUMNS))
-        .from_(ctx.spans(a))
-        .where(cond_sql(shape.match, a, ctx))
+        .from_(ctx.spans(a), copy=False)
+        .where(cond_sql(shape.match, a, ctx), copy=False)
     )
 
 
@@ -378,8 +388,8 @@ def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:
             alias(col(a, "SpanId"), "span_id"),
             alias(col(a, "SpanName"), "span_name"),
         )
-        .from_(ctx.spans(a))
-        .where(cond_sql(shape.match, a, ctx))
+        .from_(ctx.spans(a), copy=False)
+        .where(cond_sql(shape.match, a, ctx), copy=False)
     )
     e = ctx.alias("e")
     d = ctx.dialect
@@ -393,8 +403,8 @@ def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:
             alias(col(e, "span_id"), "span_id"),
             alias(col(e, "span_name"), "note"),
         )
-        .from_(subquery(events, e))
-        .where(eq(col(e, "ev_name"), lit(shape.event)))
+        .from_(subquery(events, e), copy=False)
+        .where(eq(col(e, "ev_name"), lit(shape.event)), copy=False)
     )
 
 
@@ -417,17 +427,19 @@ def _one_per_span(union: exp.Expression, columns: tuple[str, ...], ctx: _Ctx) ->
             expressions=[exp.Ordered(this=col(u, "priority")), exp.Ordered(this=col(u, "profile"))]
         ),
     )
-    ranked = exp.select(*[col(u, c) for c in columns], alias(rank, "rn")).from_(subquery(union, u))
+    ranked = exp.select(*[col(u, c) for c in columns], alias(rank, "rn")).from_(
+        subquery(union, u), copy=False
+    )
     return (
         exp.select(*[col(r, c) for c in columns])
-        .from_(subquery(ranked, r))
-        .where(eq(col(r, "rn"), lit(1)))
+        .from_(subquery(ranked, r), copy=False)
+        .where(eq(col(r, "rn"), lit(1)), copy=False)
     )
 
 
 def _empty(columns: dict[str, str]) -> exp.Select:
     return exp.select(*[alias(exp.cast(exp.Null(), t), n) for n, t in columns.items()]).where(
-        exp.false()
+        exp.false(), copy=False
     )
 
 
@@ -495,7 +507,7 @@ def compile_profiles(
                 else col(q, c)
                 for c in JOB_RUN_COLUMNS
             ]
-        ).from_(subquery(deduped, q))
+        ).from_(subquery(deduped, q), copy=False)
 
     enq = _union([enqueue_sql(s, p, ctx) for p in profiles for s in p.enqueues])
     enqueues = (
@@ -521,7 +533,7 @@ def compile_profiles(
             alias(col(a, "StatusMessage"), "status_message"),
             alias(col(a, "ServiceName"), "service"),
         )
-        .from_(ctx.spans(a))
-        .where(eq(col(a, "StatusCode"), lit("Error")))
+        .from_(ctx.spans(a), copy=False)
+        .where(eq(col(a, "StatusCode"), lit("Error")), copy=False)
     )
     return DerivedSql(job_runs, enqueues, effects, signals, error_spans)

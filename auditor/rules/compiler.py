@@ -79,10 +79,20 @@ _STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
 @dataclass(frozen=True)
 class CompiledCheck:
     check: str  # confirmed | before_done | at_most_once | effect_ok | complete_within | judged
-    query: exp.Expression  # self-contained: the shared tables as CTEs
-    params: dict[str, object]
-    body: exp.Expression  # the same over the shared tables j, e, m created beforehand
+    body: exp.Expression  # the check over the shared tables j, e, m created beforehand
     body_params: dict[str, object]
+    common: tuple[tuple[str, exp.Expression], ...] = ()  # the shared tables it reads
+    all_params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def query(self) -> exp.Expression:
+        """The self-contained query: the shared tables as its first CTEs (built on demand;
+        ``audit rules explain``, golden tests and other engines read this one)."""
+        return _full(self.body, self.common)
+
+    @property
+    def params(self) -> dict[str, object]:
+        return _used(self.all_params, self.query)
 
     def sql(self, dialect: Dialect = DUCKDB, pretty: bool = True) -> str:
         return dialect.render(self.query, pretty=pretty)
@@ -98,6 +108,38 @@ class CompiledRule:
     judged: CompiledCheck  # (system, job_id, job_name) of every job the rule judges
     # the tables every check reads (j, e, m): name, query, parameters
     common: tuple[tuple[str, exp.Expression, dict[str, object]], ...] = ()
+    all_params: dict[str, object] = field(default_factory=dict)
+
+    def batch(self, *, judged: bool = True) -> tuple[exp.Expression, dict[str, object]]:
+        """Every check of the rule, and the judged jobs, as one query: the shared tables
+        as MATERIALIZED CTEs (computed once), then one UNION ALL branch per check, each row
+        tagged with its check in the first column ("check"). What the engine runs: one
+        statement per rule instead of one per check."""
+        ctes: dict[str, exp.Expression] = {}
+        for name, shared, _ in self.common:
+            ctes[name] = shared
+        branches: list[exp.Expression] = []
+        for check in (*self.checks, *([self.judged] if judged else [])):
+            body = check.body.copy()
+            own = body.args.get("with_")
+            if own is not None:
+                for cte in own.expressions:
+                    ctes.setdefault(cte.alias, cte.this)  # same name, same definition
+                body.set("with_", None)
+            if check.check == "judged":
+                padding = [alias(exp.cast(exp.Null(), t), c) for c, t in _JUDGED_PADDING]
+                body.set("expressions", [*body.expressions, *padding])
+            body.set("expressions", [alias(lit(check.check), "check"), *body.expressions])
+            branches.append(body)
+        union: exp.Expression = branches[0]
+        for branch in branches[1:]:
+            union = exp.union(union, branch, distinct=False, copy=False)
+        outer = exp.select(exp.Star()).from_(subquery(union, "checks"), copy=False)
+        for name, cte in ctes.items():
+            outer = outer.with_(
+                name, as_=cte.copy(), materialized=name in ("j", "e", "m"), copy=False
+            )
+        return outer, _used(self.all_params, outer)
 
 
 @dataclass
@@ -128,8 +170,8 @@ def _where_on_spans(
     """``(trace, span)`` names a span of otel_traces that satisfies the rule's ``where:``."""
     spans = (
         exp.select(col(None, "TraceId"), col(None, "SpanId"))
-        .from_(table("otel_traces"))
-        .where(parse_where(where))
+        .from_(table("otel_traces"), copy=False)
+        .where(parse_where(where), copy=False)
     )
     return in_subquery([trace, span], spans)
 
@@ -179,13 +221,46 @@ def _job_runs(b: _Build) -> exp.Select:
         expected = lit("")
         where = _job_filter(b, b.rule.jobs, a)
     return (
-        exp.select(
-            exp.Column(this=exp.Star(), table=exp.to_identifier(a, quoted=True)),
-            alias(expected, "expected"),
-        )
-        .from_(table("job_runs", a))
-        .where(where)
+        exp.select(*[col(a, c) for c in _j_columns(b)], alias(expected, "expected"))
+        .from_(table("job_runs", a), copy=False)
+        .where(where, copy=False)
     )
+
+
+_J_BASE = (
+    "system", "job_id", "job_name", "queue", "attempt", "outcome", "done_ns", "start_ns",
+    "end_ns", "trace_id", "span_id", "service", "signals",
+)  # fmt: skip
+_E_BASE = (
+    "effect_name", "effect_key", "job_id", "system", "ok", "start_ns", "end_ns", "trace_id",
+    "span_id", "span_name", "status_message", "service",
+)  # fmt: skip
+
+
+def _needs_attributes(b: _Build, side: str) -> bool:
+    """Does the rule read a non-normalized attribute of the job (or effect) side's row?"""
+    expect = b.rule.expect
+    if expect is None or expect.key is None:
+        return False
+    if side == "job":
+        return expect.key.job not in JOB_COLUMNS
+    return expect.key.effect not in EFFECT_COLUMNS
+
+
+def _j_columns(b: _Build) -> tuple[str, ...]:
+    """The job_runs columns ``j`` carries: only what the checks read (copying the attribute
+    JSON of every run into each rule's tables was most of a rule's cost)."""
+    extra = ("link_trace_ids",) if _link(b) else ()
+    return _J_BASE + extra + (("attributes",) if _needs_attributes(b, "job") else ())
+
+
+def _e_columns(b: _Build) -> tuple[str, ...]:
+    extra = ("link_trace_ids",) if _link(b) else ()
+    return _E_BASE + extra + (("attributes",) if _needs_attributes(b, "effect") else ())
+
+
+def _link(b: _Build) -> bool:
+    return b.rule.expect is not None and b.rule.expect.correlate is Correlate.LINK
 
 
 # ----------------------------------------------------------------------------- effect side
@@ -214,12 +289,12 @@ def _effects(b: _Build) -> exp.Select:
     assert expect is not None
     if expect.span is None:
         a = "f"
-        query = exp.select(
-            exp.Column(this=exp.Star(), table=exp.to_identifier(a, quoted=True))
-        ).from_(table("effects", a))
+        query = exp.select(*[col(a, c) for c in _e_columns(b)]).from_(
+            table("effects", a), copy=False
+        )
         if _declared(b):
             return query
-        return query.where(b.text_match(col(a, "effect_name"), expect.effect or ""))
+        return query.where(b.text_match(col(a, "effect_name"), expect.effect or ""), copy=False)
     a = "s"
     d = b.d
     key_attr = expect.key.effect if expect.key is not None else "side_effect.key"
@@ -242,9 +317,9 @@ def _effects(b: _Build) -> exp.Select:
         "batch_id": col(a, "BatchId"),
     }
     return (
-        exp.select(*[alias(v, k) for k, v in columns.items()])
-        .from_(table("otel_traces", a))
-        .where(_span_filter(b, expect.span, a))
+        exp.select(*[alias(columns[k], k) for k in _e_columns(b)])
+        .from_(table("otel_traces", a), copy=False)
+        .where(_span_filter(b, expect.span, a), copy=False)
     )
 
 
@@ -268,10 +343,10 @@ def _m_select(from_: exp.Expression, joins: list[exp.Join], where: exp.Expressio
     cols = [alias(col("j", c), f"j_{c}") for c in _M_JOB]
     query = exp.select(
         *cols, exp.Column(this=exp.Star(), table=exp.to_identifier("e", quoted=True))
-    ).from_(from_)
+    ).from_(from_, copy=False)
     for j in joins:
-        query = query.join(j)
-    return query.where(where)
+        query = query.join(j, copy=False)
+    return query.where(where, copy=False)
 
 
 def _matches(b: _Build) -> exp.Expression:
@@ -296,11 +371,11 @@ def _matches(b: _Build) -> exp.Expression:
         linked_e = exp.select(
             exp.Column(this=exp.Star(), table=exp.to_identifier("x", quoted=True)),
             alias(func("unnest", col("x", "link_trace_ids")), "linked"),
-        ).from_(table("e", "x"))
+        ).from_(table("e", "x"), copy=False)
         linked_j = exp.select(
             exp.Column(this=exp.Star(), table=exp.to_identifier("y", quoted=True)),
             alias(func("unnest", col("y", "link_trace_ids")), "linked"),
-        ).from_(table("j", "y"))
+        ).from_(table("j", "y"), copy=False)
         forward = _m_select(
             j_tab, [join("inner", subquery(linked_e, "e"), eq(col("e", "linked"), col("j", "trace_id")))],
             and_(own_or_unowned, same_name),
@@ -316,8 +391,8 @@ def _matches(b: _Build) -> exp.Expression:
         )  # fmt: skip
         # the effect columns differ by the extra "linked" column: select the common ones
         return exp.union(
-            exp.union(_strip_linked(forward), _strip_linked(backward), distinct=False),
-            _strip_linked(own),
+            exp.union(_strip_linked(b, forward), _strip_linked(b, backward), distinct=False),
+            _strip_linked(b, own),
             distinct=False,
         )
 
@@ -326,7 +401,7 @@ def _matches(b: _Build) -> exp.Expression:
         [join("inner", e_tab, eq(col("e", "trace_id"), col("j", "trace_id")))],
         and_(own_or_unowned, same_name),
     )
-    runs_traces = exp.select(col(None, "trace_id")).from_(table("job_runs"))
+    runs_traces = exp.select(col(None, "trace_id")).from_(table("job_runs"), copy=False)
     orphan = _m_select(
         j_tab.copy(), [join("inner", e_tab.copy(), eq(col("e", "job_id"), col("j", "job_id")))],
         and_(
@@ -339,16 +414,14 @@ def _matches(b: _Build) -> exp.Expression:
     return exp.union(in_trace, orphan, distinct=False)
 
 
-def _strip_linked(query: exp.Select) -> exp.Select:
+def _strip_linked(b: _Build, query: exp.Select) -> exp.Select:
     """Replace ``e.*`` with the effect columns (the link subquery adds ``linked``)."""
-    from auditor.profiles.compiler import EFFECT_COLUMNS as EFFECT_TABLE_COLUMNS
-
     expressions = [
         x
         for x in query.expressions
         if not (isinstance(x, exp.Column) and isinstance(x.this, exp.Star))
     ]
-    expressions += [col("e", c) for c in EFFECT_TABLE_COLUMNS]
+    expressions += [col("e", c) for c in _e_columns(b)]
     query.set("expressions", expressions)
     return query
 
@@ -368,7 +441,7 @@ def _unit_on(left: str, right: str) -> exp.Expression:
 
 def _unit_group(query: exp.Select, *extra: exp.Expression) -> exp.Select:
     return query.group_by(
-        col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"), *extra
+        col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"), *extra, copy=False
     )
 
 
@@ -427,7 +500,7 @@ def _failed_set(b: _Build) -> exp.Expression:
         col("m", "j_trace_id"), col("m", "j_span_id"), col("m", "j_expected"),
         alias(_span_ref("m"), "ref"), alias(col("m", "span_name"), "name"),
         alias(col("m", "status_message"), "message"), alias(col("m", "effect_key"), "key"),
-    ).from_(table("m", "m")).where(exp.Not(this=col("m", "ok")))  # fmt: skip
+    ).from_(table("m", "m"), copy=False).where(exp.Not(this=col("m", "ok")), copy=False)  # fmt: skip
     expect = b.rule.expect
     assert expect is not None
     specific = _declared(b) or expect.span is not None or not is_glob(expect.effect or "")
@@ -439,23 +512,23 @@ def _failed_set(b: _Build) -> exp.Expression:
         alias(col("j", "expected"), "j_expected"), alias(_span_ref(x), "ref"),
         alias(col(x, "span_name"), "name"), alias(col(x, "status_message"), "message"),
         alias(lit(""), "key"),
-    ).from_(table("j", "j")).join(
+    ).from_(table("j", "j"), copy=False).join(
         join("inner", table("error_spans", x), eq(col(x, "trace_id"), col("j", "trace_id")))
-    ).where(and_(
+    , copy=False).where(and_(
         eq(col("j", "outcome"), lit("done")),
         exp.NEQ(this=col(x, "span_id"), expression=col("j", "span_id")),
         exp.GTE(this=col(x, "start_ns"), expression=col("j", "start_ns")),
         exp.LTE(this=col(x, "start_ns"), expression=col("j", "end_ns")),
         exp.Paren(this=or_(eq(col(x, "job_id"), lit("")), eq(col(x, "job_id"), col("j", "job_id")))),
-    ))  # fmt: skip
+    ), copy=False)  # fmt: skip
     return exp.union(failed_effects, swallowed, distinct=False)
 
 
 def _confirmed_units() -> exp.Select:
     return _unit_group(
         exp.select(col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"))
-        .from_(table("m"))
-        .where(col(None, "ok"))
+        .from_(table("m"), copy=False)
+        .where(col(None, "ok"), copy=False)
     )
 
 
@@ -470,7 +543,7 @@ def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
             alias(b.d.list_agg(col(None, "ref")), "refs"),
             alias(exp.Max(this=col(None, "key")), "key"),
             alias(exp.Min(this=exp.DPipe(this=exp.DPipe(this=col(None, "name"), expression=lit(": ")), expression=col(None, "message"))), "why"),
-        ).from_(table("failed"))
+        ).from_(table("failed"), copy=False)
     )  # fmt: skip
     query = (
         exp.select(*_job_result(
@@ -480,14 +553,14 @@ def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
             exp.cast(exp.Null(), "BIGINT"),
             col(f, "why") if failed else lit(""),
         ))
-        .from_(table("j", "j"))
-        .join(join("anti", table("confirmed", "c"), _unit_on("j", "c")))
+        .from_(table("j", "j"), copy=False)
+        .join(join("anti", table("confirmed", "c"), _unit_on("j", "c")), copy=False)
     )  # fmt: skip
     if failed:
-        query = query.join(join("inner", table("failures", f), _unit_on("j", f)))
+        query = query.join(join("inner", table("failures", f), _unit_on("j", f)), copy=False)
     elif include_failed_check:
-        query = query.join(join("anti", table("failures", f), _unit_on("j", f)))
-    query = query.where(eq(col("j", "outcome"), lit("done")))
+        query = query.join(join("anti", table("failures", f), _unit_on("j", f)), copy=False)
+    query = query.where(eq(col("j", "outcome"), lit("done")), copy=False)
     query = query.with_("confirmed", as_=_confirmed_units())
     if failed or include_failed_check:
         query = query.with_("failed", as_=_failed_set(b)).with_("failures", as_=failures)
@@ -504,19 +577,19 @@ def _premature(b: _Build) -> exp.Select:
             alias(exp.Min(this=col(None, "end_ns")), "first_end"),
             alias(exp.ArgMin(this=_span_ref("m"), expression=col(None, "end_ns")), "ref"),
             alias(exp.ArgMin(this=col(None, "effect_key"), expression=col(None, "end_ns")), "key"),
-        ).from_(table("m", "m")).where(col(None, "ok"))
+        ).from_(table("m", "m"), copy=False).where(col(None, "ok"), copy=False)
     )  # fmt: skip
     gap = exp.Sub(this=col("f", "first_end"), expression=col("j", "done_ns"))
     return (
         exp.select(*_job_result(
             _expected_name(b), col("f", "key"), exp.Array(expressions=[col("f", "ref")]), gap, lit(""),
         ))
-        .from_(table("j", "j"))
-        .join(join("inner", table("first_ok", "f"), _unit_on("j", "f")))
+        .from_(table("j", "j"), copy=False)
+        .join(join("inner", table("first_ok", "f"), _unit_on("j", "f")), copy=False)
         .where(and_(
             eq(col("j", "outcome"), lit("done")),
             exp.GT(this=col("f", "first_end"), expression=exp.Add(this=col("j", "done_ns"), expression=b.bind(tolerance_ns))),
-        ))
+        ), copy=False)
         .with_("first_ok", as_=first)
     )  # fmt: skip
 
@@ -540,11 +613,11 @@ def _duplicates(b: _Build) -> exp.Select:
             alias(distinct_spans, "detail_ns"), alias(lit(""), "note"),
         )
         .from_(subquery(
-            exp.select(exp.Star()).from_(table("m")).where(and_(col(None, "ok"), exp.NEQ(this=col(None, "effect_key"), expression=lit("")))),
+            exp.select(exp.Star()).from_(table("m")).where(and_(col(None, "ok"), exp.NEQ(this=col(None, "effect_key"), expression=lit(""))), copy=False),
             "d",
         ))
-        .group_by(col(None, "effect_name"), col(None, "effect_key"))
-        .having(exp.GT(this=distinct_spans.copy(), expression=lit(1)))
+        .group_by(col(None, "effect_name"), col(None, "effect_key"), copy=False)
+        .having(exp.GT(this=distinct_spans.copy(), expression=lit(1)), copy=False)
     )  # fmt: skip
     return query
 
@@ -557,10 +630,10 @@ def _lost(b: _Build) -> exp.Select:
             alias(b.d.string_agg_distinct(col(None, "signal")), "names"),
             alias(b.d.list_agg(_span_ref("g")), "refs"),
         )
-        .from_(table("signals", "g"))
-        .group_by(col(None, "system"), col(None, "job_id"))
+        .from_(table("signals", "g"), copy=False)
+        .group_by(col(None, "system"), col(None, "job_id"), copy=False)
     )  # fmt: skip
-    runs = exp.select(col(None, "system"), col(None, "job_id")).from_(table("job_runs"))
+    runs = exp.select(col(None, "system"), col(None, "job_id")).from_(table("job_runs"), copy=False)
     return (
         exp.select(
             *[alias(col(q, c), c) for c in ("system", "job_id", "job_name", "queue")],
@@ -574,11 +647,20 @@ def _lost(b: _Build) -> exp.Select:
             alias(exp.Coalesce(this=col("g", "refs"), expressions=[_empty_list()]), "related"),
             alias(exp.cast(exp.Null(), "BIGINT"), "detail_ns"), alias(lit(""), "note"),
         )
-        .from_(table("enqueues", q))
-        .join(join("anti", subquery(runs, "r"), and_(eq(col("r", "system"), col(q, "system")), eq(col("r", "job_id"), col(q, "job_id")))))
-        .join(join("left", subquery(signals, "g"), and_(eq(col("g", "system"), col(q, "system")), eq(col("g", "job_id"), col(q, "job_id")))))
-        .where(_job_filter(b, b.rule.jobs, q, enqueues=True))
+        .from_(table("enqueues", q), copy=False)
+        .join(join("anti", subquery(runs, "r"), and_(eq(col("r", "system"), col(q, "system")), eq(col("r", "job_id"), col(q, "job_id")))), copy=False)
+        .join(join("left", subquery(signals, "g"), and_(eq(col("g", "system"), col(q, "system")), eq(col("g", "job_id"), col(q, "job_id")))), copy=False)
+        .where(_job_filter(b, b.rule.jobs, q, enqueues=True), copy=False)
     )  # fmt: skip
+
+
+# the judged query's rows are padded to the checks' columns when batched
+_JUDGED_PADDING = (
+    ("queue", "VARCHAR"), ("attempt", "BIGINT"), ("done_ns", "BIGINT"), ("start_ns", "BIGINT"),
+    ("end_ns", "BIGINT"), ("trace_id", "VARCHAR"), ("span_id", "VARCHAR"), ("service", "VARCHAR"),
+    ("signals", "VARCHAR"), ("effect_name", "VARCHAR"), ("effect_key", "VARCHAR"),
+    ("related", "VARCHAR[]"), ("detail_ns", "BIGINT"), ("note", "VARCHAR"),
+)  # fmt: skip
 
 
 def _judged(b: _Build) -> exp.Select:
@@ -587,14 +669,14 @@ def _judged(b: _Build) -> exp.Select:
     if b.rule.expect is not None:
         query = (
             exp.select(col("j", "system"), col("j", "job_id"), col("j", "job_name"))
-            .from_(table("j", "j"))
-            .where(eq(col("j", "outcome"), lit("done")))
+            .from_(table("j", "j"), copy=False)
+            .where(eq(col("j", "outcome"), lit("done")), copy=False)
         )
     else:
         query = (
             exp.select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
-            .from_(table("enqueues", "q"))
-            .where(_job_filter(b, b.rule.jobs, "q", enqueues=True))
+            .from_(table("enqueues", "q"), copy=False)
+            .where(_job_filter(b, b.rule.jobs, "q", enqueues=True), copy=False)
         )
     return query.distinct()
 
@@ -604,15 +686,15 @@ def _used(params: dict[str, object], query: exp.Expression) -> dict[str, object]
     return {k: v for k, v in params.items() if k in names}
 
 
-def _full(body: exp.Select, common: tuple[tuple[str, exp.Expression], ...]) -> exp.Select:
+def _full(body: exp.Expression, common: tuple[tuple[str, exp.Expression], ...]) -> exp.Expression:
     """The self-contained query: the shared tables as the first CTEs, then the check's own."""
     query = body.copy()
     own = list(query.args["with_"].expressions) if query.args.get("with_") else []
     query.set("with_", None)
     for name, cte in common:
-        query = query.with_(name, as_=cte.copy())
+        query = query.with_(name, as_=cte.copy(), copy=False)  # type: ignore[attr-defined]
     for cte in own:
-        query = query.with_(cte.alias, as_=cte.this)
+        query = query.with_(cte.alias, as_=cte.this, copy=False)  # type: ignore[attr-defined]
     return query
 
 
@@ -642,21 +724,13 @@ def compile_rule(rule: Rule, dialect: Dialect = DUCKDB) -> CompiledRule:
         else:  # pragma: no cover - the model only holds known checks
             raise ValueError(f"unknown check {check!r}")
         uses = shared if check != "complete_within" else ()
-        query = _full(body, uses)
         checks.append(
-            CompiledCheck(
-                check, query, _used(b.params.values, query), body, _used(b.params.values, body)
-            )
+            CompiledCheck(check, body, _used(b.params.values, body), uses, b.params.values)
         )
     judged_body = _judged(b)
     judged_common = shared[:1] if rule.expect is not None else ()
-    judged_query = _full(judged_body, judged_common)
     judged = CompiledCheck(
-        "judged",
-        judged_query,
-        _used(b.params.values, judged_query),
-        judged_body,
-        _used(b.params.values, judged_body),
+        "judged", judged_body, _used(b.params.values, judged_body), judged_common, b.params.values
     )
     common_params = tuple((name, q, _used(b.params.values, q)) for name, q in shared)
-    return CompiledRule(rule, tuple(checks), judged, common_params)
+    return CompiledRule(rule, tuple(checks), judged, common_params, b.params.values)

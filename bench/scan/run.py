@@ -43,6 +43,7 @@ import traffic  # noqa: E402
 from auditor.engine.catalog import load_catalog  # noqa: E402
 from auditor.engine.evaluate import evaluate  # noqa: E402
 from auditor.rules.compiler import compile_rule  # noqa: E402
+from auditor.sqlbuild import DUCKDB  # noqa: E402
 from auditor.store.duck import DuckStore  # noqa: E402
 
 RULES = HERE / "rules.yaml"
@@ -187,17 +188,25 @@ def explain(
     """Label the statements of one recorded evaluation, slowest first, and write EXPLAIN
     ANALYZE of the ``top`` slowest that took under ``limit_s`` to ``out``."""
     catalog = load_catalog([RULES])
+    compiled = {rule.id: compile_rule(rule) for rule in catalog.enabled_rules()}
     checks = {
-        _key(check.sql(pretty=False), check.params): f"{rule.id} {check.check}"
-        for rule in catalog.enabled_rules()
-        for check in compile_rule(rule).checks
+        _key(check.body_sql(), check.body_params): f"{rule_id} {check.check}"
+        for rule_id, c in compiled.items()
+        for check in c.checks
     }
-    log = sorted(log, key=lambda e: -e[0])
+    owner = {
+        _key(check.body_sql(), check.body_params): c
+        for c in compiled.values()
+        for check in (*c.checks, c.judged)
+    }
     with DuckStore(path) as store, open(out, "w") as f:
-        # the derived tables the checks read
+        # the derived tables, in the order the evaluation made them
         for _, sql, params, _ in log:
-            if sql.startswith("CREATE OR REPLACE TEMP TABLE"):
+            if sql.startswith("CREATE OR REPLACE TEMP TABLE") and sql.split('"')[1] in (
+                "job_runs", "enqueues", "effects", "signals", "error_spans"
+            ):
                 store.con.execute(sql, params) if params else store.con.execute(sql)
+        log = sorted(log, key=lambda e: -e[0])
         explained = 0
         for seconds, sql, params, registered in log:
             if explained == top:
@@ -208,6 +217,18 @@ def explain(
                 continue
             for name, value in registered.items():
                 store.con.register(name, value)
+            rule = owner.get(_key(sql, params))
+            if rule is not None or sql.startswith('CREATE OR REPLACE TEMP TABLE "j"'):
+                # a check reads its rule's shared tables (j, e, m): make them first
+                for c in [rule] if rule is not None else [
+                    c for c in compiled.values() if any(
+                        DUCKDB.render(q, pretty=False) in sql for _, q, _ in c.common)
+                ][:1]:
+                    for name, query, query_params in c.common:
+                        store.con.execute(
+                            f'CREATE OR REPLACE TEMP TABLE "{name}" AS {DUCKDB.render(query, pretty=False)}',
+                            query_params,
+                        )
             body = sql.split(" AS ", 1)[1] if sql.startswith("CREATE OR REPLACE") else sql
             rows = store.con.execute("EXPLAIN ANALYZE " + body, params).fetchall()
             f.write(f"==== {label}: {seconds:.3f} s\n")

@@ -132,6 +132,7 @@ FROM (
         (
           "s1"."SpanName" GLOB 'process *'
           AND "s1"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s1"."SpanAttributes", '"bullmq.job.id":')
           AND NOT (
             "s1"."SpanAttributes" -> '$."bullmq.job.id"'
           ) IS NULL
@@ -149,11 +150,14 @@ FROM (
         ) AS "queue",
         TRY_CAST(NULLIF(COALESCE("s3"."SpanAttributes" ->> '$."celery.retries"', ''), '') AS BIGINT) + 1 AS "attempt",
         CASE
-          WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'SUCCESS'
+          WHEN CONTAINS("s3"."SpanAttributes", '"celery.state":')
+          AND COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'SUCCESS'
           THEN 'done'
-          WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'FAILURE'
+          WHEN CONTAINS("s3"."SpanAttributes", '"celery.state":')
+          AND COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'FAILURE'
           THEN 'failed'
-          WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'RETRY'
+          WHEN CONTAINS("s3"."SpanAttributes", '"celery.state":')
+          AND COALESCE("s3"."SpanAttributes" ->> '$."celery.state"', '') = 'RETRY'
           THEN 'retry'
           WHEN "s3"."StatusCode" = 'Error'
           THEN 'failed'
@@ -178,7 +182,8 @@ FROM (
         CONCAT_WS(
           ',',
           CASE
-            WHEN COALESCE("s3"."SpanAttributes" ->> '$."celery.delivery_info"', '') GLOB '*''redelivered'': True*'
+            WHEN CONTAINS("s3"."SpanAttributes", '"celery.delivery_info":')
+            AND COALESCE("s3"."SpanAttributes" ->> '$."celery.delivery_info"', '') GLOB '*''redelivered'': True*'
             THEN 'redelivered'
           END
         ) AS "signals",
@@ -191,6 +196,7 @@ FROM (
         (
           "s3"."SpanName" GLOB 'run/*'
           AND "s3"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s3"."SpanAttributes", '"celery.task_name":')
           AND NOT (
             "s3"."SpanAttributes" -> '$."celery.task_name"'
           ) IS NULL
@@ -253,8 +259,14 @@ FROM (
         (
           "s4"."SpanKind" IN ('Consumer')
           AND (
-            COALESCE("s4"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
-            OR COALESCE("s4"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
+            (
+              CONTAINS("s4"."SpanAttributes", '"messaging.operation.type":')
+              AND COALESCE("s4"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
+            )
+            OR (
+              CONTAINS("s4"."SpanAttributes", '"messaging.operation":')
+              AND COALESCE("s4"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
+            )
           )
         )
         AND COALESCE(
@@ -270,11 +282,14 @@ FROM (
         COALESCE("s5"."SpanAttributes" ->> '$."job.queue"', '') AS "queue",
         TRY_CAST(NULLIF(COALESCE("s5"."SpanAttributes" ->> '$."job.attempt"', ''), '') AS BIGINT) AS "attempt",
         CASE
-          WHEN COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'done'
+          WHEN CONTAINS("s5"."SpanAttributes", '"job.outcome":')
+          AND COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'done'
           THEN 'done'
-          WHEN COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'failed'
+          WHEN CONTAINS("s5"."SpanAttributes", '"job.outcome":')
+          AND COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'failed'
           THEN 'failed'
-          WHEN COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'retry'
+          WHEN CONTAINS("s5"."SpanAttributes", '"job.outcome":')
+          AND COALESCE("s5"."SpanAttributes" ->> '$."job.outcome"', '') = 'retry'
           THEN 'retry'
           WHEN "s5"."StatusCode" = 'Error'
           THEN 'failed'
@@ -306,12 +321,15 @@ FROM (
       FROM "otel_traces" AS "s5"
       WHERE
         (
-          NOT (
+          CONTAINS("s5"."SpanAttributes", '"job.system":')
+          AND NOT (
             "s5"."SpanAttributes" -> '$."job.system"'
           ) IS NULL
+          AND CONTAINS("s5"."SpanAttributes", '"job.id":')
           AND NOT (
             "s5"."SpanAttributes" -> '$."job.id"'
           ) IS NULL
+          AND CONTAINS("s5"."SpanAttributes", '"job.name":')
           AND NOT (
             "s5"."SpanAttributes" -> '$."job.name"'
           ) IS NULL
@@ -427,6 +445,7 @@ FROM (
         (
           "s6"."SpanName" GLOB 'consume *'
           AND "s6"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s6"."SpanAttributes", '"rq.job.id":')
           AND NOT (
             "s6"."SpanAttributes" -> '$."rq.job.id"'
           ) IS NULL
@@ -450,7 +469,8 @@ FROM (
               "p16"."SpanId"
             FROM "otel_traces" AS "p16"
             WHERE
-              ("p16"."TraceId", "p16"."SpanId") IN (
+              "p16"."SpanName" GLOB 'publish *'
+              AND ("p16"."TraceId", "p16"."SpanId") IN (
                 SELECT
                   "c17"."TraceId",
                   "c17"."ParentSpanId"
@@ -484,6 +504,7 @@ FROM (
       WHERE
         (
           "s15"."SpanName" GLOB 'handle_job_failure *'
+          AND CONTAINS("s15"."SpanAttributes", '"rq.job.id":')
           AND NOT (
             "s15"."SpanAttributes" -> '$."rq.job.id"'
           ) IS NULL
@@ -536,7 +557,9 @@ FROM (
       WHERE
         (
           "s19"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s19"."SpanAttributes", '"messaging.system":')
           AND COALESCE("s19"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+          AND CONTAINS("s19"."SpanAttributes", '"messaging.message_id":')
           AND NOT (
             "s19"."SpanAttributes" -> '$."messaging.message_id"'
           ) IS NULL
@@ -594,6 +617,7 @@ FROM (
       WHERE
         (
           "s20"."SpanName" GLOB 'RunActivity:*'
+          AND CONTAINS("s20"."SpanAttributes", '"temporalActivityID":')
           AND NOT (
             "s20"."SpanAttributes" -> '$.temporalActivityID'
           ) IS NULL
@@ -668,6 +692,7 @@ FROM (
       (
         "s24"."SpanName" GLOB 'add *'
         AND "s24"."SpanKind" IN ('Producer')
+        AND CONTAINS("s24"."SpanAttributes", '"bullmq.job.id":')
         AND NOT (
           "s24"."SpanAttributes" -> '$."bullmq.job.id"'
         ) IS NULL
@@ -693,6 +718,7 @@ FROM (
       (
         "s25"."SpanName" GLOB 'apply_async/*'
         AND "s25"."SpanKind" IN ('Producer')
+        AND CONTAINS("s25"."SpanAttributes", '"messaging.message.id":')
         AND NOT (
           "s25"."SpanAttributes" -> '$."messaging.message.id"'
         ) IS NULL
@@ -735,8 +761,14 @@ FROM (
       (
         "s26"."SpanKind" IN ('Producer')
         AND (
-          COALESCE("s26"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
-          OR COALESCE("s26"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+          (
+            CONTAINS("s26"."SpanAttributes", '"messaging.operation.type":')
+            AND COALESCE("s26"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
+          )
+          OR (
+            CONTAINS("s26"."SpanAttributes", '"messaging.operation":')
+            AND COALESCE("s26"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+          )
         )
       )
       AND COALESCE(
@@ -767,9 +799,11 @@ FROM (
     WHERE
       (
         "s27"."SpanKind" IN ('Producer')
+        AND CONTAINS("s27"."SpanAttributes", '"job.system":')
         AND NOT (
           "s27"."SpanAttributes" -> '$."job.system"'
         ) IS NULL
+        AND CONTAINS("s27"."SpanAttributes", '"job.id":')
         AND NOT (
           "s27"."SpanAttributes" -> '$."job.id"'
         ) IS NULL
@@ -795,6 +829,7 @@ FROM (
       (
         "s28"."SpanName" GLOB 'publish *'
         AND "s28"."SpanKind" IN ('Producer')
+        AND CONTAINS("s28"."SpanAttributes", '"rq.job.id":')
         AND NOT (
           "s28"."SpanAttributes" -> '$."rq.job.id"'
         ) IS NULL
@@ -819,7 +854,9 @@ FROM (
     WHERE
       (
         "s29"."SpanKind" IN ('Producer')
+        AND CONTAINS("s29"."SpanAttributes", '"messaging.system":')
         AND COALESCE("s29"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+        AND CONTAINS("s29"."SpanAttributes", '"messaging.message_id":')
         AND NOT (
           "s29"."SpanAttributes" -> '$."messaging.message_id"'
         ) IS NULL
@@ -839,7 +876,10 @@ SELECT
   NOT (
     (
       "s32"."StatusCode" = 'Error'
-      OR COALESCE("s32"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
+      OR (
+        CONTAINS("s32"."SpanAttributes", '"side_effect.status":')
+        AND COALESCE("s32"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
+      )
     )
   ) AS "ok",
   EPOCH_NS("s32"."Timestamp") AS "start_ns",

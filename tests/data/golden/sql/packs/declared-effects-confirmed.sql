@@ -4,7 +4,19 @@
 -- params {}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     TRIM(
       UNNEST(
         CASE
@@ -19,7 +31,18 @@ WITH j AS (
     "r"."expected_effects" <> '' AND TRUE
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
 ), m AS (
   SELECT
@@ -153,7 +176,19 @@ WHERE
 -- params {"p1": 2000000}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     TRIM(
       UNNEST(
         CASE
@@ -168,7 +203,18 @@ WITH j AS (
     "r"."expected_effects" <> '' AND TRUE
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
 ), m AS (
   SELECT
@@ -256,7 +302,19 @@ WHERE
 -- params {}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     TRIM(
       UNNEST(
         CASE
@@ -271,7 +329,18 @@ WITH j AS (
     "r"."expected_effects" <> '' AND TRUE
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
 ), m AS (
   SELECT
@@ -349,7 +418,19 @@ HAVING
 -- params {}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     TRIM(
       UNNEST(
         CASE
@@ -364,7 +445,18 @@ WITH j AS (
     "r"."expected_effects" <> '' AND TRUE
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
 ), m AS (
   SELECT
@@ -498,7 +590,19 @@ WHERE
 -- params {}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     TRIM(
       UNNEST(
         CASE

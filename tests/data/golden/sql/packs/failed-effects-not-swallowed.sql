@@ -4,14 +4,37 @@
 -- params {"p1": "*"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     TRUE
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" GLOB $p1
@@ -125,7 +148,19 @@ WHERE
 -- params {}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

@@ -4,14 +4,37 @@
 -- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p3
@@ -121,14 +144,37 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent", "p4": 2000000}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p3
@@ -192,14 +238,37 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p3
@@ -253,14 +322,37 @@ HAVING
 -- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p3
@@ -370,7 +462,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta-tenant-1"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

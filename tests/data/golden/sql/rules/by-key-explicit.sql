@@ -4,14 +4,38 @@
 -- params {"p1": "zeta.charge", "p2": "zeta.payment.captured"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."attributes",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."job_name" = $p1
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
@@ -72,14 +96,38 @@ WHERE
 -- params {"p1": "zeta.charge", "p2": "zeta.payment.captured"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."attributes",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."job_name" = $p1
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
@@ -133,7 +181,20 @@ HAVING
 -- params {"p1": "zeta.charge"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."attributes",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

@@ -4,14 +4,39 @@
 -- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service",
+    "f"."link_trace_ids"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
@@ -32,13 +57,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -68,13 +90,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM (
     SELECT
       "y".*,
@@ -104,13 +123,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
@@ -210,14 +226,39 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.email.sent", "p3": 2000000}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service",
+    "f"."link_trace_ids"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
@@ -238,13 +279,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -274,13 +312,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM (
     SELECT
       "y".*,
@@ -310,13 +345,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
@@ -370,14 +402,39 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service",
+    "f"."link_trace_ids"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
@@ -398,13 +455,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -434,13 +488,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM (
     SELECT
       "y".*,
@@ -470,13 +521,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
@@ -520,14 +568,39 @@ HAVING
 -- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service",
+    "f"."link_trace_ids"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
@@ -548,13 +621,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -584,13 +654,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM (
     SELECT
       "y".*,
@@ -620,13 +687,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
@@ -726,7 +790,20 @@ WHERE
 -- params {"p1": "zeta-system"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

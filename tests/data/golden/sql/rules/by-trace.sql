@@ -4,14 +4,37 @@
 -- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p4
@@ -145,14 +168,37 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent", "p5": 2000000}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p4
@@ -240,14 +286,37 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p4
@@ -325,14 +394,37 @@ HAVING
 -- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue", "p4": "zeta.email.sent"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND "r"."job_name" GLOB $p2 AND "r"."queue" = $p3
 ), e AS (
   SELECT
-    "f".*
+    "f"."effect_name",
+    "f"."effect_key",
+    "f"."job_id",
+    "f"."system",
+    "f"."ok",
+    "f"."start_ns",
+    "f"."end_ns",
+    "f"."trace_id",
+    "f"."span_id",
+    "f"."span_name",
+    "f"."status_message",
+    "f"."service"
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p4
@@ -466,7 +558,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.send_*", "p3": "zeta-queue"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

@@ -4,7 +4,19 @@
 -- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -20,13 +32,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" GLOB $p4
@@ -164,7 +172,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true", "p7": 7000000}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -180,13 +200,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" GLOB $p4
@@ -278,7 +294,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -294,13 +322,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" GLOB $p4
@@ -382,7 +406,19 @@ HAVING
 -- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1", "p4": "zeta.smtp.*", "p5": "250", "p6": "true"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -398,13 +434,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" GLOB $p4
@@ -542,7 +574,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "1", "p3": "zeta-job-1"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

@@ -4,7 +4,20 @@
 -- params {"p1": "zeta-queue", "p2": "zeta.http.post"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -20,13 +33,10 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service",
+    "s"."Links.TraceId" AS "link_trace_ids"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
@@ -47,13 +57,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -83,13 +90,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM (
     SELECT
       "y".*,
@@ -119,13 +123,10 @@ WITH j AS (
     "e"."end_ns",
     "e"."trace_id",
     "e"."span_id",
-    "e"."parent_span_id",
-    "e"."service",
     "e"."span_name",
     "e"."status_message",
-    "e"."attributes",
-    "e"."link_trace_ids",
-    "e"."batch_id"
+    "e"."service",
+    "e"."link_trace_ids"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
@@ -225,7 +226,20 @@ WHERE
 -- params {"p1": "zeta-queue"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
+    "r"."link_trace_ids",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE

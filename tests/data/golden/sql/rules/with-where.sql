@@ -4,7 +4,19 @@
 -- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -28,13 +40,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
@@ -168,7 +176,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.ledger.insert", "p3": 2000000}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -192,13 +212,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
@@ -286,7 +302,19 @@ WHERE
 -- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -310,13 +338,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
@@ -394,7 +418,19 @@ HAVING
 -- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
@@ -418,13 +454,9 @@ WITH j AS (
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
     "s"."TraceId" AS "trace_id",
     "s"."SpanId" AS "span_id",
-    "s"."ParentSpanId" AS "parent_span_id",
-    "s"."ServiceName" AS "service",
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
-    "s"."SpanAttributes" AS "attributes",
-    "s"."Links.TraceId" AS "link_trace_ids",
-    "s"."BatchId" AS "batch_id"
+    "s"."ServiceName" AS "service"
   FROM "otel_traces" AS "s"
   WHERE
     "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
@@ -558,7 +590,19 @@ WHERE
 -- params {"p1": "zeta-system"}
 WITH j AS (
   SELECT
-    "r".*,
+    "r"."system",
+    "r"."job_id",
+    "r"."job_name",
+    "r"."queue",
+    "r"."attempt",
+    "r"."outcome",
+    "r"."done_ns",
+    "r"."start_ns",
+    "r"."end_ns",
+    "r"."trace_id",
+    "r"."span_id",
+    "r"."service",
+    "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
   WHERE
