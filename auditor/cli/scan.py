@@ -144,7 +144,7 @@ def scan_command(
             if summary.bad_lines or summary.spans_rejected:
                 print_summary(summary, db or Path(":memory:"))
                 input_problem = True
-        evaluation = evaluate(store.con, catalog, as_of_ns=as_of_ns)
+        evaluation = evaluate(store.con, catalog, as_of_ns=as_of_ns, list_checked=fmt == "junit")
         spans = store.span_count()
         findings, suppressed = apply_baseline(list(evaluation.findings), accepted)
         if db is not None:
@@ -167,6 +167,7 @@ def scan_command(
         findings=tuple(findings),
         rules=rule_infos,
         checked=evaluation.checked,
+        jobs_checked=evaluation.jobs_checked,
         inputs=tuple(files) if files else (str(db),),
         spans=spans,
         fail_on=threshold,

@@ -33,7 +33,8 @@ DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule s
 @dataclass(frozen=True)
 class Evaluation:
     findings: tuple[Finding, ...]
-    checked: tuple[CheckedJob, ...]
+    checked: tuple[CheckedJob, ...]  # empty unless list_checked
+    jobs_checked: int = 0  # (rule, job) pairs the user's rules judged
     derived: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -125,7 +126,10 @@ def evaluate(
     as_of_ns: int | None = None,
     evidence: bool = True,
     rules: Iterable[Rule] | None = None,
+    list_checked: bool = False,
 ) -> Evaluation:
+    """Findings of every enabled rule (or of ``rules``). ``list_checked`` also lists each
+    (rule, job) judged (JUnit's test cases); otherwise only their number is counted."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     derived = derive(con, catalog.profiles)
@@ -134,11 +138,13 @@ def evaluate(
     started = time.perf_counter()
     raw: list[Candidate] = []
     checked: list[CheckedJob] = []
+    jobs_checked = 0
     for rule in rules if rules is not None else catalog.enabled_rules():
         builtin = catalog.is_builtin(rule)
         # One statement per rule: its shared tables (runs, effects, which belong together)
         # computed once, every check over them, and the judged jobs for reports (JUnit).
-        query, params = compile_rule(rule).batch(judged=not builtin)
+        judged = "none" if builtin else ("rows" if list_checked else "count")
+        query, params = compile_rule(rule).batch(judged=judged)
         cursor = con.execute(DUCKDB.render(query, pretty=False), params)
         names = [d[0] for d in cursor.description or ()]
         for values in cursor.fetchall():
@@ -150,6 +156,10 @@ def evaluate(
                         rule.id, str(row["system"]), str(row["job_id"]), str(row["job_name"] or "")
                     )
                 )
+                jobs_checked += 1
+                continue
+            if check == "judged_count":
+                jobs_checked += int(row["detail_ns"] or 0)
                 continue
             finding = finding_from_row(rule, check, row, as_of_ns)
             related = tuple(str(r) for r in (row.get("related") or ()))
@@ -175,4 +185,4 @@ def evaluate(
         )
     )
     checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
-    return Evaluation(tuple(findings), tuple(checked), derived, seconds)
+    return Evaluation(tuple(findings), tuple(checked), jobs_checked, derived, seconds)

@@ -31,6 +31,7 @@ class Report:
     spans: int = 0  # spans in the store the rules ran over
     fail_on: Severity = Severity.LOW
     baselined: int = 0  # findings suppressed by --baseline
+    jobs_checked: int | None = None  # when ``checked`` is not listed, how many were judged
     tool_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -48,7 +49,8 @@ class Report:
             "by_kind": dict(sorted(by_kind.items())),
             "by_severity": {str(s): by_severity[str(s)] for s in Severity if by_severity[str(s)]},
             "rules": len(self.rules),
-            "jobs_checked": len({(c.system, c.job_id) for c in self.checked}),
+            # (rule, job) pairs judged: listed in ``checked``, or only counted
+            "jobs_checked": len(self.checked) if self.checked or self.jobs_checked is None else self.jobs_checked,
             "spans": self.spans,
             "baselined": self.baselined,
             "inputs": list(self.inputs),

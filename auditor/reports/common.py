@@ -83,10 +83,10 @@ def counts_phrase(report: Report) -> str:
 
 
 def scope_phrase(report: Report) -> str:
-    """``in 14 jobs checked by 5 rules; failing at >= low``"""
+    """``in 14 job checks by 5 rules; failing at >= low`` (a check: one rule judging one job)"""
     summary = report.summary()
     return (
-        f"in {plural(summary['jobs_checked'], 'job')} checked by "
+        f"in {plural(summary['jobs_checked'], 'job check')} by "
         f"{plural(summary['rules'], 'rule')}; failing at >= {report.fail_on}"
     )
 
@@ -94,7 +94,7 @@ def scope_phrase(report: Report) -> str:
 def summary_line(report: Report) -> str:
     """One sentence: counts, scope, threshold, baseline.
 
-    ``3 findings (2 high, 1 medium) in 14 jobs checked by 5 rules; failing at >= low``
+    ``3 findings (2 high, 1 medium) in 14 job checks by 5 rules; failing at >= low``
     """
     text = f"{counts_phrase(report)} {scope_phrase(report)}"
     failing = len(report.failing())

@@ -110,26 +110,43 @@ class CompiledRule:
     common: tuple[tuple[str, exp.Expression, dict[str, object]], ...] = ()
     all_params: dict[str, object] = field(default_factory=dict)
 
-    def batch(self, *, judged: bool = True) -> tuple[exp.Expression, dict[str, object]]:
+    def batch(self, *, judged: str = "rows") -> tuple[exp.Expression, dict[str, object]]:
         """Every check of the rule, and the judged jobs, as one query: the shared tables
         as MATERIALIZED CTEs (computed once), then one UNION ALL branch per check, each row
         tagged with its check in the first column ("check"). What the engine runs: one
-        statement per rule instead of one per check."""
+        statement per rule instead of one per check.
+
+        ``judged``: ``rows`` adds a row per judged job (check "judged", for JUnit), ``count``
+        one row whose ``detail_ns`` is their number (check "judged_count"), ``none`` neither."""
         ctes: dict[str, exp.Expression] = {}
         for name, shared, _ in self.common:
             ctes[name] = shared
         branches: list[exp.Expression] = []
-        for check in (*self.checks, *([self.judged] if judged else [])):
+        for check in (*self.checks, *([self.judged] if judged != "none" else [])):
             body = check.body.copy()
             own = body.args.get("with_")
             if own is not None:
                 for cte in own.expressions:
                     ctes.setdefault(cte.alias, cte.this)  # same name, same definition
                 body.set("with_", None)
-            if check.check == "judged":
+            name = check.check
+            if name == "judged" and judged == "count":
+                name = "judged_count"
+                count = exp.Count(this=exp.Star())
+                body = exp.select(
+                    *[
+                        alias(exp.cast(exp.Null(), "VARCHAR"), c)
+                        for c in ("system", "job_id", "job_name")
+                    ],
+                    *[
+                        alias(count, c) if c == "detail_ns" else alias(exp.cast(exp.Null(), t), c)
+                        for c, t in _JUDGED_PADDING
+                    ],
+                ).from_(subquery(body, "judged"), copy=False)
+            elif name == "judged":
                 padding = [alias(exp.cast(exp.Null(), t), c) for c, t in _JUDGED_PADDING]
                 body.set("expressions", [*body.expressions, *padding])
-            body.set("expressions", [alias(lit(check.check), "check"), *body.expressions])
+            body.set("expressions", [alias(lit(name), "check"), *body.expressions])
             branches.append(body)
         union: exp.Expression = branches[0]
         for branch in branches[1:]:

@@ -13,14 +13,14 @@ from tests.unit.reports.sample import clean_report, rich_report
 def test_the_last_line_summarises_counts_scope_and_threshold() -> None:
     last = reports.render("table", rich_report()).splitlines()[-1]
     assert last == (
-        "7 findings (1 critical, 3 high, 1 medium, 1 low, 1 info) in 11 jobs checked by "
+        "7 findings (1 critical, 3 high, 1 medium, 1 low, 1 info) in 11 job checks by "
         "5 rules; failing at >= low (6 failing); 2 suppressed by baseline"
     )
 
 
 def test_a_clean_report_is_one_line() -> None:
     assert reports.render("table", clean_report()) == (
-        "No findings in 4 jobs checked by 2 rules; failing at >= high\n"
+        "No findings in 4 job checks by 2 rules; failing at >= high\n"
     )
 
 
@@ -29,7 +29,7 @@ def test_counts_use_the_singular_for_one() -> None:
     f = Finding("r", Kind.LOST_JOB, Severity.HIGH, State.OPEN, "rq", "1", "j", "", "", "m")
     report = Report((f,), {"r": rule}, checked=())
     assert reports.render("table", report).splitlines()[-1] == (
-        "1 finding (1 high) in 0 jobs checked by 1 rule; failing at >= low"
+        "1 finding (1 high) in 0 job checks by 1 rule; failing at >= low"
     )
 
 
