@@ -6,8 +6,8 @@ is ``pending``, not yet a lie) and keeps the findings in the store (``origin = s
 Findings no longer produced (the late confirmation arrived) become ``resolved``.
 
 This pass re-derives from the whole store: its cost grows with the store, so the loop waits
-at least four times as long as the last pass took (evaluation uses at most a fifth of the
-time, whatever ``interval`` says). The incremental
+at least nine times as long as the last pass took (evaluation uses at most a tenth of the
+time, whatever ``interval`` says), at a lower scheduling priority than ingestion. The incremental
 form (cost in proportion to what arrived, bounded by batch watermarks on both sides of every
 join) is the next step of the sidecar; until then keep ``interval`` long on big stores.
 It runs on its own DuckDB connection (a cursor of the writer's), so it never blocks ingest.
@@ -15,7 +15,9 @@ It runs on its own DuckDB connection (a cursor of the writer's), so it never blo
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -90,11 +92,15 @@ class EvaluationLoop:
             con.close()
 
     def _wait_s(self) -> float:
-        """The configured interval, stretched so that evaluating takes at most a fifth of
+        """The configured interval, stretched so that evaluating takes at most a tenth of
         the time: a full pass over a large store must not starve ingestion."""
-        return max(self.interval_s, 4 * self.stats.last_seconds)
+        return max(self.interval_s, 9 * self.stats.last_seconds)
 
     def _run(self) -> None:
+        # Ingestion (acknowledging clients) comes first: this thread runs at a lower
+        # scheduling priority (Linux schedules threads one by one).
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stop.wait(self._wait_s()):
             try:
                 self.run_once()
