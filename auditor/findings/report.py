@@ -50,7 +50,9 @@ class Report:
             "by_severity": {str(s): by_severity[str(s)] for s in Severity if by_severity[str(s)]},
             "rules": len(self.rules),
             # (rule, job) pairs judged: listed in ``checked``, or only counted
-            "jobs_checked": len(self.checked) if self.checked or self.jobs_checked is None else self.jobs_checked,
+            "jobs_checked": len(self.checked)
+            if self.checked or self.jobs_checked is None
+            else self.jobs_checked,
             "spans": self.spans,
             "baselined": self.baselined,
             "inputs": list(self.inputs),

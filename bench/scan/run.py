@@ -203,7 +203,11 @@ def explain(
         # the derived tables, in the order the evaluation made them
         for _, sql, params, _ in log:
             if sql.startswith("CREATE OR REPLACE TEMP TABLE") and sql.split('"')[1] in (
-                "job_runs", "enqueues", "effects", "signals", "error_spans"
+                "job_runs",
+                "enqueues",
+                "effects",
+                "signals",
+                "error_spans",
             ):
                 store.con.execute(sql, params) if params else store.con.execute(sql)
         log = sorted(log, key=lambda e: -e[0])
@@ -220,10 +224,15 @@ def explain(
             rule = owner.get(_key(sql, params))
             if rule is not None or sql.startswith('CREATE OR REPLACE TEMP TABLE "j"'):
                 # a check reads its rule's shared tables (j, e, m): make them first
-                for c in [rule] if rule is not None else [
-                    c for c in compiled.values() if any(
-                        DUCKDB.render(q, pretty=False) in sql for _, q, _ in c.common)
-                ][:1]:
+                for c in (
+                    [rule]
+                    if rule is not None
+                    else [
+                        c
+                        for c in compiled.values()
+                        if any(DUCKDB.render(q, pretty=False) in sql for _, q, _ in c.common)
+                    ][:1]
+                ):
                     for name, query, query_params in c.common:
                         store.con.execute(
                             f'CREATE OR REPLACE TEMP TABLE "{name}" AS {DUCKDB.render(query, pretty=False)}',

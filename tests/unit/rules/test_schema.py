@@ -58,7 +58,9 @@ def test_the_rule_keys_are_the_design_core_plus_the_documented_extensions() -> N
     core += ["labels", "runbook"]
     extensions = ["description", "enabled"]
     assert sorted(rule) == sorted([*core, *extensions])
-    assert sorted(expect) == sorted(["effect", "span", "declared", "correlate", "key", "within", "tolerance"])
+    assert sorted(expect) == sorted(
+        ["effect", "span", "declared", "correlate", "key", "within", "tolerance"]
+    )
     assert sorted(rule["jobs"]["properties"]) == sorted(
         ["system", "name", "queue", "attributes", "where"]
     )
