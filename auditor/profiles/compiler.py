@@ -20,9 +20,10 @@ Pure: builds sqlglot ASTs, runs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
 from sqlglot import exp
 
@@ -284,9 +285,10 @@ def _select(
     return [alias(columns[name], name) for name in (*order, *extra)]
 
 
-def run_sql(shape: RunShape, profile: Profile, ctx: _Ctx) -> exp.Select:
-    a = ctx.alias("s")
-    joins: list[exp.Join] = []
+def _run_columns(
+    shape: RunShape, profile: Profile, a: str, ctx: _Ctx, joins: list[exp.Join]
+) -> dict[str, exp.Expression]:
+    """The job_runs columns of one run shape, over the span aliased ``a``."""
     outcome = exp.Case(
         ifs=[exp.If(this=cond_sql(o.when, a, ctx), true=lit(o.is_)) for o in shape.outcome],
         default=lit("unknown"),
@@ -302,11 +304,10 @@ def run_sql(shape: RunShape, profile: Profile, ctx: _Ctx) -> exp.Select:
         if shape.signals
         else lit("")
     )
-    job_id = value_sql(shape.job_id, a, ctx)
-    columns = {
+    return {
         **_common_span_columns(a, ctx),
         "system": _system(shape.system, profile, a, ctx),
-        "job_id": job_id,
+        "job_id": value_sql(shape.job_id, a, ctx),
         "job_name": value_sql(shape.job_name, a, ctx),
         "queue": value_sql(shape.queue, a, ctx),
         "attempt": _attempt_sql(shape.attempt, a, ctx),
@@ -316,40 +317,75 @@ def run_sql(shape: RunShape, profile: Profile, ctx: _Ctx) -> exp.Select:
         "expected_effects": ctx.dialect.attr(a, shape.expected_effects),
         "signals": signals,
         "profile": lit(profile.id),
-        "priority": lit(profile.priority),
     }
-    query = exp.select(*_select(columns, JOB_RUN_COLUMNS, ("priority",))).from_(
-        ctx.spans(a), copy=False
-    )
-    for j in joins:
-        query = query.join(j, copy=False)
-    return query.where(
-        and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit(""))),
-        copy=False,
-    )
 
 
-def enqueue_sql(shape: EnqueueShape, profile: Profile, ctx: _Ctx) -> exp.Select:
-    a = ctx.alias("s")
-    job_id = value_sql(shape.job_id, a, ctx)
-    columns = {
+def _enqueue_columns(
+    shape: EnqueueShape, profile: Profile, a: str, ctx: _Ctx
+) -> dict[str, exp.Expression]:
+    return {
         **_common_span_columns(a, ctx),
         "system": _system(shape.system, profile, a, ctx),
-        "job_id": job_id,
+        "job_id": value_sql(shape.job_id, a, ctx),
         "job_name": value_sql(shape.job_name, a, ctx),
         "queue": value_sql(shape.queue, a, ctx),
         "enqueued_ns": ctx.dialect.epoch_ns(col(a, "Timestamp")),
         "profile": lit(profile.id),
-        "priority": lit(profile.priority),
     }
-    return (
-        exp.select(*_select(columns, ENQUEUE_COLUMNS, ("priority",)))
-        .from_(ctx.spans(a), copy=False)
-        .where(
-            and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id.copy(), expression=lit(""))),
-            copy=False,
-        )
+
+
+# the span columns a classified span carries (every condition and value reads only these)
+SPAN_COLUMNS = (
+    "Timestamp", "TraceId", "SpanId", "ParentSpanId", "SpanName", "SpanKind", "ServiceName",
+    "ScopeName", "ResourceAttributes", "SpanAttributes", "Duration", "StatusCode",
+    "StatusMessage", "Events.Timestamp", "Events.Name", "Events.Attributes", "Links.TraceId",
+    "BatchId",
+)  # fmt: skip
+
+
+def _classified(
+    shapes: list[tuple[Profile, RunShape | EnqueueShape]],
+    columns_of: Callable[
+        [Profile, RunShape | EnqueueShape, str, list[exp.Join]], dict[str, exp.Expression]
+    ],
+    names: tuple[str, ...],
+    ctx: _Ctx,
+) -> exp.Select:
+    """One pass over the spans: each span takes the first shape it matches, in priority
+    order (a span two profiles recognize belongs to the more specific one), then every column
+    is the expression of its shape. One scan instead of one per shape, and no ranking
+    window for the priority."""
+    a = ctx.alias("s")
+    ifs = []
+    for index, (_, shape) in enumerate(shapes, 1):
+        job_id = value_sql(shape.job_id, a, ctx)
+        matches = and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id, expression=lit("")))
+        ifs.append(exp.If(this=matches, true=lit(index)))
+    shape_of = exp.Case(ifs=ifs)
+    inner = exp.select(*[col(a, c) for c in SPAN_COLUMNS], alias(shape_of, "shape")).from_(
+        ctx.spans(a), copy=False
     )
+    c = ctx.alias("c")
+    joins: list[exp.Join] = []
+    per_shape = [columns_of(profile, shape, c, joins) for profile, shape in shapes]
+    selected = []
+    for name in names:
+        options = [
+            exp.If(this=eq(col(c, "shape"), lit(index)), true=columns[name])
+            for index, columns in enumerate(per_shape, 1)
+        ]
+        selected.append(alias(exp.Case(ifs=options), name))
+    query = exp.select(*selected).from_(subquery(inner, c), copy=False)
+    for j in joins:
+        query = query.join(j, copy=False)
+    return query.where(
+        exp.Not(this=exp.Is(this=col(c, "shape"), expression=exp.Null())), copy=False
+    )
+
+
+def _by_priority(profiles: list[Profile], kind: str) -> list[tuple[Profile, Any]]:
+    ordered = sorted(profiles, key=lambda p: (p.priority, p.id))
+    return [(p, shape) for p in ordered for shape in getattr(p, kind)]
 
 
 def effect_sql(shape: EffectShape, ctx: _Ctx) -> exp.Select:
@@ -417,26 +453,6 @@ def _union(selects: list[exp.Select]) -> exp.Expression | None:
     return query
 
 
-def _one_per_span(union: exp.Expression, columns: tuple[str, ...], ctx: _Ctx) -> exp.Select:
-    """Keep, for each span claimed by several profiles, the row of the lowest priority."""
-    u, r = ctx.alias("u"), ctx.alias("r")
-    rank = exp.Window(
-        this=exp.RowNumber(),
-        partition_by=[col(u, "trace_id"), col(u, "span_id")],
-        order=exp.Order(
-            expressions=[exp.Ordered(this=col(u, "priority")), exp.Ordered(this=col(u, "profile"))]
-        ),
-    )
-    ranked = exp.select(*[col(u, c) for c in columns], alias(rank, "rn")).from_(
-        subquery(union, u), copy=False
-    )
-    return (
-        exp.select(*[col(r, c) for c in columns])
-        .from_(subquery(ranked, r), copy=False)
-        .where(eq(col(r, "rn"), lit(1)), copy=False)
-    )
-
-
 def _empty(columns: dict[str, str]) -> exp.Select:
     return exp.select(*[alias(exp.cast(exp.Null(), t), n) for n, t in columns.items()]).where(
         exp.false(), copy=False
@@ -484,11 +500,16 @@ def compile_profiles(
     profiles = list(profiles)
     ctx = _Ctx(dialect, source if source is not None else table(SPANS))
 
-    runs = _union([run_sql(s, p, ctx) for p in profiles for s in p.runs])
-    if runs is None:
+    run_shapes = _by_priority(profiles, "runs")
+    if not run_shapes:
         job_runs: exp.Expression = _empty(_JOB_RUN_TYPES)
     else:
-        deduped = _one_per_span(runs, (*JOB_RUN_COLUMNS, "priority"), ctx)
+        classified = _classified(
+            run_shapes,
+            lambda p, shape, a, joins: _run_columns(shape, p, a, ctx, joins),  # type: ignore[arg-type]
+            JOB_RUN_COLUMNS,
+            ctx,
+        )
         q = ctx.alias("q")
         sequence = exp.Window(
             this=exp.RowNumber(),
@@ -507,13 +528,18 @@ def compile_profiles(
                 else col(q, c)
                 for c in JOB_RUN_COLUMNS
             ]
-        ).from_(subquery(deduped, q), copy=False)
+        ).from_(subquery(classified, q), copy=False)
 
-    enq = _union([enqueue_sql(s, p, ctx) for p in profiles for s in p.enqueues])
+    enqueue_shapes = _by_priority(profiles, "enqueues")
     enqueues = (
-        _empty(_ENQUEUE_TYPES)
-        if enq is None
-        else _one_per_span(enq, (*ENQUEUE_COLUMNS, "priority"), ctx)
+        _classified(
+            enqueue_shapes,
+            lambda p, shape, a, joins: _enqueue_columns(shape, p, a, ctx),  # type: ignore[arg-type]
+            ENQUEUE_COLUMNS,
+            ctx,
+        )
+        if enqueue_shapes
+        else _empty(_ENQUEUE_TYPES)
     )
     eff = _union([effect_sql(s, ctx) for p in profiles for s in p.effects])
     effects = _empty(_EFFECT_TYPES) if eff is None else eff
