@@ -144,7 +144,7 @@ def evaluate(
         # One statement per rule: its shared tables (runs, effects, which belong together)
         # computed once, every check over them, and the judged jobs for reports (JUnit).
         judged = "none" if builtin else ("rows" if list_checked else "count")
-        query, params = compile_rule(rule).batch(judged=judged)
+        query, params = compile_rule(rule).batch(judged=judged, consume=True)
         cursor = con.execute(DUCKDB.render(query, pretty=False), params)
         names = [d[0] for d in cursor.description or ()]
         for values in cursor.fetchall():
