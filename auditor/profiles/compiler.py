@@ -84,8 +84,26 @@ class _Ctx:
     source: exp.Expression  # the span table (or a window of it)
     aliases: count = field(default_factory=lambda: count(1))
 
+    # neighbour sets (the spans whose child / parent satisfies a condition) of the statement
+    # being built, each computed once however many conditions ask for it: (kind, cond) ->
+    # (CTE name, its query)
+    neighbours: dict[tuple[str, Cond], tuple[str, exp.Expression]] = field(default_factory=dict)
+
     def alias(self, prefix: str) -> str:
         return f"{prefix}{next(self.aliases)}"
+
+    def neighbour_set(self, kind: str, cond: Cond, build: Callable[[], exp.Expression]) -> str:
+        key = (kind, cond)
+        if key not in self.neighbours:
+            self.neighbours[key] = (self.alias("n"), build())
+        return self.neighbours[key][0]
+
+    def attach(self, query: exp.Expression) -> exp.Expression:
+        """Give ``query`` the neighbour sets it refers to, as CTEs, and start a new statement."""
+        for name, sub in self.neighbours.values():
+            query = query.with_(name, as_=sub, materialized=True, copy=False)  # type: ignore[attr-defined]
+        self.neighbours = {}
+        return query
 
     def spans(self, as_: str) -> exp.Expression:
         source = self.source.copy()
@@ -137,21 +155,39 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
     if c.event:
         parts.append(d.has_event(a, lit(c.event)))
     if c.child is not None:
-        inner = ctx.alias("c")
-        children = (
-            exp.select(col(inner, "TraceId"), col(inner, "ParentSpanId"))
-            .from_(ctx.spans(inner), copy=False)
-            .where(cond_sql(c.child, inner, ctx), copy=False)
+        child = c.child
+
+        def children() -> exp.Expression:
+            inner = ctx.alias("c")
+            return (
+                exp.select(
+                    alias(col(inner, "TraceId"), "t"), alias(col(inner, "ParentSpanId"), "s")
+                )
+                .from_(ctx.spans(inner), copy=False)
+                .where(cond_sql(child, inner, ctx), copy=False)
+            )
+
+        name = ctx.neighbour_set("child", child, children)
+        parts.append(
+            in_subquery([col(a, "TraceId"), col(a, "SpanId")], exp.select("t", "s").from_(name))
         )
-        parts.append(in_subquery([col(a, "TraceId"), col(a, "SpanId")], children))
     if c.parent is not None:
-        inner = ctx.alias("p")
-        parents = (
-            exp.select(col(inner, "TraceId"), col(inner, "SpanId"))
-            .from_(ctx.spans(inner), copy=False)
-            .where(cond_sql(c.parent, inner, ctx), copy=False)
+        parent = c.parent
+
+        def parents() -> exp.Expression:
+            inner = ctx.alias("p")
+            return (
+                exp.select(alias(col(inner, "TraceId"), "t"), alias(col(inner, "SpanId"), "s"))
+                .from_(ctx.spans(inner), copy=False)
+                .where(cond_sql(parent, inner, ctx), copy=False)
+            )
+
+        name = ctx.neighbour_set("parent", parent, parents)
+        parts.append(
+            in_subquery(
+                [col(a, "TraceId"), col(a, "ParentSpanId")], exp.select("t", "s").from_(name)
+            )
         )
-        parts.append(in_subquery([col(a, "TraceId"), col(a, "ParentSpanId")], parents))
     if c.any:
         parts.append(exp.Paren(this=or_(*(cond_sql(x, a, ctx) for x in c.any))))
     if c.not_ is not None:
@@ -529,9 +565,10 @@ def compile_profiles(
                 for c in JOB_RUN_COLUMNS
             ]
         ).from_(subquery(classified, q), copy=False)
+    job_runs = ctx.attach(job_runs)
 
     enqueue_shapes = _by_priority(profiles, "enqueues")
-    enqueues = (
+    enqueues: exp.Expression = (
         _classified(
             enqueue_shapes,
             lambda p, shape, a, joins: _enqueue_columns(shape, p, a, ctx),  # type: ignore[arg-type]
@@ -541,10 +578,11 @@ def compile_profiles(
         if enqueue_shapes
         else _empty(_ENQUEUE_TYPES)
     )
+    enqueues = ctx.attach(enqueues)
     eff = _union([effect_sql(s, ctx) for p in profiles for s in p.effects])
-    effects = _empty(_EFFECT_TYPES) if eff is None else eff
+    effects = ctx.attach(_empty(_EFFECT_TYPES) if eff is None else eff)
     sig = _union([signal_sql(s, p, ctx) for p in profiles for s in p.signals])
-    signals = _empty(_SIGNAL_TYPES) if sig is None else sig
+    signals = ctx.attach(_empty(_SIGNAL_TYPES) if sig is None else sig)
 
     a = ctx.alias("s")
     error_spans = (

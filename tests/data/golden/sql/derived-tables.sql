@@ -1,617 +1,646 @@
 -- derived table job_runs
+WITH n2 AS MATERIALIZED (
+  SELECT
+    "p3"."TraceId" AS "t",
+    "p3"."SpanId" AS "s"
+  FROM "otel_traces" AS "p3"
+  WHERE
+    "p3"."SpanName" GLOB 'publish *' AND "p3"."SpanKind" IN ('Producer')
+), n5 AS MATERIALIZED (
+  SELECT
+    "c6"."TraceId" AS "t",
+    "c6"."ParentSpanId" AS "s"
+  FROM "otel_traces" AS "c6"
+  WHERE
+    "c6"."SpanName" GLOB 'delay *'
+), n7 AS MATERIALIZED (
+  SELECT
+    "c8"."TraceId" AS "t",
+    "c8"."ParentSpanId" AS "s"
+  FROM "otel_traces" AS "c8"
+  WHERE
+    "c8"."SpanName" GLOB 'handle_job_success *'
+), n9 AS MATERIALIZED (
+  SELECT
+    "c10"."TraceId" AS "t",
+    "c10"."ParentSpanId" AS "s"
+  FROM "otel_traces" AS "c10"
+  WHERE
+    "c10"."SpanName" GLOB 'handle_job_failure *'
+), n11 AS MATERIALIZED (
+  SELECT
+    "c12"."TraceId" AS "t",
+    "c12"."ParentSpanId" AS "s"
+  FROM "otel_traces" AS "c12"
+  WHERE
+    "c12"."SpanName" GLOB 'publish *'
+), n17 AS MATERIALIZED (
+  SELECT
+    "p18"."TraceId" AS "t",
+    "p18"."SpanId" AS "s"
+  FROM "otel_traces" AS "p18"
+  WHERE
+    "p18"."SpanName" GLOB 'publish *'
+    AND ("p18"."TraceId", "p18"."SpanId") IN (
+      SELECT
+        t,
+        s
+      FROM n11
+    )
+)
 SELECT
-  "q15"."system",
-  "q15"."job_id",
-  "q15"."job_name",
-  "q15"."queue",
+  "q19"."system",
+  "q19"."job_id",
+  "q19"."job_name",
+  "q19"."queue",
   COALESCE(
-    "q15"."attempt",
+    "q19"."attempt",
     ROW_NUMBER() OVER (
-      PARTITION BY "q15"."system", "q15"."job_id"
-      ORDER BY "q15"."start_ns", "q15"."span_id"
+      PARTITION BY "q19"."system", "q19"."job_id"
+      ORDER BY "q19"."start_ns", "q19"."span_id"
     )
   ) AS "attempt",
-  "q15"."outcome",
-  "q15"."done_ns",
-  "q15"."start_ns",
-  "q15"."end_ns",
-  "q15"."trace_id",
-  "q15"."span_id",
-  "q15"."parent_span_id",
-  "q15"."service",
-  "q15"."span_name",
-  "q15"."status",
-  "q15"."attributes",
-  "q15"."expected_effects",
-  "q15"."signals",
-  "q15"."link_trace_ids",
-  "q15"."batch_id",
-  "q15"."profile"
+  "q19"."outcome",
+  "q19"."done_ns",
+  "q19"."start_ns",
+  "q19"."end_ns",
+  "q19"."trace_id",
+  "q19"."span_id",
+  "q19"."parent_span_id",
+  "q19"."service",
+  "q19"."span_name",
+  "q19"."status",
+  "q19"."attributes",
+  "q19"."expected_effects",
+  "q19"."signals",
+  "q19"."link_trace_ids",
+  "q19"."batch_id",
+  "q19"."profile"
 FROM (
   SELECT
     CASE
-      WHEN "c3"."shape" = 1
+      WHEN "c4"."shape" = 1
       THEN 'bullmq'
-      WHEN "c3"."shape" = 2
+      WHEN "c4"."shape" = 2
       THEN 'celery'
-      WHEN "c3"."shape" = 3
+      WHEN "c4"."shape" = 3
       THEN 'rq'
-      WHEN "c3"."shape" = 4
+      WHEN "c4"."shape" = 4
       THEN 'rq'
-      WHEN "c3"."shape" = 5
+      WHEN "c4"."shape" = 5
       THEN 'sidekiq'
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 6
       THEN 'temporal'
-      WHEN "c3"."shape" = 7
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.system"', '')
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 7
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.system"', '')
+      WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
         NULLIF('messaging', ''),
         ''
       )
     END AS "system",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."bullmq.job.id"', '')
-      WHEN "c3"."shape" = 2
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."messaging.message.id"', '')
-      WHEN "c3"."shape" = 3
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."rq.job.id"', '')
-      WHEN "c3"."shape" = 4
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."rq.job.id"', '')
-      WHEN "c3"."shape" = 5
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."messaging.message_id"', '')
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 1
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.id"', '')
+      WHEN "c4"."shape" = 2
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.message.id"', '')
+      WHEN "c4"."shape" = 3
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.id"', '')
+      WHEN "c4"."shape" = 4
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.id"', '')
+      WHEN "c4"."shape" = 5
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.message_id"', '')
+      WHEN "c4"."shape" = 6
       THEN CASE
-        WHEN COALESCE("c3"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
-        OR COALESCE("c3"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+        WHEN COALESCE("c4"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+        OR COALESCE("c4"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
         THEN ''
         ELSE CONCAT_WS(
           '/',
-          COALESCE("c3"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
-          COALESCE("c3"."SpanAttributes" ->> '$.temporalActivityID', '')
+          COALESCE("c4"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
+          COALESCE("c4"."SpanAttributes" ->> '$.temporalActivityID', '')
         )
       END
-      WHEN "c3"."shape" = 7
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.id"', '')
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 7
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.id"', '')
+      WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
         ''
       )
     END AS "job_id",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."bullmq.job.name"', '')
-      WHEN "c3"."shape" = 2
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."celery.task_name"', '')
-      WHEN "c3"."shape" = 3
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."rq.job.function"', '')
-      WHEN "c3"."shape" = 4
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."rq.job.function"', '')
-      WHEN "c3"."shape" = 5
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 1
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.name"', '')
+      WHEN "c4"."shape" = 2
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."celery.task_name"', '')
+      WHEN "c4"."shape" = 3
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.function"', '')
+      WHEN "c4"."shape" = 4
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.function"', '')
+      WHEN "c4"."shape" = 5
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
+      WHEN "c4"."shape" = 6
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$.temporalActivityType', ''), ''),
-        NULLIF("c3"."SpanName", ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$.temporalActivityType', ''), ''),
+        NULLIF("c4"."SpanName", ''),
         ''
       )
-      WHEN "c3"."shape" = 7
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.name"', '')
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 7
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.name"', '')
+      WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
-        NULLIF("c3"."SpanName", ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        NULLIF("c4"."SpanName", ''),
         ''
       )
     END AS "job_name",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
-      WHEN "c3"."shape" = 2
+      WHEN "c4"."shape" = 1
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
+      WHEN "c4"."shape" = 2
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."job.queue"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."job.queue"', ''), ''),
         ''
       )
-      WHEN "c3"."shape" = 3
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination.name"', '')
-      WHEN "c3"."shape" = 4
+      WHEN "c4"."shape" = 3
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', '')
+      WHEN "c4"."shape" = 4
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF("c3"."SpanName", ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF("c4"."SpanName", ''),
         ''
       )
-      WHEN "c3"."shape" = 5
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination"', '')
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 5
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', '')
+      WHEN "c4"."shape" = 6
       THEN ''
-      WHEN "c3"."shape" = 7
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.queue"', '')
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 7
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.queue"', '')
+      WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
         ''
       )
     END AS "queue",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN TRY_CAST(NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."bullmq.job.attempts.made"', ''), '') AS BIGINT)
-      WHEN "c3"."shape" = 2
-      THEN TRY_CAST(NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."celery.retries"', ''), '') AS BIGINT) + 1
-      WHEN "c3"."shape" = 3
+      WHEN "c4"."shape" = 1
+      THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.attempts.made"', ''), '') AS BIGINT)
+      WHEN "c4"."shape" = 2
+      THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."celery.retries"', ''), '') AS BIGINT) + 1
+      WHEN "c4"."shape" = 3
       THEN CAST(NULL AS BIGINT)
-      WHEN "c3"."shape" = 4
+      WHEN "c4"."shape" = 4
       THEN CAST(NULL AS BIGINT)
-      WHEN "c3"."shape" = 5
+      WHEN "c4"."shape" = 5
       THEN CAST(NULL AS BIGINT)
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 6
       THEN CAST(NULL AS BIGINT)
-      WHEN "c3"."shape" = 7
-      THEN TRY_CAST(NULLIF(COALESCE("c3"."SpanAttributes" ->> '$."job.attempt"', ''), '') AS BIGINT)
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 7
+      THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."job.attempt"', ''), '') AS BIGINT)
+      WHEN "c4"."shape" = 8
       THEN CAST(NULL AS BIGINT)
     END AS "attempt",
     CASE
-      WHEN "c3"."shape" = 1
+      WHEN "c4"."shape" = 1
       THEN CASE
-        WHEN LIST_CONTAINS("c3"."Events.Name", 'job completed')
+        WHEN LIST_CONTAINS("c4"."Events.Name", 'job completed')
         THEN 'done'
-        WHEN LIST_CONTAINS("c3"."Events.Name", 'job failed')
-        AND ("c3"."TraceId", "c3"."SpanId") IN (
+        WHEN LIST_CONTAINS("c4"."Events.Name", 'job failed')
+        AND ("c4"."TraceId", "c4"."SpanId") IN (
           SELECT
-            "c4"."TraceId",
-            "c4"."ParentSpanId"
-          FROM "otel_traces" AS "c4"
-          WHERE
-            "c4"."SpanName" GLOB 'delay *'
+            t,
+            s
+          FROM n5
         )
         THEN 'retry'
-        WHEN LIST_CONTAINS("c3"."Events.Name", 'job failed')
+        WHEN LIST_CONTAINS("c4"."Events.Name", 'job failed')
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 2
+      WHEN "c4"."shape" = 2
       THEN CASE
-        WHEN CONTAINS("c3"."SpanAttributes", '"celery.state":')
-        AND COALESCE("c3"."SpanAttributes" ->> '$."celery.state"', '') = 'SUCCESS'
+        WHEN CONTAINS("c4"."SpanAttributes", '"celery.state":')
+        AND COALESCE("c4"."SpanAttributes" ->> '$."celery.state"', '') = 'SUCCESS'
         THEN 'done'
-        WHEN CONTAINS("c3"."SpanAttributes", '"celery.state":')
-        AND COALESCE("c3"."SpanAttributes" ->> '$."celery.state"', '') = 'FAILURE'
+        WHEN CONTAINS("c4"."SpanAttributes", '"celery.state":')
+        AND COALESCE("c4"."SpanAttributes" ->> '$."celery.state"', '') = 'FAILURE'
         THEN 'failed'
-        WHEN CONTAINS("c3"."SpanAttributes", '"celery.state":')
-        AND COALESCE("c3"."SpanAttributes" ->> '$."celery.state"', '') = 'RETRY'
+        WHEN CONTAINS("c4"."SpanAttributes", '"celery.state":')
+        AND COALESCE("c4"."SpanAttributes" ->> '$."celery.state"', '') = 'RETRY'
         THEN 'retry'
-        WHEN "c3"."StatusCode" = 'Error'
+        WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 3
+      WHEN "c4"."shape" = 3
       THEN CASE
-        WHEN ("c3"."TraceId", "c3"."SpanId") IN (
+        WHEN ("c4"."TraceId", "c4"."SpanId") IN (
           SELECT
-            "c5"."TraceId",
-            "c5"."ParentSpanId"
-          FROM "otel_traces" AS "c5"
-          WHERE
-            "c5"."SpanName" GLOB 'handle_job_success *'
+            t,
+            s
+          FROM n7
         )
         THEN 'done'
-        WHEN ("c3"."TraceId", "c3"."SpanId") IN (
+        WHEN ("c4"."TraceId", "c4"."SpanId") IN (
           SELECT
-            "c6"."TraceId",
-            "c6"."ParentSpanId"
-          FROM "otel_traces" AS "c6"
-          WHERE
-            "c6"."SpanName" GLOB 'handle_job_failure *'
+            t,
+            s
+          FROM n9
         )
         AND (
-          ("c3"."TraceId", "c3"."SpanId") IN (
+          ("c4"."TraceId", "c4"."SpanId") IN (
             SELECT
-              "c7"."TraceId",
-              "c7"."ParentSpanId"
-            FROM "otel_traces" AS "c7"
-            WHERE
-              "c7"."SpanName" GLOB 'publish *'
+              t,
+              s
+            FROM n11
           )
         )
         THEN 'retry'
-        WHEN ("c3"."TraceId", "c3"."SpanId") IN (
+        WHEN ("c4"."TraceId", "c4"."SpanId") IN (
           SELECT
-            "c8"."TraceId",
-            "c8"."ParentSpanId"
-          FROM "otel_traces" AS "c8"
-          WHERE
-            "c8"."SpanName" GLOB 'handle_job_failure *'
+            t,
+            s
+          FROM n9
         )
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 4
+      WHEN "c4"."shape" = 4
       THEN CASE
-        WHEN ("c3"."TraceId", "c3"."ParentSpanId") IN (
+        WHEN ("c4"."TraceId", "c4"."ParentSpanId") IN (
           SELECT
-            "p13"."TraceId",
-            "p13"."SpanId"
-          FROM "otel_traces" AS "p13"
-          WHERE
-            "p13"."SpanName" GLOB 'publish *'
-            AND ("p13"."TraceId", "p13"."SpanId") IN (
-              SELECT
-                "c14"."TraceId",
-                "c14"."ParentSpanId"
-              FROM "otel_traces" AS "c14"
-              WHERE
-                "c14"."SpanName" GLOB 'publish *'
-            )
+            t,
+            s
+          FROM n17
         )
         THEN 'retry'
-        WHEN "c3"."SpanName" GLOB '*'
+        WHEN "c4"."SpanName" GLOB '*'
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 5
+      WHEN "c4"."shape" = 5
       THEN CASE
-        WHEN "c3"."StatusCode" = 'Error'
+        WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
-        WHEN "c3"."SpanName" GLOB '*'
+        WHEN "c4"."SpanName" GLOB '*'
         THEN 'done'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 6
       THEN CASE
-        WHEN "c3"."StatusCode" = 'Error'
+        WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
-        WHEN "c3"."SpanName" GLOB '*'
+        WHEN "c4"."SpanName" GLOB '*'
         THEN 'done'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 7
+      WHEN "c4"."shape" = 7
       THEN CASE
-        WHEN CONTAINS("c3"."SpanAttributes", '"job.outcome":')
-        AND COALESCE("c3"."SpanAttributes" ->> '$."job.outcome"', '') = 'done'
+        WHEN CONTAINS("c4"."SpanAttributes", '"job.outcome":')
+        AND COALESCE("c4"."SpanAttributes" ->> '$."job.outcome"', '') = 'done'
         THEN 'done'
-        WHEN CONTAINS("c3"."SpanAttributes", '"job.outcome":')
-        AND COALESCE("c3"."SpanAttributes" ->> '$."job.outcome"', '') = 'failed'
+        WHEN CONTAINS("c4"."SpanAttributes", '"job.outcome":')
+        AND COALESCE("c4"."SpanAttributes" ->> '$."job.outcome"', '') = 'failed'
         THEN 'failed'
-        WHEN CONTAINS("c3"."SpanAttributes", '"job.outcome":')
-        AND COALESCE("c3"."SpanAttributes" ->> '$."job.outcome"', '') = 'retry'
+        WHEN CONTAINS("c4"."SpanAttributes", '"job.outcome":')
+        AND COALESCE("c4"."SpanAttributes" ->> '$."job.outcome"', '') = 'retry'
         THEN 'retry'
-        WHEN "c3"."StatusCode" = 'Error'
+        WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
-        WHEN LIST_CONTAINS("c3"."Events.Name", 'job.done')
+        WHEN LIST_CONTAINS("c4"."Events.Name", 'job.done')
         THEN 'done'
         ELSE 'unknown'
       END
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 8
       THEN CASE
-        WHEN "c3"."StatusCode" = 'Error'
+        WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
-        WHEN "c3"."SpanName" GLOB '*'
+        WHEN "c4"."SpanName" GLOB '*'
         THEN 'done'
         ELSE 'unknown'
       END
     END AS "outcome",
     CASE
-      WHEN "c3"."shape" = 1
+      WHEN "c4"."shape" = 1
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job completed'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job completed'))
         ),
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c3"."shape" = 2
+      WHEN "c4"."shape" = 2
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c3"."shape" = 3
+      WHEN "c4"."shape" = 3
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
-        "d10"."v",
-        "d12"."v",
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        "d14"."v",
+        "d16"."v",
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c3"."shape" = 4
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 5
+      WHEN "c4"."shape" = 4
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 5
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 6
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c3"."shape" = 7
+      WHEN "c4"."shape" = 7
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 8
       THEN COALESCE(
         EPOCH_NS(
-          LIST_EXTRACT("c3"."Events.Timestamp", LIST_POSITION("c3"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
         ),
-        EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
     END AS "done_ns",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 2
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 3
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 4
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 5
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 6
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 7
-      THEN EPOCH_NS("c3"."Timestamp")
-      WHEN "c3"."shape" = 8
-      THEN EPOCH_NS("c3"."Timestamp")
+      WHEN "c4"."shape" = 1
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 2
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 3
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 4
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 5
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 6
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 7
+      THEN EPOCH_NS("c4"."Timestamp")
+      WHEN "c4"."shape" = 8
+      THEN EPOCH_NS("c4"."Timestamp")
     END AS "start_ns",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 2
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 3
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 4
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 5
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 6
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 7
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
-      WHEN "c3"."shape" = 8
-      THEN EPOCH_NS("c3"."Timestamp") + "c3"."Duration"
+      WHEN "c4"."shape" = 1
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 2
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 3
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 4
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 5
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 6
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 7
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
+      WHEN "c4"."shape" = 8
+      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
     END AS "end_ns",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."TraceId"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."TraceId"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."TraceId"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."TraceId"
     END AS "trace_id",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."SpanId"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."SpanId"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."SpanId"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."SpanId"
     END AS "span_id",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."ParentSpanId"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."ParentSpanId"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."ParentSpanId"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."ParentSpanId"
     END AS "parent_span_id",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."ServiceName"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."ServiceName"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."ServiceName"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."ServiceName"
     END AS "service",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."SpanName"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."SpanName"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."SpanName"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."SpanName"
     END AS "span_name",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."StatusCode"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."StatusCode"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."StatusCode"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."StatusCode"
     END AS "status",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."SpanAttributes"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."SpanAttributes"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."SpanAttributes"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."SpanAttributes"
     END AS "attributes",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 2
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 3
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 4
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 5
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 6
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 7
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c3"."shape" = 8
-      THEN COALESCE("c3"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 1
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 2
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 3
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 4
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 5
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 6
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 7
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
+      WHEN "c4"."shape" = 8
+      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
     END AS "expected_effects",
     CASE
-      WHEN "c3"."shape" = 1
+      WHEN "c4"."shape" = 1
       THEN ''
-      WHEN "c3"."shape" = 2
+      WHEN "c4"."shape" = 2
       THEN CONCAT_WS(
         ',',
         CASE
-          WHEN CONTAINS("c3"."SpanAttributes", '"celery.delivery_info":')
-          AND COALESCE("c3"."SpanAttributes" ->> '$."celery.delivery_info"', '') GLOB '*''redelivered'': True*'
+          WHEN CONTAINS("c4"."SpanAttributes", '"celery.delivery_info":')
+          AND COALESCE("c4"."SpanAttributes" ->> '$."celery.delivery_info"', '') GLOB '*''redelivered'': True*'
           THEN 'redelivered'
         END
       )
-      WHEN "c3"."shape" = 3
+      WHEN "c4"."shape" = 3
       THEN ''
-      WHEN "c3"."shape" = 4
-      THEN CONCAT_WS(',', CASE WHEN "c3"."SpanName" GLOB '*' THEN 'worker_lost' END)
-      WHEN "c3"."shape" = 5
+      WHEN "c4"."shape" = 4
+      THEN CONCAT_WS(',', CASE WHEN "c4"."SpanName" GLOB '*' THEN 'worker_lost' END)
+      WHEN "c4"."shape" = 5
       THEN ''
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 6
       THEN ''
-      WHEN "c3"."shape" = 7
+      WHEN "c4"."shape" = 7
       THEN ''
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 8
       THEN ''
     END AS "signals",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."Links.TraceId"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."Links.TraceId"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."Links.TraceId"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."Links.TraceId"
     END AS "link_trace_ids",
     CASE
-      WHEN "c3"."shape" = 1
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 2
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 3
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 4
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 5
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 6
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 7
-      THEN "c3"."BatchId"
-      WHEN "c3"."shape" = 8
-      THEN "c3"."BatchId"
+      WHEN "c4"."shape" = 1
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 2
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 3
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 4
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 5
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 6
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 7
+      THEN "c4"."BatchId"
+      WHEN "c4"."shape" = 8
+      THEN "c4"."BatchId"
     END AS "batch_id",
     CASE
-      WHEN "c3"."shape" = 1
+      WHEN "c4"."shape" = 1
       THEN 'bullmq'
-      WHEN "c3"."shape" = 2
+      WHEN "c4"."shape" = 2
       THEN 'celery'
-      WHEN "c3"."shape" = 3
+      WHEN "c4"."shape" = 3
       THEN 'rq'
-      WHEN "c3"."shape" = 4
+      WHEN "c4"."shape" = 4
       THEN 'rq'
-      WHEN "c3"."shape" = 5
+      WHEN "c4"."shape" = 5
       THEN 'sidekiq'
-      WHEN "c3"."shape" = 6
+      WHEN "c4"."shape" = 6
       THEN 'temporal'
-      WHEN "c3"."shape" = 7
+      WHEN "c4"."shape" = 7
       THEN 'probes'
-      WHEN "c3"."shape" = 8
+      WHEN "c4"."shape" = 8
       THEN 'messaging'
     END AS "profile"
   FROM (
@@ -673,11 +702,9 @@ FROM (
           ) IS NULL
           AND ("s1"."TraceId", "s1"."ParentSpanId") IN (
             SELECT
-              "p2"."TraceId",
-              "p2"."SpanId"
-            FROM "otel_traces" AS "p2"
-            WHERE
-              "p2"."SpanName" GLOB 'publish *' AND "p2"."SpanKind" IN ('Producer')
+              t,
+              s
+            FROM n2
           )
         )
         AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
@@ -753,399 +780,399 @@ FROM (
         THEN 8
       END AS "shape"
     FROM "otel_traces" AS "s1"
-  ) AS "c3"
+  ) AS "c4"
   LEFT JOIN (
     SELECT
-      "c9"."TraceId" AS "trace_id",
-      "c9"."ParentSpanId" AS "parent_id",
+      "c13"."TraceId" AS "trace_id",
+      "c13"."ParentSpanId" AS "parent_id",
       MIN(
         EPOCH_NS(
-          LIST_EXTRACT("c9"."Events.Timestamp", LIST_POSITION("c9"."Events.Name", 'job.done'))
+          LIST_EXTRACT("c13"."Events.Timestamp", LIST_POSITION("c13"."Events.Name", 'job.done'))
         )
       ) AS "v"
-    FROM "otel_traces" AS "c9"
+    FROM "otel_traces" AS "c13"
     WHERE
-      LIST_CONTAINS("c9"."Events.Name", 'job.done')
+      LIST_CONTAINS("c13"."Events.Name", 'job.done')
     GROUP BY
-      "c9"."TraceId",
-      "c9"."ParentSpanId"
-  ) AS "d10"
-    ON "d10"."trace_id" = "c3"."TraceId" AND "d10"."parent_id" = "c3"."SpanId"
+      "c13"."TraceId",
+      "c13"."ParentSpanId"
+  ) AS "d14"
+    ON "d14"."trace_id" = "c4"."TraceId" AND "d14"."parent_id" = "c4"."SpanId"
   LEFT JOIN (
     SELECT
-      "c11"."TraceId" AS "trace_id",
-      "c11"."ParentSpanId" AS "parent_id",
-      MIN(EPOCH_NS("c11"."Timestamp")) AS "v"
-    FROM "otel_traces" AS "c11"
+      "c15"."TraceId" AS "trace_id",
+      "c15"."ParentSpanId" AS "parent_id",
+      MIN(EPOCH_NS("c15"."Timestamp")) AS "v"
+    FROM "otel_traces" AS "c15"
     WHERE
-      "c11"."SpanName" GLOB 'handle_job_success *'
+      "c15"."SpanName" GLOB 'handle_job_success *'
     GROUP BY
-      "c11"."TraceId",
-      "c11"."ParentSpanId"
-  ) AS "d12"
-    ON "d12"."trace_id" = "c3"."TraceId" AND "d12"."parent_id" = "c3"."SpanId"
+      "c15"."TraceId",
+      "c15"."ParentSpanId"
+  ) AS "d16"
+    ON "d16"."trace_id" = "c4"."TraceId" AND "d16"."parent_id" = "c4"."SpanId"
   WHERE
-    NOT "c3"."shape" IS NULL
-) AS "q15";
+    NOT "c4"."shape" IS NULL
+) AS "q19";
 
 -- derived table enqueues
 SELECT
   CASE
-    WHEN "c17"."shape" = 1
+    WHEN "c21"."shape" = 1
     THEN 'bullmq'
-    WHEN "c17"."shape" = 2
+    WHEN "c21"."shape" = 2
     THEN 'celery'
-    WHEN "c17"."shape" = 3
+    WHEN "c21"."shape" = 3
     THEN 'rq'
-    WHEN "c17"."shape" = 4
+    WHEN "c21"."shape" = 4
     THEN 'sidekiq'
-    WHEN "c17"."shape" = 5
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."job.system"', '')
-    WHEN "c17"."shape" = 6
+    WHEN "c21"."shape" = 5
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."job.system"', '')
+    WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
       NULLIF('messaging', ''),
       ''
     )
   END AS "system",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."bullmq.job.id"', '')
-    WHEN "c17"."shape" = 2
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."messaging.message.id"', '')
-    WHEN "c17"."shape" = 3
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."rq.job.id"', '')
-    WHEN "c17"."shape" = 4
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."messaging.message_id"', '')
-    WHEN "c17"."shape" = 5
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."job.id"', '')
-    WHEN "c17"."shape" = 6
+    WHEN "c21"."shape" = 1
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.job.id"', '')
+    WHEN "c21"."shape" = 2
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.message.id"', '')
+    WHEN "c21"."shape" = 3
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."rq.job.id"', '')
+    WHEN "c21"."shape" = 4
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.message_id"', '')
+    WHEN "c21"."shape" = 5
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."job.id"', '')
+    WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
       ''
     )
   END AS "job_id",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."bullmq.job.name"', '')
-    WHEN "c17"."shape" = 2
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."celery.task_name"', '')
-    WHEN "c17"."shape" = 3
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."rq.job.function"', '')
-    WHEN "c17"."shape" = 4
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
-    WHEN "c17"."shape" = 5
+    WHEN "c21"."shape" = 1
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.job.name"', '')
+    WHEN "c21"."shape" = 2
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."celery.task_name"', '')
+    WHEN "c21"."shape" = 3
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."rq.job.function"', '')
+    WHEN "c21"."shape" = 4
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
+    WHEN "c21"."shape" = 5
     THEN COALESCE(
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."job.name"', ''), ''),
-      NULLIF("c17"."SpanName", ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."job.name"', ''), ''),
+      NULLIF("c21"."SpanName", ''),
       ''
     )
-    WHEN "c17"."shape" = 6
+    WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
-      NULLIF("c17"."SpanName", ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+      NULLIF("c21"."SpanName", ''),
       ''
     )
   END AS "job_name",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
-    WHEN "c17"."shape" = 2
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination"', '')
-    WHEN "c17"."shape" = 3
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination.name"', '')
-    WHEN "c17"."shape" = 4
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination"', '')
-    WHEN "c17"."shape" = 5
-    THEN COALESCE("c17"."SpanAttributes" ->> '$."job.queue"', '')
-    WHEN "c17"."shape" = 6
+    WHEN "c21"."shape" = 1
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
+    WHEN "c21"."shape" = 2
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', '')
+    WHEN "c21"."shape" = 3
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', '')
+    WHEN "c21"."shape" = 4
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', '')
+    WHEN "c21"."shape" = 5
+    THEN COALESCE("c21"."SpanAttributes" ->> '$."job.queue"', '')
+    WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-      NULLIF(COALESCE("c17"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
       ''
     )
   END AS "queue",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN EPOCH_NS("c17"."Timestamp")
-    WHEN "c17"."shape" = 2
-    THEN EPOCH_NS("c17"."Timestamp")
-    WHEN "c17"."shape" = 3
-    THEN EPOCH_NS("c17"."Timestamp")
-    WHEN "c17"."shape" = 4
-    THEN EPOCH_NS("c17"."Timestamp")
-    WHEN "c17"."shape" = 5
-    THEN EPOCH_NS("c17"."Timestamp")
-    WHEN "c17"."shape" = 6
-    THEN EPOCH_NS("c17"."Timestamp")
+    WHEN "c21"."shape" = 1
+    THEN EPOCH_NS("c21"."Timestamp")
+    WHEN "c21"."shape" = 2
+    THEN EPOCH_NS("c21"."Timestamp")
+    WHEN "c21"."shape" = 3
+    THEN EPOCH_NS("c21"."Timestamp")
+    WHEN "c21"."shape" = 4
+    THEN EPOCH_NS("c21"."Timestamp")
+    WHEN "c21"."shape" = 5
+    THEN EPOCH_NS("c21"."Timestamp")
+    WHEN "c21"."shape" = 6
+    THEN EPOCH_NS("c21"."Timestamp")
   END AS "enqueued_ns",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN "c17"."TraceId"
-    WHEN "c17"."shape" = 2
-    THEN "c17"."TraceId"
-    WHEN "c17"."shape" = 3
-    THEN "c17"."TraceId"
-    WHEN "c17"."shape" = 4
-    THEN "c17"."TraceId"
-    WHEN "c17"."shape" = 5
-    THEN "c17"."TraceId"
-    WHEN "c17"."shape" = 6
-    THEN "c17"."TraceId"
+    WHEN "c21"."shape" = 1
+    THEN "c21"."TraceId"
+    WHEN "c21"."shape" = 2
+    THEN "c21"."TraceId"
+    WHEN "c21"."shape" = 3
+    THEN "c21"."TraceId"
+    WHEN "c21"."shape" = 4
+    THEN "c21"."TraceId"
+    WHEN "c21"."shape" = 5
+    THEN "c21"."TraceId"
+    WHEN "c21"."shape" = 6
+    THEN "c21"."TraceId"
   END AS "trace_id",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN "c17"."SpanId"
-    WHEN "c17"."shape" = 2
-    THEN "c17"."SpanId"
-    WHEN "c17"."shape" = 3
-    THEN "c17"."SpanId"
-    WHEN "c17"."shape" = 4
-    THEN "c17"."SpanId"
-    WHEN "c17"."shape" = 5
-    THEN "c17"."SpanId"
-    WHEN "c17"."shape" = 6
-    THEN "c17"."SpanId"
+    WHEN "c21"."shape" = 1
+    THEN "c21"."SpanId"
+    WHEN "c21"."shape" = 2
+    THEN "c21"."SpanId"
+    WHEN "c21"."shape" = 3
+    THEN "c21"."SpanId"
+    WHEN "c21"."shape" = 4
+    THEN "c21"."SpanId"
+    WHEN "c21"."shape" = 5
+    THEN "c21"."SpanId"
+    WHEN "c21"."shape" = 6
+    THEN "c21"."SpanId"
   END AS "span_id",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN "c17"."ServiceName"
-    WHEN "c17"."shape" = 2
-    THEN "c17"."ServiceName"
-    WHEN "c17"."shape" = 3
-    THEN "c17"."ServiceName"
-    WHEN "c17"."shape" = 4
-    THEN "c17"."ServiceName"
-    WHEN "c17"."shape" = 5
-    THEN "c17"."ServiceName"
-    WHEN "c17"."shape" = 6
-    THEN "c17"."ServiceName"
+    WHEN "c21"."shape" = 1
+    THEN "c21"."ServiceName"
+    WHEN "c21"."shape" = 2
+    THEN "c21"."ServiceName"
+    WHEN "c21"."shape" = 3
+    THEN "c21"."ServiceName"
+    WHEN "c21"."shape" = 4
+    THEN "c21"."ServiceName"
+    WHEN "c21"."shape" = 5
+    THEN "c21"."ServiceName"
+    WHEN "c21"."shape" = 6
+    THEN "c21"."ServiceName"
   END AS "service",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN "c17"."SpanName"
-    WHEN "c17"."shape" = 2
-    THEN "c17"."SpanName"
-    WHEN "c17"."shape" = 3
-    THEN "c17"."SpanName"
-    WHEN "c17"."shape" = 4
-    THEN "c17"."SpanName"
-    WHEN "c17"."shape" = 5
-    THEN "c17"."SpanName"
-    WHEN "c17"."shape" = 6
-    THEN "c17"."SpanName"
+    WHEN "c21"."shape" = 1
+    THEN "c21"."SpanName"
+    WHEN "c21"."shape" = 2
+    THEN "c21"."SpanName"
+    WHEN "c21"."shape" = 3
+    THEN "c21"."SpanName"
+    WHEN "c21"."shape" = 4
+    THEN "c21"."SpanName"
+    WHEN "c21"."shape" = 5
+    THEN "c21"."SpanName"
+    WHEN "c21"."shape" = 6
+    THEN "c21"."SpanName"
   END AS "span_name",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN "c17"."SpanAttributes"
-    WHEN "c17"."shape" = 2
-    THEN "c17"."SpanAttributes"
-    WHEN "c17"."shape" = 3
-    THEN "c17"."SpanAttributes"
-    WHEN "c17"."shape" = 4
-    THEN "c17"."SpanAttributes"
-    WHEN "c17"."shape" = 5
-    THEN "c17"."SpanAttributes"
-    WHEN "c17"."shape" = 6
-    THEN "c17"."SpanAttributes"
+    WHEN "c21"."shape" = 1
+    THEN "c21"."SpanAttributes"
+    WHEN "c21"."shape" = 2
+    THEN "c21"."SpanAttributes"
+    WHEN "c21"."shape" = 3
+    THEN "c21"."SpanAttributes"
+    WHEN "c21"."shape" = 4
+    THEN "c21"."SpanAttributes"
+    WHEN "c21"."shape" = 5
+    THEN "c21"."SpanAttributes"
+    WHEN "c21"."shape" = 6
+    THEN "c21"."SpanAttributes"
   END AS "attributes",
   CASE
-    WHEN "c17"."shape" = 1
-    THEN "c17"."BatchId"
-    WHEN "c17"."shape" = 2
-    THEN "c17"."BatchId"
-    WHEN "c17"."shape" = 3
-    THEN "c17"."BatchId"
-    WHEN "c17"."shape" = 4
-    THEN "c17"."BatchId"
-    WHEN "c17"."shape" = 5
-    THEN "c17"."BatchId"
-    WHEN "c17"."shape" = 6
-    THEN "c17"."BatchId"
+    WHEN "c21"."shape" = 1
+    THEN "c21"."BatchId"
+    WHEN "c21"."shape" = 2
+    THEN "c21"."BatchId"
+    WHEN "c21"."shape" = 3
+    THEN "c21"."BatchId"
+    WHEN "c21"."shape" = 4
+    THEN "c21"."BatchId"
+    WHEN "c21"."shape" = 5
+    THEN "c21"."BatchId"
+    WHEN "c21"."shape" = 6
+    THEN "c21"."BatchId"
   END AS "batch_id",
   CASE
-    WHEN "c17"."shape" = 1
+    WHEN "c21"."shape" = 1
     THEN 'bullmq'
-    WHEN "c17"."shape" = 2
+    WHEN "c21"."shape" = 2
     THEN 'celery'
-    WHEN "c17"."shape" = 3
+    WHEN "c21"."shape" = 3
     THEN 'rq'
-    WHEN "c17"."shape" = 4
+    WHEN "c21"."shape" = 4
     THEN 'sidekiq'
-    WHEN "c17"."shape" = 5
+    WHEN "c21"."shape" = 5
     THEN 'probes'
-    WHEN "c17"."shape" = 6
+    WHEN "c21"."shape" = 6
     THEN 'messaging'
   END AS "profile"
 FROM (
   SELECT
-    "s16"."Timestamp",
-    "s16"."TraceId",
-    "s16"."SpanId",
-    "s16"."ParentSpanId",
-    "s16"."SpanName",
-    "s16"."SpanKind",
-    "s16"."ServiceName",
-    "s16"."ScopeName",
-    "s16"."ResourceAttributes",
-    "s16"."SpanAttributes",
-    "s16"."Duration",
-    "s16"."StatusCode",
-    "s16"."StatusMessage",
-    "s16"."Events.Timestamp",
-    "s16"."Events.Name",
-    "s16"."Events.Attributes",
-    "s16"."Links.TraceId",
-    "s16"."BatchId",
+    "s20"."Timestamp",
+    "s20"."TraceId",
+    "s20"."SpanId",
+    "s20"."ParentSpanId",
+    "s20"."SpanName",
+    "s20"."SpanKind",
+    "s20"."ServiceName",
+    "s20"."ScopeName",
+    "s20"."ResourceAttributes",
+    "s20"."SpanAttributes",
+    "s20"."Duration",
+    "s20"."StatusCode",
+    "s20"."StatusMessage",
+    "s20"."Events.Timestamp",
+    "s20"."Events.Name",
+    "s20"."Events.Attributes",
+    "s20"."Links.TraceId",
+    "s20"."BatchId",
     CASE
       WHEN (
-        "s16"."SpanName" GLOB 'add *'
-        AND "s16"."SpanKind" IN ('Producer')
-        AND CONTAINS("s16"."SpanAttributes", '"bullmq.job.id":')
+        "s20"."SpanName" GLOB 'add *'
+        AND "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", '"bullmq.job.id":')
         AND NOT (
-          "s16"."SpanAttributes" -> '$."bullmq.job.id"'
+          "s20"."SpanAttributes" -> '$."bullmq.job.id"'
         ) IS NULL
       )
-      AND COALESCE("s16"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
+      AND COALESCE("s20"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
       THEN 1
       WHEN (
-        "s16"."SpanName" GLOB 'apply_async/*'
-        AND "s16"."SpanKind" IN ('Producer')
-        AND CONTAINS("s16"."SpanAttributes", '"messaging.message.id":')
+        "s20"."SpanName" GLOB 'apply_async/*'
+        AND "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", '"messaging.message.id":')
         AND NOT (
-          "s16"."SpanAttributes" -> '$."messaging.message.id"'
+          "s20"."SpanAttributes" -> '$."messaging.message.id"'
         ) IS NULL
       )
-      AND COALESCE("s16"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
+      AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
       THEN 2
       WHEN (
-        "s16"."SpanName" GLOB 'publish *'
-        AND "s16"."SpanKind" IN ('Producer')
-        AND CONTAINS("s16"."SpanAttributes", '"rq.job.id":')
+        "s20"."SpanName" GLOB 'publish *'
+        AND "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", '"rq.job.id":')
         AND NOT (
-          "s16"."SpanAttributes" -> '$."rq.job.id"'
+          "s20"."SpanAttributes" -> '$."rq.job.id"'
         ) IS NULL
       )
-      AND COALESCE("s16"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+      AND COALESCE("s20"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
       THEN 3
       WHEN (
-        "s16"."SpanKind" IN ('Producer')
-        AND CONTAINS("s16"."SpanAttributes", '"messaging.system":')
-        AND COALESCE("s16"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
-        AND CONTAINS("s16"."SpanAttributes", '"messaging.message_id":')
+        "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", '"messaging.system":')
+        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+        AND CONTAINS("s20"."SpanAttributes", '"messaging.message_id":')
         AND NOT (
-          "s16"."SpanAttributes" -> '$."messaging.message_id"'
+          "s20"."SpanAttributes" -> '$."messaging.message_id"'
         ) IS NULL
       )
-      AND COALESCE("s16"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+      AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
       THEN 4
       WHEN (
-        "s16"."SpanKind" IN ('Producer')
-        AND CONTAINS("s16"."SpanAttributes", '"job.system":')
+        "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", '"job.system":')
         AND NOT (
-          "s16"."SpanAttributes" -> '$."job.system"'
+          "s20"."SpanAttributes" -> '$."job.system"'
         ) IS NULL
-        AND CONTAINS("s16"."SpanAttributes", '"job.id":')
+        AND CONTAINS("s20"."SpanAttributes", '"job.id":')
         AND NOT (
-          "s16"."SpanAttributes" -> '$."job.id"'
+          "s20"."SpanAttributes" -> '$."job.id"'
         ) IS NULL
       )
-      AND COALESCE("s16"."SpanAttributes" ->> '$."job.id"', '') <> ''
+      AND COALESCE("s20"."SpanAttributes" ->> '$."job.id"', '') <> ''
       THEN 5
       WHEN (
-        "s16"."SpanKind" IN ('Producer')
+        "s20"."SpanKind" IN ('Producer')
         AND (
           (
-            CONTAINS("s16"."SpanAttributes", '"messaging.operation.type":')
-            AND COALESCE("s16"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
+            CONTAINS("s20"."SpanAttributes", '"messaging.operation.type":')
+            AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
           )
           OR (
-            CONTAINS("s16"."SpanAttributes", '"messaging.operation":')
-            AND COALESCE("s16"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+            CONTAINS("s20"."SpanAttributes", '"messaging.operation":')
+            AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
           )
         )
       )
       AND COALESCE(
-        NULLIF(COALESCE("s16"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-        NULLIF(COALESCE("s16"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+        NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
         ''
       ) <> ''
       THEN 6
     END AS "shape"
-  FROM "otel_traces" AS "s16"
-) AS "c17"
+  FROM "otel_traces" AS "s20"
+) AS "c21"
 WHERE
-  NOT "c17"."shape" IS NULL;
+  NOT "c21"."shape" IS NULL;
 
 -- derived table effects
 SELECT
-  COALESCE("s18"."SpanAttributes" ->> '$."side_effect.name"', '') AS "effect_name",
-  COALESCE("s18"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-  COALESCE("s18"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  COALESCE("s18"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+  COALESCE("s22"."SpanAttributes" ->> '$."side_effect.name"', '') AS "effect_name",
+  COALESCE("s22"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
+  COALESCE("s22"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  COALESCE("s22"."SpanAttributes" ->> '$."job.system"', '') AS "system",
   NOT (
     (
-      "s18"."StatusCode" = 'Error'
+      "s22"."StatusCode" = 'Error'
       OR (
-        CONTAINS("s18"."SpanAttributes", '"side_effect.status":')
-        AND COALESCE("s18"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
+        CONTAINS("s22"."SpanAttributes", '"side_effect.status":')
+        AND COALESCE("s22"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
       )
     )
   ) AS "ok",
-  EPOCH_NS("s18"."Timestamp") AS "start_ns",
-  EPOCH_NS("s18"."Timestamp") + "s18"."Duration" AS "end_ns",
-  "s18"."TraceId" AS "trace_id",
-  "s18"."SpanId" AS "span_id",
-  "s18"."ParentSpanId" AS "parent_span_id",
-  "s18"."ServiceName" AS "service",
-  "s18"."SpanName" AS "span_name",
-  "s18"."StatusMessage" AS "status_message",
-  "s18"."SpanAttributes" AS "attributes",
-  "s18"."Links.TraceId" AS "link_trace_ids",
-  "s18"."BatchId" AS "batch_id"
-FROM "otel_traces" AS "s18"
+  EPOCH_NS("s22"."Timestamp") AS "start_ns",
+  EPOCH_NS("s22"."Timestamp") + "s22"."Duration" AS "end_ns",
+  "s22"."TraceId" AS "trace_id",
+  "s22"."SpanId" AS "span_id",
+  "s22"."ParentSpanId" AS "parent_span_id",
+  "s22"."ServiceName" AS "service",
+  "s22"."SpanName" AS "span_name",
+  "s22"."StatusMessage" AS "status_message",
+  "s22"."SpanAttributes" AS "attributes",
+  "s22"."Links.TraceId" AS "link_trace_ids",
+  "s22"."BatchId" AS "batch_id"
+FROM "otel_traces" AS "s22"
 WHERE
-  "s18"."SpanName" = 'side_effect.confirm';
+  "s22"."SpanName" = 'side_effect.confirm';
 
 -- derived table signals
 SELECT
-  "e20"."system" AS "system",
-  COALESCE("e20"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
+  "e24"."system" AS "system",
+  COALESCE("e24"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
   'stalled' AS "signal",
-  EPOCH_NS("e20"."ev_time") AS "at_ns",
-  "e20"."trace_id" AS "trace_id",
-  "e20"."span_id" AS "span_id",
-  "e20"."span_name" AS "note"
+  EPOCH_NS("e24"."ev_time") AS "at_ns",
+  "e24"."trace_id" AS "trace_id",
+  "e24"."span_id" AS "span_id",
+  "e24"."span_name" AS "note"
 FROM (
   SELECT
     'bullmq' AS "system",
-    UNNEST("s19"."Events.Name") AS "ev_name",
-    UNNEST("s19"."Events.Attributes") AS "ev_attrs",
-    UNNEST("s19"."Events.Timestamp") AS "ev_time",
-    "s19"."TraceId" AS "trace_id",
-    "s19"."SpanId" AS "span_id",
-    "s19"."SpanName" AS "span_name"
-  FROM "otel_traces" AS "s19"
+    UNNEST("s23"."Events.Name") AS "ev_name",
+    UNNEST("s23"."Events.Attributes") AS "ev_attrs",
+    UNNEST("s23"."Events.Timestamp") AS "ev_time",
+    "s23"."TraceId" AS "trace_id",
+    "s23"."SpanId" AS "span_id",
+    "s23"."SpanName" AS "span_name"
+  FROM "otel_traces" AS "s23"
   WHERE
-    "s19"."SpanName" GLOB 'moveStalledJobsToWait *'
-) AS "e20"
+    "s23"."SpanName" GLOB 'moveStalledJobsToWait *'
+) AS "e24"
 WHERE
-  "e20"."ev_name" = 'job stalled';
+  "e24"."ev_name" = 'job stalled';
 
 -- derived table error_spans
 SELECT
-  "s21"."TraceId" AS "trace_id",
-  "s21"."SpanId" AS "span_id",
-  "s21"."ParentSpanId" AS "parent_span_id",
-  "s21"."SpanName" AS "span_name",
-  EPOCH_NS("s21"."Timestamp") AS "start_ns",
-  EPOCH_NS("s21"."Timestamp") + "s21"."Duration" AS "end_ns",
-  COALESCE("s21"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  "s21"."StatusMessage" AS "status_message",
-  "s21"."ServiceName" AS "service"
-FROM "otel_traces" AS "s21"
+  "s25"."TraceId" AS "trace_id",
+  "s25"."SpanId" AS "span_id",
+  "s25"."ParentSpanId" AS "parent_span_id",
+  "s25"."SpanName" AS "span_name",
+  EPOCH_NS("s25"."Timestamp") AS "start_ns",
+  EPOCH_NS("s25"."Timestamp") + "s25"."Duration" AS "end_ns",
+  COALESCE("s25"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  "s25"."StatusMessage" AS "status_message",
+  "s25"."ServiceName" AS "service"
+FROM "otel_traces" AS "s25"
 WHERE
-  "s21"."StatusCode" = 'Error';
+  "s25"."StatusCode" = 'Error';
 
