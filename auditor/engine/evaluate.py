@@ -23,7 +23,7 @@ from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import compile_rule
+from auditor.rules.compiler import CompiledRule, compile_rule
 from auditor.rules.model import Rule
 from auditor.sqlbuild import DUCKDB
 
@@ -119,6 +119,27 @@ def _drop_pack_repeats(candidates: list[Candidate]) -> list[Candidate]:
     return [c for c in candidates if not (c.builtin and _subject(c.finding) in user_subjects)]
 
 
+def _share_effects(
+    con: duckdb.DuckDBPyConnection, compiled: list[CompiledRule]
+) -> dict[str, dict[str, str]]:
+    """Rules that accept the same effect spans (the same ``e``) read one table made once:
+    rule id -> {"e": table}."""
+    groups: dict[tuple[str, tuple[object, ...]], list[CompiledRule]] = {}
+    for c in compiled:
+        key = c.shared_key("e")
+        if key is not None:
+            groups.setdefault(key, []).append(c)
+    out: dict[str, dict[str, str]] = {}
+    for index, ((sql, values), members) in enumerate(groups.items()):
+        if len(members) < 2:
+            continue
+        table_name = f"shared_effects_{index}"
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{table_name}" AS {sql}', list(values))
+        for c in members:
+            out[c.rule.id] = {"e": table_name}
+    return out
+
+
 def evaluate(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
@@ -139,12 +160,15 @@ def evaluate(
     raw: list[Candidate] = []
     checked: list[CheckedJob] = []
     jobs_checked = 0
-    for rule in rules if rules is not None else catalog.enabled_rules():
+    compiled = [compile_rule(r) for r in (rules if rules is not None else catalog.enabled_rules())]
+    shared = _share_effects(con, compiled)
+    for rule_compiled in compiled:
+        rule = rule_compiled.rule
         builtin = catalog.is_builtin(rule)
         # One statement per rule: its shared tables (runs, effects, which belong together)
         # computed once, every check over them, and the judged jobs for reports (JUnit).
         judged = "none" if builtin else ("rows" if list_checked else "count")
-        query, params = compile_rule(rule).batch(judged=judged, consume=True)
+        query, params = rule_compiled.batch(judged=judged, consume=True, tables=shared.get(rule.id))
         cursor = con.execute(DUCKDB.render(query, pretty=False), params)
         names = [d[0] for d in cursor.description or ()]
         for values in cursor.fetchall():
@@ -164,6 +188,8 @@ def evaluate(
             finding = finding_from_row(rule, check, row, as_of_ns)
             related = tuple(str(r) for r in (row.get("related") or ()))
             raw.append(Candidate(finding, builtin, related))
+    for table_name in {t for tables in shared.values() for t in tables.values()}:
+        con.execute(f'DROP TABLE IF EXISTS "{table_name}"')
     kept = _drop_pack_repeats(raw)
     seconds["rules"] = time.perf_counter() - started
 

@@ -31,6 +31,7 @@ The checks (DESIGN.md, "Finding kinds"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -111,7 +112,11 @@ class CompiledRule:
     all_params: dict[str, object] = field(default_factory=dict)
 
     def batch(
-        self, *, judged: str = "rows", consume: bool = False
+        self,
+        *,
+        judged: str = "rows",
+        consume: bool = False,
+        tables: dict[str, str] | None = None,
     ) -> tuple[exp.Expression, dict[str, object]]:
         """Every check of the rule, and the judged jobs, as one query: the shared tables
         as MATERIALIZED CTEs (computed once), then one UNION ALL branch per check, each row
@@ -121,14 +126,16 @@ class CompiledRule:
         ``judged``: ``rows`` adds a row per judged job (check "judged", for JUnit), ``count``
         one row whose ``detail_ns`` is their number (check "judged_count"), ``none`` neither.
         ``consume``: build from this rule's own trees instead of copies (faster; the
-        compiled rule must not be used afterwards)."""
+        compiled rule must not be used afterwards). ``tables`` maps a shared table (``e``)
+        to a table already made that holds it (rules with the same effect share one)."""
 
         def fresh(node: exp.Expression) -> exp.Expression:
             return node if consume else node.copy()
 
         ctes: dict[str, exp.Expression] = {}
         for name, shared, _ in self.common:
-            ctes[name] = shared
+            made = (tables or {}).get(name)
+            ctes[name] = shared if made is None else exp.select(exp.Star()).from_(made)
         branches: list[exp.Expression] = []
         for check in (*self.checks, *([self.judged] if judged != "none" else [])):
             body = fresh(check.body)
@@ -165,6 +172,16 @@ class CompiledRule:
                 name, as_=fresh(cte), materialized=name in ("j", "e", "m"), copy=False
             )
         return outer, _used(self.all_params, outer)
+
+    def shared_key(self, name: str) -> tuple[str, tuple[object, ...]] | None:
+        """What makes shared table ``name`` the same in two rules: its SQL with parameters
+        in order of appearance, and their values."""
+        for table_name, query, params in self.common:
+            if table_name == name:
+                sql = DUCKDB.render(query, pretty=False)
+                order = re.findall(r"\$(p\d+)", sql)
+                return re.sub(r"\$p\d+", "?", sql), tuple(params[p] for p in order)
+        return None
 
 
 @dataclass
