@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosmtpd  # noqa: F401 - the integration test needs it installed
+import celery  # noqa: F401 - the integration test needs it installed
+import duckdb
 import pytest
+import rq  # noqa: F401 - the integration test needs it installed
 
-duckdb = pytest.importorskip("duckdb")
-pytest.importorskip("celery")
-pytest.importorskip("rq")
-pytest.importorskip("aiosmtpd")
-
-from tests.systems.audit_serve import audit_serve  # noqa: E402
-from tests.systems.harness import REDIS_HOST, REDIS_PORT, JobRecord, run_system  # noqa: E402
-from tests.systems.scenarios import SCENARIOS, SCENARIOS_BY_NAME  # noqa: E402
+from tests.systems.audit_serve import audit_serve
+from tests.systems.harness import REDIS_HOST, REDIS_PORT, JobRecord, run_system
+from tests.systems.scenarios import SCENARIOS, SCENARIOS_BY_NAME
 
 pytestmark = pytest.mark.integration
 

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.integration.probes.conftest import audit, confirmations
 from tests.systems.audit_serve import audit_serve
 
 pytestmark = pytest.mark.integration
-psycopg = pytest.importorskip("psycopg")
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 
@@ -36,7 +36,7 @@ def _pg_up() -> bool:
 @pytest.fixture
 def database() -> Iterator[str]:
     if not _pg_up():
-        pytest.skip("PostgreSQL is not running on 5432")
+        pytest.fail("PostgreSQL is not running on 5432 (scripts/services starts it)")
     name = f"auditor_probe_{secrets.token_hex(4)}"
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiosmtpd  # noqa: F401 - the integration test needs it installed
+import celery  # noqa: F401 - the integration test needs it installed
 import duckdb
 import pytest
-
-pytest.importorskip("celery")
-pytest.importorskip("rq")
-pytest.importorskip("aiosmtpd")
+import rq  # noqa: F401 - the integration test needs it installed
 
 from tests.systems.audit_serve import audit_serve
 from tests.systems.harness import REDIS_HOST, REDIS_PORT, JobRecord, run_system

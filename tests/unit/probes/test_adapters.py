@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import importlib
 
 
 def _receivers(signal) -> int:
@@ -10,7 +10,7 @@ def _receivers(signal) -> int:
 
 
 def test_celery_instrument_twice_connects_once_and_uninstrument_disconnects():
-    pytest.importorskip("celery")
+    importlib.import_module("celery")
     from celery import signals
 
     from probes.adapters.celery import CeleryProbes
@@ -29,7 +29,7 @@ def test_celery_instrument_twice_connects_once_and_uninstrument_disconnects():
 
 
 def test_rq_patches_are_installed_once_and_removed():
-    pytest.importorskip("rq")
+    importlib.import_module("rq")
     from rq.queue import Queue
     from rq.worker import Worker
 
@@ -48,7 +48,7 @@ def test_rq_patches_are_installed_once_and_removed():
 
 
 def test_rq_uninstrument_leaves_a_wrapper_someone_else_wrapped_and_it_passes_through():
-    pytest.importorskip("rq")
+    importlib.import_module("rq")
     from rq.worker import Worker
 
     from probes.adapters.rq import RQProbes
@@ -72,7 +72,7 @@ def test_rq_uninstrument_leaves_a_wrapper_someone_else_wrapped_and_it_passes_thr
 
 
 def test_arq_patches_are_installed_once_and_removed():
-    pytest.importorskip("arq")
+    importlib.import_module("arq")
     from arq.connections import ArqRedis
     from arq.worker import Worker
 
@@ -89,7 +89,7 @@ def test_arq_patches_are_installed_once_and_removed():
 
 
 def test_dramatiq_middleware_is_added_once_before_retries_and_removed():
-    pytest.importorskip("dramatiq")
+    importlib.import_module("dramatiq")
     from dramatiq.brokers.stub import StubBroker
     from dramatiq.middleware import Retries
 
