@@ -51,6 +51,7 @@ from auditor.sqlbuild import (
     join,
     lit,
     or_,
+    select,
     subquery,
     table,
 )
@@ -160,16 +161,14 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         def children() -> exp.Expression:
             inner = ctx.alias("c")
             return (
-                exp.select(
-                    alias(col(inner, "TraceId"), "t"), alias(col(inner, "ParentSpanId"), "s")
-                )
+                select(alias(col(inner, "TraceId"), "t"), alias(col(inner, "ParentSpanId"), "s"))
                 .from_(ctx.spans(inner), copy=False)
                 .where(cond_sql(child, inner, ctx), copy=False)
             )
 
         name = ctx.neighbour_set("child", child, children)
         parts.append(
-            in_subquery([col(a, "TraceId"), col(a, "SpanId")], exp.select("t", "s").from_(name))
+            in_subquery([col(a, "TraceId"), col(a, "SpanId")], select("t", "s").from_(name))
         )
     if c.parent is not None:
         parent = c.parent
@@ -177,16 +176,14 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         def parents() -> exp.Expression:
             inner = ctx.alias("p")
             return (
-                exp.select(alias(col(inner, "TraceId"), "t"), alias(col(inner, "SpanId"), "s"))
+                select(alias(col(inner, "TraceId"), "t"), alias(col(inner, "SpanId"), "s"))
                 .from_(ctx.spans(inner), copy=False)
                 .where(cond_sql(parent, inner, ctx), copy=False)
             )
 
         name = ctx.neighbour_set("parent", parent, parents)
         parts.append(
-            in_subquery(
-                [col(a, "TraceId"), col(a, "ParentSpanId")], exp.select("t", "s").from_(name)
-            )
+            in_subquery([col(a, "TraceId"), col(a, "ParentSpanId")], select("t", "s").from_(name))
         )
     if c.any:
         parts.append(exp.Paren(this=or_(*(cond_sql(x, a, ctx) for x in c.any))))
@@ -220,7 +217,7 @@ def value_sql(v: Value, a: str, ctx: _Ctx) -> exp.Expression:
 
 def _attempt_sql(attempt: Attempt, a: str, ctx: _Ctx) -> exp.Expression:
     if attempt.sequence or attempt.attribute is None:
-        return exp.cast(exp.Null(), "BIGINT")
+        return exp.cast(exp.Null(), "BIGINT", copy=False)
     number = exp.TryCast(
         this=exp.Nullif(this=ctx.dialect.attr(a, attempt.attribute), expression=lit("")),
         to=exp.DataType.build("BIGINT"),
@@ -247,7 +244,7 @@ def _child_min(
     """min(measure) over the direct children of span ``a`` that satisfy ``where``."""
     name = ctx.alias("d")
     query = (
-        exp.select(
+        select(
             alias(col(inner, "TraceId"), "trace_id"),
             alias(col(inner, "ParentSpanId"), "parent_id"),
             alias(exp.Min(this=measure), "v"),
@@ -398,7 +395,7 @@ def _classified(
         matches = and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id, expression=lit("")))
         ifs.append(exp.If(this=matches, true=lit(index)))
     shape_of = exp.Case(ifs=ifs)
-    inner = exp.select(*[col(a, c) for c in SPAN_COLUMNS], alias(shape_of, "shape")).from_(
+    inner = select(*[col(a, c) for c in SPAN_COLUMNS], alias(shape_of, "shape")).from_(
         ctx.spans(a), copy=False
     )
     c = ctx.alias("c")
@@ -411,7 +408,7 @@ def _classified(
             for index, columns in enumerate(per_shape, 1)
         ]
         selected.append(alias(exp.Case(ifs=options), name))
-    query = exp.select(*selected).from_(subquery(inner, c), copy=False)
+    query = select(*selected).from_(subquery(inner, c), copy=False)
     for j in joins:
         query = query.join(j, copy=False)
     return query.where(
@@ -441,7 +438,7 @@ def effect_sql(shape: EffectShape, ctx: _Ctx) -> exp.Select:
         "status_message": col(a, "StatusMessage"),
     }
     return (
-        exp.select(*_select(columns, EFFECT_COLUMNS))
+        select(*_select(columns, EFFECT_COLUMNS))
         .from_(ctx.spans(a), copy=False)
         .where(cond_sql(shape.match, a, ctx), copy=False)
     )
@@ -451,7 +448,7 @@ def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:
     """One row per event ``shape.event`` on matching spans (DuckDB: parallel ``unnest``)."""
     a = ctx.alias("s")
     events = (
-        exp.select(
+        select(
             alias(_system(shape.system, profile, a, ctx), "system"),
             alias(func("unnest", col(a, "Events.Name")), "ev_name"),
             alias(func("unnest", col(a, "Events.Attributes")), "ev_attrs"),
@@ -466,7 +463,7 @@ def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:
     e = ctx.alias("e")
     d = ctx.dialect
     return (
-        exp.select(
+        select(
             alias(col(e, "system"), "system"),
             alias(d.attr(e, shape.job_id_attribute, "ev_attrs"), "job_id"),
             alias(lit(shape.signal), "signal"),
@@ -490,7 +487,7 @@ def _union(selects: list[exp.Select]) -> exp.Expression | None:
 
 
 def _empty(columns: dict[str, str]) -> exp.Select:
-    return exp.select(*[alias(exp.cast(exp.Null(), t), n) for n, t in columns.items()]).where(
+    return select(*[alias(exp.cast(exp.Null(), t), n) for n, t in columns.items()]).where(
         exp.false(), copy=False
     )
 
@@ -557,7 +554,7 @@ def compile_profiles(
                 ]
             ),
         )
-        job_runs = exp.select(
+        job_runs = select(
             *[
                 alias(exp.Coalesce(this=col(q, "attempt"), expressions=[sequence]), "attempt")
                 if c == "attempt"
@@ -586,7 +583,7 @@ def compile_profiles(
 
     a = ctx.alias("s")
     error_spans = (
-        exp.select(
+        select(
             alias(col(a, "TraceId"), "trace_id"),
             alias(col(a, "SpanId"), "span_id"),
             alias(col(a, "ParentSpanId"), "parent_span_id"),

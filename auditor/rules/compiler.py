@@ -52,6 +52,7 @@ from auditor.sqlbuild import (
     join,
     lit,
     or_,
+    select,
     subquery,
     table,
 )
@@ -135,7 +136,7 @@ class CompiledRule:
         ctes: dict[str, exp.Expression] = {}
         for name, shared, _ in self.common:
             made = (tables or {}).get(name)
-            ctes[name] = shared if made is None else exp.select(exp.Star()).from_(made)
+            ctes[name] = shared if made is None else select(exp.Star()).from_(made)
         branches: list[exp.Expression] = []
         for check in (*self.checks, *([self.judged] if judged != "none" else [])):
             body = fresh(check.body)
@@ -148,9 +149,9 @@ class CompiledRule:
             if name == "judged" and judged == "count":
                 name = "judged_count"
                 count = exp.Count(this=exp.Star())
-                body = exp.select(
+                body = select(
                     *[
-                        alias(exp.cast(exp.Null(), "VARCHAR"), c)
+                        alias(exp.cast(exp.Null(), "VARCHAR", copy=False), c)
                         for c in ("system", "job_id", "job_name")
                     ],
                     *[
@@ -166,7 +167,7 @@ class CompiledRule:
         union: exp.Expression = branches[0]
         for branch in branches[1:]:
             union = exp.union(union, branch, distinct=False, copy=False)
-        outer = exp.select(exp.Star()).from_(subquery(union, "checks"), copy=False)
+        outer = select(exp.Star()).from_(subquery(union, "checks"), copy=False)
         for name, cte in ctes.items():
             outer = outer.with_(
                 name, as_=fresh(cte), materialized=name in ("j", "e", "m"), copy=False
@@ -211,7 +212,7 @@ def _where_on_spans(
 ) -> exp.Expression:
     """``(trace, span)`` names a span of otel_traces that satisfies the rule's ``where:``."""
     spans = (
-        exp.select(col(None, "TraceId"), col(None, "SpanId"))
+        select(col(None, "TraceId"), col(None, "SpanId"))
         .from_(table("otel_traces"), copy=False)
         .where(parse_where(where), copy=False)
     )
@@ -233,7 +234,7 @@ def _job_filter(b: _Build, jobs: JobSelector, a: str, *, enqueues: bool = False)
             column = None
         read = col(a, column) if column else b.d.attr(a, key, "attributes")
         if column == "attempt":
-            read = exp.cast(read, "VARCHAR")
+            read = exp.cast(read, "VARCHAR", copy=False)
         parts.append(eq(read, b.bind(value)))
     if jobs.where:
         parts.append(_where_on_spans(b, jobs.where, col(a, "trace_id"), col(a, "span_id")))
@@ -263,7 +264,7 @@ def _job_runs(b: _Build) -> exp.Select:
         expected = lit("")
         where = _job_filter(b, b.rule.jobs, a)
     return (
-        exp.select(*[col(a, c) for c in _j_columns(b)], alias(expected, "expected"))
+        select(*[col(a, c) for c in _j_columns(b)], alias(expected, "expected"))
         .from_(table("job_runs", a), copy=False)
         .where(where, copy=False)
     )
@@ -331,9 +332,7 @@ def _effects(b: _Build) -> exp.Select:
     assert expect is not None
     if expect.span is None:
         a = "f"
-        query = exp.select(*[col(a, c) for c in _e_columns(b)]).from_(
-            table("effects", a), copy=False
-        )
+        query = select(*[col(a, c) for c in _e_columns(b)]).from_(table("effects", a), copy=False)
         if _declared(b):
             return query
         return query.where(b.text_match(col(a, "effect_name"), expect.effect or ""), copy=False)
@@ -359,7 +358,7 @@ def _effects(b: _Build) -> exp.Select:
         "batch_id": col(a, "BatchId"),
     }
     return (
-        exp.select(*[alias(columns[k], k) for k in _e_columns(b)])
+        select(*[alias(columns[k], k) for k in _e_columns(b)])
         .from_(table("otel_traces", a), copy=False)
         .where(_span_filter(b, expect.span, a), copy=False)
     )
@@ -383,7 +382,7 @@ _M_JOB = ("trace_id", "span_id", "expected", "outcome", "job_id", "system")
 
 def _m_select(from_: exp.Expression, joins: list[exp.Join], where: exp.Expression) -> exp.Select:
     cols = [alias(col("j", c), f"j_{c}") for c in _M_JOB]
-    query = exp.select(
+    query = select(
         *cols, exp.Column(this=exp.Star(), table=exp.to_identifier("e", quoted=True))
     ).from_(from_, copy=False)
     for j in joins:
@@ -410,11 +409,11 @@ def _matches(b: _Build) -> exp.Expression:
         )  # fmt: skip
 
     if expect.correlate is Correlate.LINK:
-        linked_e = exp.select(
+        linked_e = select(
             exp.Column(this=exp.Star(), table=exp.to_identifier("x", quoted=True)),
             alias(func("unnest", col("x", "link_trace_ids")), "linked"),
         ).from_(table("e", "x"), copy=False)
-        linked_j = exp.select(
+        linked_j = select(
             exp.Column(this=exp.Star(), table=exp.to_identifier("y", quoted=True)),
             alias(func("unnest", col("y", "link_trace_ids")), "linked"),
         ).from_(table("j", "y"), copy=False)
@@ -443,7 +442,7 @@ def _matches(b: _Build) -> exp.Expression:
         [join("inner", e_tab, eq(col("e", "trace_id"), col("j", "trace_id")))],
         and_(own_or_unowned, same_name),
     )
-    runs_traces = exp.select(col(None, "trace_id")).from_(table("job_runs"), copy=False)
+    runs_traces = select(col(None, "trace_id")).from_(table("job_runs"), copy=False)
     orphan = _m_select(
         j_tab.copy(), [join("inner", e_tab.copy(), eq(col("e", "job_id"), col("j", "job_id")))],
         and_(
@@ -526,7 +525,7 @@ def _expected_name(b: _Build) -> exp.Expression:
 
 
 def _empty_list() -> exp.Expression:
-    return exp.cast(exp.Array(expressions=[]), "VARCHAR[]")
+    return exp.cast(exp.Array(expressions=[]), "VARCHAR[]", copy=False)
 
 
 def _span_ref(a: str, trace: str = "trace_id", span: str = "span_id") -> exp.Expression:
@@ -538,7 +537,7 @@ def _span_ref(a: str, trace: str = "trace_id", span: str = "span_id") -> exp.Exp
 def _failed_set(b: _Build) -> exp.Expression:
     """Per run unit: the spans that show its effect failed (effect spans in error, and —
     for a specific expected effect — error spans of its trace during the run)."""
-    failed_effects = exp.select(
+    failed_effects = select(
         col("m", "j_trace_id"), col("m", "j_span_id"), col("m", "j_expected"),
         alias(_span_ref("m"), "ref"), alias(col("m", "span_name"), "name"),
         alias(col("m", "status_message"), "message"), alias(col("m", "effect_key"), "key"),
@@ -549,7 +548,7 @@ def _failed_set(b: _Build) -> exp.Expression:
     if not specific:
         return failed_effects
     x = "x"
-    swallowed = exp.select(
+    swallowed = select(
         alias(col("j", "trace_id"), "j_trace_id"), alias(col("j", "span_id"), "j_span_id"),
         alias(col("j", "expected"), "j_expected"), alias(_span_ref(x), "ref"),
         alias(col(x, "span_name"), "name"), alias(col(x, "status_message"), "message"),
@@ -568,7 +567,7 @@ def _failed_set(b: _Build) -> exp.Expression:
 
 def _confirmed_units() -> exp.Select:
     return _unit_group(
-        exp.select(col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"))
+        select(col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"))
         .from_(table("m"), copy=False)
         .where(col(None, "ok"), copy=False)
     )
@@ -580,7 +579,7 @@ def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
     include_failed_check = "effect_ok" in b.rule.checks
     f = "f"
     failures = _unit_group(
-        exp.select(
+        select(
             col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"),
             alias(b.d.list_agg(col(None, "ref")), "refs"),
             alias(exp.Max(this=col(None, "key")), "key"),
@@ -588,11 +587,11 @@ def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
         ).from_(table("failed"), copy=False)
     )  # fmt: skip
     query = (
-        exp.select(*_job_result(
+        select(*_job_result(
             _expected_name(b),
             col(f, "key") if failed else lit(""),
             col(f, "refs") if failed else _empty_list(),
-            exp.cast(exp.Null(), "BIGINT"),
+            exp.cast(exp.Null(), "BIGINT", copy=False),
             col(f, "why") if failed else lit(""),
         ))
         .from_(table("j", "j"), copy=False)
@@ -614,7 +613,7 @@ def _premature(b: _Build) -> exp.Select:
     assert expect is not None
     tolerance_ns = round(expect.tolerance_s * 1e9)
     first = _unit_group(
-        exp.select(
+        select(
             col(None, "j_trace_id"), col(None, "j_span_id"), col(None, "j_expected"),
             alias(exp.Min(this=col(None, "end_ns")), "first_end"),
             alias(exp.ArgMin(this=_span_ref("m"), expression=col(None, "end_ns")), "ref"),
@@ -623,7 +622,7 @@ def _premature(b: _Build) -> exp.Select:
     )  # fmt: skip
     gap = exp.Sub(this=col("f", "first_end"), expression=col("j", "done_ns"))
     return (
-        exp.select(*_job_result(
+        select(*_job_result(
             _expected_name(b), col("f", "key"), exp.Array(expressions=[col("f", "ref")]), gap, lit(""),
         ))
         .from_(table("j", "j"), copy=False)
@@ -639,12 +638,12 @@ def _premature(b: _Build) -> exp.Select:
 def _duplicates(b: _Build) -> exp.Select:
     distinct_spans = exp.Count(this=exp.Distinct(expressions=[col(None, "span_id")]))
     query = (
-        exp.select(
+        select(
             alias(exp.Min(this=col(None, "j_system")), "system"),
             alias(b.d.string_agg_distinct(col(None, "j_job_id")), "job_id"),
             alias(lit(""), "job_name"), alias(lit(""), "queue"),
-            alias(exp.cast(exp.Null(), "BIGINT"), "attempt"),
-            alias(exp.cast(exp.Null(), "BIGINT"), "done_ns"),
+            alias(exp.cast(exp.Null(), "BIGINT", copy=False), "attempt"),
+            alias(exp.cast(exp.Null(), "BIGINT", copy=False), "done_ns"),
             alias(exp.Min(this=col(None, "start_ns")), "start_ns"),
             alias(exp.Max(this=col(None, "end_ns")), "end_ns"),
             alias(exp.Min(this=col(None, "trace_id")), "trace_id"),
@@ -655,7 +654,7 @@ def _duplicates(b: _Build) -> exp.Select:
             alias(distinct_spans, "detail_ns"), alias(lit(""), "note"),
         )
         .from_(subquery(
-            exp.select(exp.Star()).from_(table("m")).where(and_(col(None, "ok"), exp.NEQ(this=col(None, "effect_key"), expression=lit(""))), copy=False),
+            select(exp.Star()).from_(table("m")).where(and_(col(None, "ok"), exp.NEQ(this=col(None, "effect_key"), expression=lit(""))), copy=False),
             "d",
         ))
         .group_by(col(None, "effect_name"), col(None, "effect_key"), copy=False)
@@ -667,7 +666,7 @@ def _duplicates(b: _Build) -> exp.Select:
 def _lost(b: _Build) -> exp.Select:
     q = "q"
     signals = (
-        exp.select(
+        select(
             col(None, "system"), col(None, "job_id"),
             alias(b.d.string_agg_distinct(col(None, "signal")), "names"),
             alias(b.d.list_agg(_span_ref("g")), "refs"),
@@ -675,19 +674,19 @@ def _lost(b: _Build) -> exp.Select:
         .from_(table("signals", "g"), copy=False)
         .group_by(col(None, "system"), col(None, "job_id"), copy=False)
     )  # fmt: skip
-    runs = exp.select(col(None, "system"), col(None, "job_id")).from_(table("job_runs"), copy=False)
+    runs = select(col(None, "system"), col(None, "job_id")).from_(table("job_runs"), copy=False)
     return (
-        exp.select(
+        select(
             *[alias(col(q, c), c) for c in ("system", "job_id", "job_name", "queue")],
-            alias(exp.cast(exp.Null(), "BIGINT"), "attempt"),
-            alias(exp.cast(exp.Null(), "BIGINT"), "done_ns"),
+            alias(exp.cast(exp.Null(), "BIGINT", copy=False), "attempt"),
+            alias(exp.cast(exp.Null(), "BIGINT", copy=False), "done_ns"),
             alias(col(q, "enqueued_ns"), "start_ns"), alias(col(q, "enqueued_ns"), "end_ns"),
             alias(col(q, "trace_id"), "trace_id"), alias(col(q, "span_id"), "span_id"),
             alias(col(q, "service"), "service"),
             alias(exp.Coalesce(this=col("g", "names"), expressions=[lit("")]), "signals"),
             alias(lit(""), "effect_name"), alias(lit(""), "effect_key"),
             alias(exp.Coalesce(this=col("g", "refs"), expressions=[_empty_list()]), "related"),
-            alias(exp.cast(exp.Null(), "BIGINT"), "detail_ns"), alias(lit(""), "note"),
+            alias(exp.cast(exp.Null(), "BIGINT", copy=False), "detail_ns"), alias(lit(""), "note"),
         )
         .from_(table("enqueues", q), copy=False)
         .join(join("anti", subquery(runs, "r"), and_(eq(col("r", "system"), col(q, "system")), eq(col("r", "job_id"), col(q, "job_id")))), copy=False)
@@ -710,13 +709,13 @@ def _judged(b: _Build) -> exp.Select:
     an effect, the enqueues otherwise."""
     if b.rule.expect is not None:
         query = (
-            exp.select(col("j", "system"), col("j", "job_id"), col("j", "job_name"))
+            select(col("j", "system"), col("j", "job_id"), col("j", "job_name"))
             .from_(table("j", "j"), copy=False)
             .where(eq(col("j", "outcome"), lit("done")), copy=False)
         )
     else:
         query = (
-            exp.select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
+            select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
             .from_(table("enqueues", "q"), copy=False)
             .where(_job_filter(b, b.rule.jobs, "q", enqueues=True), copy=False)
         )
