@@ -16,8 +16,6 @@ Needs Redis on 127.0.0.1:6379 (DBs 13-15 are flushed) and, for BullMQ, Node 20 +
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,22 +28,14 @@ import pytest
 import rq  # noqa: F401 - the integration test needs it installed
 
 from tests.systems.audit_serve import audit_serve
-from tests.systems.harness import REDIS_HOST, REDIS_PORT, JobRecord, run_system
+from tests.systems.harness import JobRecord, run_system
 from tests.systems.scenarios import SCENARIOS, SCENARIOS_BY_NAME
 
 pytestmark = pytest.mark.integration
 
 
-def _redis_up() -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((REDIS_HOST, REDIS_PORT)) == 0
-
-
-requires_redis = pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 6379")
-requires_node = pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None, reason="Node 20 + npm needed"
-)
+# Redis and Node are provided by scripts/services and scripts/test: a test that cannot reach
+# them fails (it never skips).
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,7 +177,6 @@ def job(records: list[JobRecord], scenario: str) -> JobRecord:
 # Per system
 
 
-@requires_redis
 def test_celery_spans(tmp_path: Path) -> None:
     records, store = run_and_load("celery", tmp_path)
     check_shop_spans("celery", records, store)
@@ -234,7 +223,6 @@ def test_celery_spans(tmp_path: Path) -> None:
         assert span.parent_id == "" and span.trace_id != run.trace_id
 
 
-@requires_redis
 def test_rq_spans(tmp_path: Path) -> None:
     records, store = run_and_load("rq", tmp_path)
     check_shop_spans("rq", records, store)
@@ -284,8 +272,6 @@ def test_rq_spans(tmp_path: Path) -> None:
         assert [p.status for p in performs] == ["Error", "Ok"]
 
 
-@requires_redis
-@requires_node
 def test_bullmq_spans(tmp_path: Path) -> None:
     records, store = run_and_load("bullmq", tmp_path)
     check_shop_spans("bullmq", records, store)

@@ -13,8 +13,6 @@ One harness run per system (module-scoped), shared by the assertions. Needs Redi
 
 from __future__ import annotations
 
-import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 import rq  # noqa: F401 - the integration test needs it installed
 
 from tests.systems.audit_serve import audit_serve
-from tests.systems.harness import REDIS_HOST, REDIS_PORT, JobRecord, run_system
+from tests.systems.harness import JobRecord, run_system
 from tests.unit.engine.scanning import (
     SCAN_RULES,
     ground_truth_entries,
@@ -39,16 +37,8 @@ from tests.unit.engine.scanning import (
 pytestmark = pytest.mark.integration
 
 
-def _redis_up() -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((REDIS_HOST, REDIS_PORT)) == 0
-
-
-requires_redis = pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 6379")
-requires_node = pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None, reason="Node 20 + npm needed"
-)
+# Redis and Node are provided by scripts/services and scripts/test: a test that cannot reach
+# them fails (it never skips).
 
 _PACKS = {
     rule["id"]
@@ -56,11 +46,7 @@ _PACKS = {
     for rule in load_yaml(path)["rules"]
 }
 
-SYSTEMS = [
-    pytest.param("celery", marks=requires_redis),
-    pytest.param("rq", marks=requires_redis),
-    pytest.param("bullmq", marks=[requires_redis, requires_node]),
-]
+SYSTEMS = ["celery", "rq", "bullmq"]
 
 
 @dataclass(frozen=True)
