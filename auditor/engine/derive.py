@@ -7,6 +7,7 @@ SELECTs over a window of new batches.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import duckdb
@@ -16,11 +17,19 @@ from auditor.profiles.model import Profile
 from auditor.sqlbuild import DUCKDB
 
 
+@functools.lru_cache(maxsize=64)
+def derived_sql(profiles: tuple[Profile, ...]) -> tuple[tuple[str, str], ...]:
+    """(table, SELECT text) of each derived table; compiled once per set of profiles."""
+    return tuple(
+        (name, DUCKDB.render(query, pretty=False))
+        for name, query in compile_profiles(profiles).items()
+    )
+
+
 def derive(con: duckdb.DuckDBPyConnection, profiles: Iterable[Profile]) -> dict[str, int]:
     """(Re)create the derived tables as TEMP tables; returns their row counts."""
     counts: dict[str, int] = {}
-    for name, query in compile_profiles(profiles).items():
-        sql = DUCKDB.render(query, pretty=False)
+    for name, sql in derived_sql(tuple(profiles)):
         con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
         counts[name] = int(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
     return counts

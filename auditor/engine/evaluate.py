@@ -11,6 +11,7 @@ lie is one finding.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,12 +19,12 @@ from dataclasses import dataclass, field
 import duckdb
 
 from auditor.engine.catalog import Catalog
-from auditor.engine.derive import derive
+from auditor.engine.derive import derive, derived_sql
 from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import CompiledRule, compile_rule
+from auditor.rules.compiler import compile_rule
 from auditor.rules.model import Rule
 from auditor.sqlbuild import DUCKDB
 
@@ -119,24 +120,46 @@ def _drop_pack_repeats(candidates: list[Candidate]) -> list[Candidate]:
     return [c for c in candidates if not (c.builtin and _subject(c.finding) in user_subjects)]
 
 
-def _share_effects(
-    con: duckdb.DuckDBPyConnection, compiled: list[CompiledRule]
-) -> dict[str, dict[str, str]]:
+# Compiling is pure and rules are immutable values: the sidecar evaluates the same rules
+# every pass, so their SQL is compiled once per process.
+
+
+@functools.lru_cache(maxsize=4096)
+def _effects_key(rule: Rule) -> tuple[str, tuple[object, ...]] | None:
+    return compile_rule(rule).shared_key("e")
+
+
+@functools.lru_cache(maxsize=4096)
+def _statement(
+    rule: Rule, judged: str, tables: tuple[tuple[str, str], ...]
+) -> tuple[str, dict[str, object]]:
+    query, params = compile_rule(rule).batch(judged=judged, consume=True, tables=dict(tables))
+    return DUCKDB.render(query, pretty=False), params
+
+
+def forget_compiled() -> None:
+    """Drop the compiled SQL (benchmarks measuring a cold ``audit scan`` call this)."""
+    _effects_key.cache_clear()
+    _statement.cache_clear()
+    derived_sql.cache_clear()
+
+
+def _share_effects(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> dict[str, dict[str, str]]:
     """Rules that accept the same effect spans (the same ``e``) read one table made once:
     rule id -> {"e": table}."""
-    groups: dict[tuple[str, tuple[object, ...]], list[CompiledRule]] = {}
-    for c in compiled:
-        key = c.shared_key("e")
+    groups: dict[tuple[str, tuple[object, ...]], list[Rule]] = {}
+    for rule in rules:
+        key = _effects_key(rule)
         if key is not None:
-            groups.setdefault(key, []).append(c)
+            groups.setdefault(key, []).append(rule)
     out: dict[str, dict[str, str]] = {}
     for index, ((sql, values), members) in enumerate(groups.items()):
         if len(members) < 2:
             continue
         table_name = f"shared_effects_{index}"
         con.execute(f'CREATE OR REPLACE TEMP TABLE "{table_name}" AS {sql}', list(values))
-        for c in members:
-            out[c.rule.id] = {"e": table_name}
+        for rule in members:
+            out[rule.id] = {"e": table_name}
     return out
 
 
@@ -160,16 +183,16 @@ def evaluate(
     raw: list[Candidate] = []
     checked: list[CheckedJob] = []
     jobs_checked = 0
-    compiled = [compile_rule(r) for r in (rules if rules is not None else catalog.enabled_rules())]
-    shared = _share_effects(con, compiled)
-    for rule_compiled in compiled:
-        rule = rule_compiled.rule
+    selected = list(rules if rules is not None else catalog.enabled_rules())
+    shared = _share_effects(con, selected)
+    for rule in selected:
         builtin = catalog.is_builtin(rule)
         # One statement per rule: its shared tables (runs, effects, which belong together)
         # computed once, every check over them, and the judged jobs for reports (JUnit).
         judged = "none" if builtin else ("rows" if list_checked else "count")
-        query, params = rule_compiled.batch(judged=judged, consume=True, tables=shared.get(rule.id))
-        cursor = con.execute(DUCKDB.render(query, pretty=False), params)
+        tables = tuple(sorted(shared.get(rule.id, {}).items()))
+        sql, params = _statement(rule, judged, tables)
+        cursor = con.execute(sql, params)
         names = [d[0] for d in cursor.description or ()]
         for values in cursor.fetchall():
             row = dict(zip(names, values, strict=True))
