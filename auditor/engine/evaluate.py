@@ -1,8 +1,8 @@
 """Run every enabled rule's checks on a store and turn the rows into findings.
 
 Called by ``audit scan`` (the input is complete: nothing is pending unless ``as_of_ns`` is
-given) and, later, by the sidecar's evaluation loop. The store must hold ``otel_traces``;
-the derived tables are (re)built first.
+given), by ``audit rules test`` and by the sidecar's evaluation loop (``engine/loop.py``, as
+of now). The store must hold ``otel_traces``; the derived tables are (re)built first.
 
 A built-in pack rule and a user rule can report the same lie (the duplicate-effect pack and a
 user rule with ``at_most_once``): the user's finding is kept and the pack's dropped, so one
