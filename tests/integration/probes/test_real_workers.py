@@ -2,10 +2,12 @@
 
 Each case runs one app of ``tests/systems/probes_apps`` — instrumented only through the probes
 API and its adapter, plus the framework's own OpenTelemetry instrumentation where one exists
-(``official``) — on a real broker, with a real SMTP server, exporting OTLP/HTTP to a real
-``audit serve``. Then ``audit scan --db`` runs the built-in profiles and packs (the jobs
-declare ``expects("email.sent")``, so no rule is written for them), and the finding kinds per
-job id must be exactly the scenario's:
+(``official``; for Dramatiq the third-party opentelemetry-instrumentor-dramatiq) — on a real
+broker, with a real SMTP server, exporting OTLP/HTTP to a real ``audit serve``. Then
+``audit scan --db`` runs the built-in profiles and packs (the jobs declare
+``expects("email.sent")``, so no rule is written for them), and the finding kinds per job id
+must be exactly the scenario's (and the job run spans must be the framework instrumentation's
+when it is installed, the adapter's otherwise):
 
 ==================== ===================================== =================================
 scenario             what the job does                     finding
@@ -56,6 +58,7 @@ CASES = [
     pytest.param("rq", False, {"crash": set()}, id="rq"),
     pytest.param("rq", True, {"crash": set()}, id="rq+community-instrumentation"),
     pytest.param("dramatiq", False, {}, id="dramatiq-rabbitmq"),
+    pytest.param("dramatiq", True, {}, id="dramatiq-rabbitmq+third-party-instrumentor"),
     pytest.param("arq", False, {}, id="arq"),
 ]  # fmt: skip
 
@@ -63,6 +66,14 @@ _MODULES = {"celery": "celery", "rq": "rq", "dramatiq": "dramatiq", "arq": "arq"
 _OFFICIAL = {
     "celery": "opentelemetry.instrumentation.celery",
     "rq": "opentelemetry_instrumentation_rq",
+    "dramatiq": "opentelemetry_instrumentor_dramatiq",  # third party: contrib has none
+}
+#: Who makes the job run spans when that instrumentation is installed: the adapter then only
+#: annotates them (without it, the adapter's own scope ``probes.adapters.<app>`` makes them).
+_OFFICIAL_RUN_SCOPE = {
+    "celery": "opentelemetry.instrumentation.celery",
+    "rq": "opentelemetry_instrumentation_rq.instrumentor",
+    "dramatiq": "opentelemetry_instrumentor_dramatiq.src",
 }
 
 
@@ -73,6 +84,21 @@ def scan(db: Path) -> dict:
     )  # fmt: skip
     assert out.returncode in (0, 1), out.stderr
     return json.loads(out.stdout)
+
+
+def run_span_scopes(db: Path) -> set[str]:
+    """Instrumentation scopes of the stored job run spans (CONSUMER spans carrying ``job.id``)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            'SELECT DISTINCT "ScopeName" FROM otel_traces WHERE "SpanKind" = \'Consumer\' '
+            'AND json_extract_string("SpanAttributes", \'$."job.id"\') IS NOT NULL'
+        ).fetchall()
+    finally:
+        con.close()
+    return {scope for (scope,) in rows}
 
 
 @pytest.mark.parametrize(("app", "official", "extra"), CASES)
@@ -100,3 +126,7 @@ def test_findings_equal_the_ground_truth(app, official, extra, tmp_path):
         by_scenario[k]: v for k, v in expected.items()
     }
     assert dict(found) == expected
+    # with the framework's instrumentation, its spans are the job runs: no second run span
+    assert run_span_scopes(db) == {
+        _OFFICIAL_RUN_SCOPE[app] if official else f"probes.adapters.{app}"
+    }

@@ -5,5 +5,5 @@ Dramatiq on RabbitMQ — with the same scenarios (``behaviour.SCENARIOS``): hone
 skipped, failing effect swallowed, retry repeating the effect, worker SIGKILLed mid-job.
 The jobs use ``probes.expects`` / ``probes.confirm`` and the framework adapter; nothing else
 emits spans about them except, optionally, the framework's own OpenTelemetry instrumentation
-(``PROBES_OFFICIAL=1``). ``runner.run_app`` drives one run end to end.
+(``PROBES_OFFICIAL=1``; for Dramatiq the third-party opentelemetry-instrumentor-dramatiq). ``runner.run_app`` drives one run end to end.
 """

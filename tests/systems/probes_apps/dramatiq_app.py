@@ -1,4 +1,5 @@
-"""Dramatiq app on RabbitMQ instrumented with probes (its ``ProbesMiddleware``).
+"""Dramatiq app on RabbitMQ instrumented with probes (its ``ProbesMiddleware``) and, with
+PROBES_OFFICIAL=1, the third-party opentelemetry-instrumentor-dramatiq (contrib has none).
 
 Worker: ``python -m tests.systems.probes_apps.dramatiq_app`` — a real ``dramatiq.Worker`` in
 this process (one worker thread) consuming from RabbitMQ until SIGTERM.
@@ -31,6 +32,11 @@ def instrument(service_name: str) -> None:
     global _provider
     _provider = telemetry.setup(service_name)
     DramatiqProbes().instrument(broker=broker, tracer_provider=_provider)
+    if config.official():
+        # After the adapter (the Celery and RQ apps do the opposite): the order does not matter.
+        from opentelemetry_instrumentor_dramatiq import DramatiqInstrumentor
+
+        DramatiqInstrumentor().instrument(tracer_provider=_provider)
 
 
 def shutdown() -> None:
