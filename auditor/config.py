@@ -4,8 +4,7 @@ Precedence, lowest first: built-in defaults, the file (``--config FILE``, else `
 when it exists), ``AUDIT_*`` environment variables, command-line flags. ``${VAR}`` in a string
 value is replaced by the environment variable (how secrets get in; a missing variable is an
 error at its ``file:line:col``). Every problem in the file is reported in one pass, located,
-in the user's words; unknown keys are errors with a "did you mean". Secrets are never logged:
-``Settings.redacted()`` is what may be shown.
+in the user's words; unknown keys are errors with a "did you mean". Secrets are never logged.
 
 The core shape is DESIGN.md's; extend it compatibly.
 """
@@ -98,14 +97,6 @@ class Settings:
     grace_s: float = 300.0
     alerts: tuple[Mapping[str, Any], ...] = field(default=())
     source: str = ""  # the file read, "" for none
-
-    def redacted(self) -> dict[str, Any]:
-        """The settings as they may be shown: alert sink URLs and secrets hidden."""
-        shown = {k: v for k, v in self.__dict__.items() if k != "alerts"}
-        shown["alerts"] = [
-            {"sink": a.get("sink"), "url": "***" if a.get("url") else None} for a in self.alerts
-        ]
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in shown.items()}
 
 
 def _expand(document: Located, value: Any, path: tuple[Any, ...], problems: list[Problem]) -> Any:

@@ -67,12 +67,6 @@ def select(*expressions: exp.Expression | str) -> exp.Select:
     return exp.select(*expressions, copy=False)
 
 
-def star_from(table: str) -> exp.Select:
-    return exp.select(exp.Star()).from_(
-        exp.to_table(table) if "." not in table else exp.Table(this=ident(table))
-    )
-
-
 def table(name: str, as_: str | None = None) -> exp.Table:
     t = exp.Table(this=ident(name))
     if as_:

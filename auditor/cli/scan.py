@@ -69,9 +69,10 @@ def _relative(path: str) -> str:
     if not path:
         return path
     try:
-        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
-    except ValueError:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
         return path
+    return path if relative.startswith("..") else relative
 
 
 def scan_command(

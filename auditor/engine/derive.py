@@ -26,10 +26,7 @@ def derived_sql(profiles: tuple[Profile, ...]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def derive(con: duckdb.DuckDBPyConnection, profiles: Iterable[Profile]) -> dict[str, int]:
-    """(Re)create the derived tables as TEMP tables; returns their row counts."""
-    counts: dict[str, int] = {}
+def derive(con: duckdb.DuckDBPyConnection, profiles: Iterable[Profile]) -> None:
+    """(Re)create the derived tables as TEMP tables."""
     for name, sql in derived_sql(tuple(profiles)):
         con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
-        counts[name] = int(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
-    return counts

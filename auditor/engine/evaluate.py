@@ -36,7 +36,6 @@ class Evaluation:
     findings: tuple[Finding, ...]
     checked: tuple[CheckedJob, ...]  # empty unless list_checked
     jobs_checked: int = 0  # (rule, job) pairs the user's rules judged
-    derived: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -176,7 +175,7 @@ def evaluate(
     (rule, job) judged (JUnit's test cases); otherwise only their number is counted."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    derived = derive(con, catalog.profiles)
+    derive(con, catalog.profiles)
     seconds["derive"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -234,4 +233,4 @@ def evaluate(
         )
     )
     checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
-    return Evaluation(tuple(findings), tuple(checked), jobs_checked, derived, seconds)
+    return Evaluation(tuple(findings), tuple(checked), jobs_checked, seconds)

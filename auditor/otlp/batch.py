@@ -81,22 +81,8 @@ class SpanBatch:
         suffix = f" (and {more} more)" if more > 0 else ""
         return "; ".join(self.errors) + suffix
 
-    def extend(self, other: SpanBatch) -> None:
-        for name, values in other.columns.items():
-            self.columns[name].extend(values)
-        self.rejected += other.rejected
-        self.errors.extend(other.errors[: max(0, 10 - len(self.errors))])
-
-    def time_range(self) -> tuple[int, int] | None:
-        stamps = self.columns["Timestamp"]
-        return (min(stamps), max(stamps)) if stamps else None
-
     def to_arrow(self) -> pa.Table:
         return pa.Table.from_pydict(self.columns, schema=ARROW_SCHEMA)
-
-
-def empty_table() -> pa.Table:
-    return ARROW_SCHEMA.empty_table()
 
 
 def span_problem(trace_id: bytes, span_id: bytes, parent: bytes, start: int, end: int) -> str:

@@ -256,12 +256,3 @@ def _keep_valid(spans: list[Any], batch: SpanBatch) -> list[Any]:
         else:
             kept.append(x)
     return kept
-
-
-def count_spans(body: bytes) -> int:
-    """Spans in a protobuf request, without decoding them (for rejected-request accounting)."""
-    try:
-        request = _Request.FromString(body)
-    except DecodeError:
-        return 0
-    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)

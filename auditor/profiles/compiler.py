@@ -73,10 +73,6 @@ EFFECT_COLUMNS = (
     "link_trace_ids", "batch_id",
 )  # fmt: skip
 SIGNAL_COLUMNS = ("system", "job_id", "signal", "at_ns", "trace_id", "span_id", "note")
-ERROR_SPAN_COLUMNS = (
-    "trace_id", "span_id", "parent_span_id", "span_name", "start_ns", "end_ns", "job_id",
-    "status_message", "service",
-)  # fmt: skip
 
 
 @dataclass

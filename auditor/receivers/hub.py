@@ -31,7 +31,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.receivers.pipeline import ShuttingDown
 from auditor.store.writer import GroupCommitWriter, Overloaded
 
 log = logging.getLogger(__name__)
@@ -182,7 +181,5 @@ def _resolve(future: asyncio.Future[Any], kind: str, payload: Any) -> None:
         future.set_result(payload)
     elif kind == "overloaded":
         future.set_exception(Overloaded(payload))
-    elif kind == "stopping":
-        future.set_exception(ShuttingDown(payload))
     else:
         future.set_exception(RuntimeError(payload))

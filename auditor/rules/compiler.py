@@ -67,13 +67,6 @@ EFFECT_COLUMNS = {
     "side_effect.name": "effect_name",
 }
 
-# columns every job-centred check returns, in this order (the evaluator reads them by name)
-RESULT_COLUMNS = (
-    "system", "job_id", "job_name", "queue", "attempt", "done_ns", "start_ns", "end_ns",
-    "trace_id", "span_id", "service", "signals", "effect_name", "effect_key", "related",
-    "detail_ns", "note",
-)  # fmt: skip
-
 _KINDS = {k: k.capitalize() for k in ("internal", "server", "client", "producer", "consumer")}
 _STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
 
