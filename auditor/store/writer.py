@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -49,12 +50,14 @@ class GroupCommitWriter:
         max_group_spans: int = 100_000,
         min_group_spans: int = 20_000,
         linger_s: float = 0.002,
+        on_commit: Callable[[InsertResult], None] | None = None,
     ) -> None:
         self.store = store
         self.max_pending_spans = max_pending_spans
         self.max_group_spans = max_group_spans
         self.min_group_spans = min_group_spans
         self.linger_s = linger_s
+        self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
@@ -129,6 +132,11 @@ class GroupCommitWriter:
             self.received += result.received
             for item in group:
                 item.future.set_result(result)
+            if self.on_commit is not None:
+                try:
+                    self.on_commit(result)
+                except Exception:
+                    log.exception("on_commit callback failed")
         finally:
             with self._lock:
                 self._pending -= rows
