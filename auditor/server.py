@@ -65,6 +65,7 @@ class ServeOptions:
     record: Path | None = None
     rules: list[Path] = field(default_factory=list)
     evaluation_interval_s: float = 10.0  # 0 turns continuous evaluation off
+    grace_s: float = 300.0  # grace of rules that set no `within`
     log_level: int = logging.WARNING
 
 
@@ -95,7 +96,7 @@ class Server:
         self.store = DuckStore(options.db)
         self.writer = GroupCommitWriter(self.store, max_pending_spans=options.max_pending_spans)
         self.evaluation = (
-            EvaluationLoop(self.store, catalog, options.evaluation_interval_s)
+            EvaluationLoop(self.store, catalog, options.evaluation_interval_s, options.grace_s)
             if options.evaluation_interval_s > 0
             else None
         )

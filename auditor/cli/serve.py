@@ -105,6 +105,7 @@ def serve_command(
         record=record,
         rules=list(settings.rules),
         evaluation_interval_s=settings.evaluation_interval_s,
+        grace_s=settings.grace_s,
         log_level=logging.getLevelName(log_level.upper()),
     )
     asyncio.run(serve(options))

@@ -39,14 +39,20 @@ class Evaluation:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _state(kind: Kind, rule: Rule, row: dict[str, object], as_of_ns: int | None) -> State:
+def _state(
+    kind: Kind,
+    rule: Rule,
+    row: dict[str, object],
+    as_of_ns: int | None,
+    default_within_s: float = DEFAULT_WITHIN_S,
+) -> State:
     if as_of_ns is None:
         return State.OPEN
     if kind is Kind.LOST_JOB:
         deadline = int(row["start_ns"]) + round((rule.complete_within_s or 0) * 1e9)  # type: ignore[call-overload]
         return State.PENDING if deadline > as_of_ns else State.OPEN
     if kind in (Kind.UNCONFIRMED_DONE, Kind.FAILED_EFFECT):
-        within = DEFAULT_WITHIN_S
+        within = default_within_s
         if rule.expect is not None and rule.expect.within_s is not None:
             within = rule.expect.within_s
         deadline = int(row["done_ns"]) + round(within * 1e9)  # type: ignore[call-overload]
@@ -55,7 +61,11 @@ def _state(kind: Kind, rule: Rule, row: dict[str, object], as_of_ns: int | None)
 
 
 def finding_from_row(
-    rule: Rule, check: str, row: dict[str, object], as_of_ns: int | None
+    rule: Rule,
+    check: str,
+    row: dict[str, object],
+    as_of_ns: int | None,
+    default_within_s: float = DEFAULT_WITHIN_S,
 ) -> Finding:
     kind = CHECK_KINDS[check]
 
@@ -70,7 +80,7 @@ def finding_from_row(
         rule_id=rule.id,
         kind=kind,
         severity=rule.severity,
-        state=_state(kind, rule, row, as_of_ns),
+        state=_state(kind, rule, row, as_of_ns, default_within_s),
         system=text("system"),
         job_id=text("job_id"),
         job_name=text("job_name"),
@@ -170,9 +180,12 @@ def evaluate(
     evidence: bool = True,
     rules: Iterable[Rule] | None = None,
     list_checked: bool = False,
+    default_within_s: float = DEFAULT_WITHIN_S,
 ) -> Evaluation:
     """Findings of every enabled rule (or of ``rules``). ``list_checked`` also lists each
-    (rule, job) judged (JUnit's test cases); otherwise only their number is counted."""
+    (rule, job) judged (JUnit's test cases); otherwise only their number is counted.
+    ``default_within_s``: the grace of rules that set no ``within`` (audit.yaml's
+    ``evaluation.grace``)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     derive(con, catalog.profiles)
@@ -207,7 +220,7 @@ def evaluate(
             if check == "judged_count":
                 jobs_checked += int(row["detail_ns"] or 0)
                 continue
-            finding = finding_from_row(rule, check, row, as_of_ns)
+            finding = finding_from_row(rule, check, row, as_of_ns, default_within_s)
             related = tuple(str(r) for r in (row.get("related") or ()))
             raw.append(Candidate(finding, builtin, related))
     for table_name in {t for tables in shared.values() for t in tables.values()}:

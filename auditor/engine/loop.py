@@ -44,10 +44,13 @@ class LoopStats:
 
 
 class EvaluationLoop:
-    def __init__(self, store: DuckStore, catalog: Catalog, interval_s: float) -> None:
+    def __init__(
+        self, store: DuckStore, catalog: Catalog, interval_s: float, grace_s: float = 300.0
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.interval_s = interval_s
+        self.grace_s = grace_s
         self.stats = LoopStats()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="auditor-evaluate", daemon=True)
@@ -73,7 +76,12 @@ class EvaluationLoop:
                 return False
             started = time.perf_counter()
             now = datetime.now(UTC)
-            evaluation = evaluate(con, self.catalog, as_of_ns=int(now.timestamp() * 1e9))
+            evaluation = evaluate(
+                con,
+                self.catalog,
+                as_of_ns=int(now.timestamp() * 1e9),
+                default_within_s=self.grace_s,
+            )
             save_findings(
                 con,
                 evaluation.findings,
