@@ -151,41 +151,33 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         parts.append(exp.Not(this=d.has_attr(a, key)))
     if c.event:
         parts.append(d.has_event(a, lit(c.event)))
-    if c.child is not None:
-        child = c.child
-
-        def children() -> exp.Expression:
-            inner = ctx.alias("c")
-            return (
-                select(alias(col(inner, "TraceId"), "t"), alias(col(inner, "ParentSpanId"), "s"))
-                .from_(ctx.spans(inner), copy=False)
-                .where(cond_sql(child, inner, ctx), copy=False)
-            )
-
-        name = ctx.neighbour_set("child", child, children)
-        parts.append(
-            in_subquery([col(a, "TraceId"), col(a, "SpanId")], select("t", "s").from_(name))
-        )
-    if c.parent is not None:
-        parent = c.parent
-
-        def parents() -> exp.Expression:
-            inner = ctx.alias("p")
-            return (
-                select(alias(col(inner, "TraceId"), "t"), alias(col(inner, "SpanId"), "s"))
-                .from_(ctx.spans(inner), copy=False)
-                .where(cond_sql(parent, inner, ctx), copy=False)
-            )
-
-        name = ctx.neighbour_set("parent", parent, parents)
-        parts.append(
-            in_subquery([col(a, "TraceId"), col(a, "ParentSpanId")], select("t", "s").from_(name))
-        )
+    if c.child is not None:  # some span whose parent is this one satisfies c.child
+        parts.append(_related(c.child, "child", a, ctx))
+    if c.parent is not None:  # this span's parent satisfies c.parent
+        parts.append(_related(c.parent, "parent", a, ctx))
     if c.any:
         parts.append(exp.Paren(this=or_(*(cond_sql(x, a, ctx) for x in c.any))))
     if c.not_ is not None:
         parts.append(exp.Not(this=exp.Paren(this=cond_sql(c.not_, a, ctx))))
     return and_(*parts)
+
+
+def _related(c: Cond, relation: str, a: str, ctx: _Ctx) -> exp.Expression:
+    """Span ``a`` has a child (``relation="child"``) or a parent satisfying ``c``: an IN over
+    the statement's neighbour set for ``c``, computed once however often it is asked for."""
+    # child: the (trace, parent id) of spans satisfying c; parent: their (trace, span id)
+    their, ours = ("ParentSpanId", "SpanId") if relation == "child" else ("SpanId", "ParentSpanId")
+
+    def neighbours() -> exp.Expression:
+        inner = ctx.alias(relation[0])
+        return (
+            select(alias(col(inner, "TraceId"), "t"), alias(col(inner, their), "s"))
+            .from_(ctx.spans(inner), copy=False)
+            .where(cond_sql(c, inner, ctx), copy=False)
+        )
+
+    name = ctx.neighbour_set(relation, c, neighbours)
+    return in_subquery([col(a, "TraceId"), col(a, ours)], select("t", "s").from_(name))
 
 
 # ----------------------------------------------------------------------------- values
