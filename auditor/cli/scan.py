@@ -26,7 +26,7 @@ from auditor.errors import ExitCode, InputError, UsageError
 from auditor.findings.baseline import apply_baseline, read_baseline, write_baseline
 from auditor.findings.model import RuleInfo, Severity
 from auditor.findings.report import Report
-from auditor.reports import FORMATS, render
+from auditor.reports import FORMATS, check_format, render
 from auditor.store.duck import DuckStore
 from auditor.store.findings import save_findings
 
@@ -126,8 +126,7 @@ def scan_command(
     if db is not None and not files and not db.exists():
         raise InputError(f"no store at {db}")
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
-    if fmt not in FORMATS:
-        render(fmt, Report((), {}))  # raises the usage error with a suggestion
+    check_format(fmt)
     threshold = _severity(fail_on)
     as_of_ns = parse_as_of(as_of) if as_of else None
     accepted: frozenset[str] = frozenset()

@@ -28,15 +28,19 @@ _RENDERERS = {
 }
 
 
-def render(fmt: str, report: Report, *, color: bool = False) -> str:
-    if fmt == "table":
-        return table.render(report, color=color)
-    renderer = _RENDERERS.get(fmt)
-    if renderer is None:
+def check_format(fmt: str) -> None:
+    """Raise ``UsageError`` (with the nearest format) unless ``fmt`` is one of ``FORMATS``."""
+    if fmt not in FORMATS:
         close = difflib.get_close_matches(fmt, FORMATS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(FORMATS)}"
         raise UsageError(f"unknown report format {fmt!r}{hint}")
-    return renderer(report)
 
 
-__all__ = ["FORMATS", "render"]
+def render(fmt: str, report: Report, *, color: bool = False) -> str:
+    check_format(fmt)
+    if fmt == "table":
+        return table.render(report, color=color)
+    return _RENDERERS[fmt](report)
+
+
+__all__ = ["FORMATS", "check_format", "render"]
