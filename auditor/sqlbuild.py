@@ -178,8 +178,10 @@ class Dialect:
     def string_agg_distinct(self, value: exp.Expression) -> exp.Expression:
         return func("string_agg", exp.Distinct(expressions=[value]), lit(","))
 
-    def render(self, expression: exp.Expression, pretty: bool = True) -> str:
-        return expression.sql(dialect=self.name, pretty=pretty)
+    def render(self, expression: exp.Expression, pretty: bool = True, consume: bool = False) -> str:
+        """SQL text. ``consume``: the generator may change the tree instead of a copy (faster;
+        the tree must not be used afterwards)."""
+        return expression.sql(dialect=self.name, pretty=pretty, copy=not consume)
 
 
 DUCKDB = Dialect("duckdb")

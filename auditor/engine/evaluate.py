@@ -24,7 +24,7 @@ from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import compile_rule
+from auditor.rules.compiler import compile_rule, effects_key
 from auditor.rules.model import Rule
 from auditor.sqlbuild import DUCKDB
 
@@ -135,7 +135,7 @@ def _drop_pack_repeats(candidates: list[Candidate]) -> list[Candidate]:
 
 @functools.lru_cache(maxsize=4096)
 def _effects_key(rule: Rule) -> tuple[str, tuple[object, ...]] | None:
-    return compile_rule(rule).shared_key("e")
+    return effects_key(rule)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -143,7 +143,7 @@ def _statement(
     rule: Rule, judged: str, tables: tuple[tuple[str, str], ...]
 ) -> tuple[str, dict[str, object]]:
     query, params = compile_rule(rule).batch(judged=judged, consume=True, tables=dict(tables))
-    return DUCKDB.render(query, pretty=False), params
+    return DUCKDB.render(query, pretty=False, consume=True), params
 
 
 def forget_compiled() -> None:

@@ -391,9 +391,16 @@ def _classified(
     per_shape = [columns_of(profile, shape, c, joins) for profile, shape in shapes]
     selected = []
     for name in names:
+        # shapes that compute a column alike share one branch; one for all needs no CASE
+        alike: dict[exp.Expression, list[int]] = {}
+        for index, columns in enumerate(per_shape, 1):
+            alike.setdefault(columns[name], []).append(index)
+        if len(alike) == 1:
+            selected.append(alias(next(iter(alike)), name))
+            continue
         options = [
-            exp.If(this=eq(col(c, "shape"), lit(index)), true=columns[name])
-            for index, columns in enumerate(per_shape, 1)
+            exp.If(this=_shape_is(col(c, "shape"), indexes), true=value)
+            for value, indexes in alike.items()
         ]
         selected.append(alias(exp.Case(ifs=options), name))
     query = select(*selected).from_(subquery(inner, c), copy=False)
@@ -402,6 +409,12 @@ def _classified(
     return query.where(
         exp.Not(this=exp.Is(this=col(c, "shape"), expression=exp.Null())), copy=False
     )
+
+
+def _shape_is(shape: exp.Expression, indexes: list[int]) -> exp.Expression:
+    if len(indexes) == 1:
+        return eq(shape, lit(indexes[0]))
+    return exp.In(this=shape, expressions=[lit(i) for i in indexes])
 
 
 def _by_priority(profiles: list[Profile], kind: str) -> list[tuple[Profile, Any]]:

@@ -75,9 +75,12 @@ _STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
 class CompiledCheck:
     check: str  # confirmed | before_done | at_most_once | effect_ok | complete_within | judged
     body: exp.Expression  # the check over the shared tables j, e, m created beforehand
-    body_params: dict[str, object]
     common: tuple[tuple[str, exp.Expression], ...] = ()  # the shared tables it reads
     all_params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def body_params(self) -> dict[str, object]:
+        return _used(self.all_params, self.body)
 
     @property
     def query(self) -> exp.Expression:
@@ -101,8 +104,8 @@ class CompiledRule:
     rule: Rule
     checks: tuple[CompiledCheck, ...]
     judged: CompiledCheck  # (system, job_id, job_name) of every job the rule judges
-    # the tables every check reads (j, e, m): name, query, parameters
-    common: tuple[tuple[str, exp.Expression, dict[str, object]], ...] = ()
+    # the tables every check reads (j, e, m): name, query (parameters from all_params)
+    common: tuple[tuple[str, exp.Expression], ...] = ()
     all_params: dict[str, object] = field(default_factory=dict)
 
     def batch(
@@ -127,7 +130,7 @@ class CompiledRule:
             return node if consume else node.copy()
 
         ctes: dict[str, exp.Expression] = {}
-        for name, shared, _ in self.common:
+        for name, shared in self.common:
             made = (tables or {}).get(name)
             ctes[name] = shared if made is None else select(exp.Star()).from_(made)
         branches: list[exp.Expression] = []
@@ -170,12 +173,24 @@ class CompiledRule:
     def shared_key(self, name: str) -> tuple[str, tuple[object, ...]] | None:
         """What makes shared table ``name`` the same in two rules: its SQL with parameters
         in order of appearance, and their values."""
-        for table_name, query, params in self.common:
+        for table_name, query in self.common:
             if table_name == name:
-                sql = DUCKDB.render(query, pretty=False)
-                order = re.findall(r"\$(p\d+)", sql)
-                return re.sub(r"\$p\d+", "?", sql), tuple(params[p] for p in order)
+                return _key(DUCKDB.render(query, pretty=False), self.all_params)
         return None
+
+
+def _key(sql: str, params: dict[str, object]) -> tuple[str, tuple[object, ...]]:
+    order = re.findall(r"\$(p\d+)", sql)
+    return re.sub(r"\$p\d+", "?", sql), tuple(params[p] for p in order)
+
+
+def effects_key(rule: Rule, dialect: Dialect = DUCKDB) -> tuple[str, tuple[object, ...]] | None:
+    """``compile_rule(rule).shared_key("e")`` without compiling the rest of the rule: what the
+    engine groups rules by to make one effects table for those that accept the same spans."""
+    if rule.expect is None or all(c == "complete_within" for c in rule.checks):
+        return None
+    b = _Build(rule, dialect)
+    return _key(dialect.render(_effects(b), pretty=False, consume=True), b.params.values)
 
 
 @dataclass
@@ -595,9 +610,10 @@ def _unconfirmed(b: _Build, *, failed: bool) -> exp.Select:
     elif include_failed_check:
         query = query.join(join("anti", table("failures", f), _unit_on("j", f)), copy=False)
     query = query.where(eq(col("j", "outcome"), lit("done")), copy=False)
-    query = query.with_("confirmed", as_=_confirmed_units())
+    query = query.with_("confirmed", as_=_confirmed_units(), copy=False)
     if failed or include_failed_check:
-        query = query.with_("failed", as_=_failed_set(b)).with_("failures", as_=failures)
+        query = query.with_("failed", as_=_failed_set(b), copy=False)
+        query = query.with_("failures", as_=failures, copy=False)
     return query
 
 
@@ -624,7 +640,7 @@ def _premature(b: _Build) -> exp.Select:
             eq(col("j", "outcome"), lit("done")),
             exp.GT(this=col("f", "first_end"), expression=exp.Add(this=col("j", "done_ns"), expression=b.bind(tolerance_ns))),
         ), copy=False)
-        .with_("first_ok", as_=first)
+        .with_("first_ok", as_=first, copy=False)
     )  # fmt: skip
 
 
@@ -720,6 +736,12 @@ def _used(params: dict[str, object], query: exp.Expression) -> dict[str, object]
     return {k: v for k, v in params.items() if k in names}
 
 
+def params_in(sql: str, params: dict[str, object]) -> dict[str, object]:
+    """The parameters that rendered ``sql`` uses (``$p1``…)."""
+    names = set(re.findall(r"\$(p\d+)", sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
 def _full(body: exp.Expression, common: tuple[tuple[str, exp.Expression], ...]) -> exp.Expression:
     """The self-contained query: the shared tables as the first CTEs, then the check's own."""
     query = body.copy()
@@ -758,13 +780,8 @@ def compile_rule(rule: Rule, dialect: Dialect = DUCKDB) -> CompiledRule:
         else:  # pragma: no cover - the model only holds known checks
             raise ValueError(f"unknown check {check!r}")
         uses = shared if check != "complete_within" else ()
-        checks.append(
-            CompiledCheck(check, body, _used(b.params.values, body), uses, b.params.values)
-        )
+        checks.append(CompiledCheck(check, body, uses, b.params.values))
     judged_body = _judged(b)
     judged_common = shared[:1] if rule.expect is not None else ()
-    judged = CompiledCheck(
-        "judged", judged_body, _used(b.params.values, judged_body), judged_common, b.params.values
-    )
-    common_params = tuple((name, q, _used(b.params.values, q)) for name, q in shared)
-    return CompiledRule(rule, tuple(checks), judged, common_params, b.params.values)
+    judged = CompiledCheck("judged", judged_body, judged_common, b.params.values)
+    return CompiledRule(rule, tuple(checks), judged, shared, b.params.values)

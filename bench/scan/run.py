@@ -42,7 +42,7 @@ import traffic  # noqa: E402
 
 from auditor.engine.catalog import load_catalog  # noqa: E402
 from auditor.engine.evaluate import evaluate, forget_compiled  # noqa: E402
-from auditor.rules.compiler import compile_rule  # noqa: E402
+from auditor.rules.compiler import compile_rule, params_in  # noqa: E402
 from auditor.sqlbuild import DUCKDB  # noqa: E402
 from auditor.store.duck import DuckStore  # noqa: E402
 
@@ -231,13 +231,14 @@ def explain(
                     else [
                         c
                         for c in compiled.values()
-                        if any(DUCKDB.render(q, pretty=False) in sql for _, q, _ in c.common)
+                        if any(DUCKDB.render(q, pretty=False) in sql for _, q in c.common)
                     ][:1]
                 ):
-                    for name, query, query_params in c.common:
+                    for name, query in c.common:
+                        text = DUCKDB.render(query, pretty=False)
                         store.con.execute(
-                            f'CREATE OR REPLACE TEMP TABLE "{name}" AS {DUCKDB.render(query, pretty=False)}',
-                            query_params,
+                            f'CREATE OR REPLACE TEMP TABLE "{name}" AS {text}',
+                            params_in(text, c.all_params),
                         )
             body = sql.split(" AS ", 1)[1] if sql.startswith("CREATE OR REPLACE") else sql
             try:

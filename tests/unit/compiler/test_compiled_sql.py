@@ -21,7 +21,7 @@ import pytest
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.profiles.compiler import compile_profiles
-from auditor.rules.compiler import CompiledRule, compile_rule
+from auditor.rules.compiler import CompiledRule, compile_rule, effects_key
 from auditor.rules.loader import load_rule_text
 from auditor.rules.model import Rule, RuleSet
 from auditor.sqlbuild import DUCKDB
@@ -175,3 +175,12 @@ def test_hostile_rule_values_are_bound_parameters_and_the_queries_still_run() ->
         assert store.span_count() == spans_before
         for table in ("otel_traces", "job_runs", "effects"):
             assert store.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] > 0
+
+
+@pytest.mark.parametrize("rule", _catalog().rules.rules, ids=lambda r: r.id)
+def test_the_effects_key_the_engine_groups_rules_by_is_the_compiled_rules_own(rule: Rule) -> None:
+    """The engine compiles only a rule's effect side to decide which rules share one effects
+    table; it must be exactly what the whole rule compiles its ``e`` to."""
+    assert effects_key(rule) == compile_rule(rule).shared_key("e")
+    if rule.expect is not None and "confirmed" in rule.checks:
+        assert effects_key(rule) is not None

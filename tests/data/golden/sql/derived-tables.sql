@@ -83,9 +83,7 @@ FROM (
       THEN 'bullmq'
       WHEN "c4"."shape" = 2
       THEN 'celery'
-      WHEN "c4"."shape" = 3
-      THEN 'rq'
-      WHEN "c4"."shape" = 4
+      WHEN "c4"."shape" IN (3, 4)
       THEN 'rq'
       WHEN "c4"."shape" = 5
       THEN 'sidekiq'
@@ -105,9 +103,7 @@ FROM (
       THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.id"', '')
       WHEN "c4"."shape" = 2
       THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.message.id"', '')
-      WHEN "c4"."shape" = 3
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.id"', '')
-      WHEN "c4"."shape" = 4
+      WHEN "c4"."shape" IN (3, 4)
       THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.id"', '')
       WHEN "c4"."shape" = 5
       THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.message_id"', '')
@@ -136,9 +132,7 @@ FROM (
       THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.name"', '')
       WHEN "c4"."shape" = 2
       THEN COALESCE("c4"."SpanAttributes" ->> '$."celery.task_name"', '')
-      WHEN "c4"."shape" = 3
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.function"', '')
-      WHEN "c4"."shape" = 4
+      WHEN "c4"."shape" IN (3, 4)
       THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.function"', '')
       WHEN "c4"."shape" = 5
       THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
@@ -193,18 +187,10 @@ FROM (
       THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.attempts.made"', ''), '') AS BIGINT)
       WHEN "c4"."shape" = 2
       THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."celery.retries"', ''), '') AS BIGINT) + 1
-      WHEN "c4"."shape" = 3
-      THEN CAST(NULL AS BIGINT)
-      WHEN "c4"."shape" = 4
-      THEN CAST(NULL AS BIGINT)
-      WHEN "c4"."shape" = 5
-      THEN CAST(NULL AS BIGINT)
-      WHEN "c4"."shape" = 6
+      WHEN "c4"."shape" IN (3, 4, 5, 6, 8)
       THEN CAST(NULL AS BIGINT)
       WHEN "c4"."shape" = 7
       THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."job.attempt"', ''), '') AS BIGINT)
-      WHEN "c4"."shape" = 8
-      THEN CAST(NULL AS BIGINT)
     END AS "attempt",
     CASE
       WHEN "c4"."shape" = 1
@@ -284,15 +270,7 @@ FROM (
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c4"."shape" = 5
-      THEN CASE
-        WHEN "c4"."StatusCode" = 'Error'
-        THEN 'failed'
-        WHEN "c4"."SpanName" GLOB '*'
-        THEN 'done'
-        ELSE 'unknown'
-      END
-      WHEN "c4"."shape" = 6
+      WHEN "c4"."shape" IN (5, 6, 8)
       THEN CASE
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -317,14 +295,6 @@ FROM (
         THEN 'done'
         ELSE 'unknown'
       END
-      WHEN "c4"."shape" = 8
-      THEN CASE
-        WHEN "c4"."StatusCode" = 'Error'
-        THEN 'failed'
-        WHEN "c4"."SpanName" GLOB '*'
-        THEN 'done'
-        ELSE 'unknown'
-      END
     END AS "outcome",
     CASE
       WHEN "c4"."shape" = 1
@@ -337,7 +307,7 @@ FROM (
         ),
         EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c4"."shape" = 2
+      WHEN "c4"."shape" IN (2, 5, 6, 7, 8)
       THEN COALESCE(
         EPOCH_NS(
           LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
@@ -355,217 +325,19 @@ FROM (
       )
       WHEN "c4"."shape" = 4
       THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 5
-      THEN COALESCE(
-        EPOCH_NS(
-          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
-        ),
-        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      )
-      WHEN "c4"."shape" = 6
-      THEN COALESCE(
-        EPOCH_NS(
-          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
-        ),
-        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      )
-      WHEN "c4"."shape" = 7
-      THEN COALESCE(
-        EPOCH_NS(
-          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
-        ),
-        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      )
-      WHEN "c4"."shape" = 8
-      THEN COALESCE(
-        EPOCH_NS(
-          LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
-        ),
-        EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      )
     END AS "done_ns",
+    EPOCH_NS("c4"."Timestamp") AS "start_ns",
+    EPOCH_NS("c4"."Timestamp") + "c4"."Duration" AS "end_ns",
+    "c4"."TraceId" AS "trace_id",
+    "c4"."SpanId" AS "span_id",
+    "c4"."ParentSpanId" AS "parent_span_id",
+    "c4"."ServiceName" AS "service",
+    "c4"."SpanName" AS "span_name",
+    "c4"."StatusCode" AS "status",
+    "c4"."SpanAttributes" AS "attributes",
+    COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
     CASE
-      WHEN "c4"."shape" = 1
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 2
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 3
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 4
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 5
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 6
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 7
-      THEN EPOCH_NS("c4"."Timestamp")
-      WHEN "c4"."shape" = 8
-      THEN EPOCH_NS("c4"."Timestamp")
-    END AS "start_ns",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 2
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 3
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 4
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 5
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 6
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 7
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-      WHEN "c4"."shape" = 8
-      THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
-    END AS "end_ns",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."TraceId"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."TraceId"
-    END AS "trace_id",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."SpanId"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."SpanId"
-    END AS "span_id",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."ParentSpanId"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."ParentSpanId"
-    END AS "parent_span_id",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."ServiceName"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."ServiceName"
-    END AS "service",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."SpanName"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."SpanName"
-    END AS "span_name",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."StatusCode"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."StatusCode"
-    END AS "status",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."SpanAttributes"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."SpanAttributes"
-    END AS "attributes",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 2
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 3
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 4
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 5
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 6
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 7
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-      WHEN "c4"."shape" = 8
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '')
-    END AS "expected_effects",
-    CASE
-      WHEN "c4"."shape" = 1
+      WHEN "c4"."shape" IN (1, 3, 5, 6, 7, 8)
       THEN ''
       WHEN "c4"."shape" = 2
       THEN CONCAT_WS(
@@ -576,63 +348,17 @@ FROM (
           THEN 'redelivered'
         END
       )
-      WHEN "c4"."shape" = 3
-      THEN ''
       WHEN "c4"."shape" = 4
       THEN CONCAT_WS(',', CASE WHEN "c4"."SpanName" GLOB '*' THEN 'worker_lost' END)
-      WHEN "c4"."shape" = 5
-      THEN ''
-      WHEN "c4"."shape" = 6
-      THEN ''
-      WHEN "c4"."shape" = 7
-      THEN ''
-      WHEN "c4"."shape" = 8
-      THEN ''
     END AS "signals",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."Links.TraceId"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."Links.TraceId"
-    END AS "link_trace_ids",
-    CASE
-      WHEN "c4"."shape" = 1
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 2
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 3
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 4
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 5
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 6
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 7
-      THEN "c4"."BatchId"
-      WHEN "c4"."shape" = 8
-      THEN "c4"."BatchId"
-    END AS "batch_id",
+    "c4"."Links.TraceId" AS "link_trace_ids",
+    "c4"."BatchId" AS "batch_id",
     CASE
       WHEN "c4"."shape" = 1
       THEN 'bullmq'
       WHEN "c4"."shape" = 2
       THEN 'celery'
-      WHEN "c4"."shape" = 3
-      THEN 'rq'
-      WHEN "c4"."shape" = 4
+      WHEN "c4"."shape" IN (3, 4)
       THEN 'rq'
       WHEN "c4"."shape" = 5
       THEN 'sidekiq'
@@ -879,12 +605,10 @@ SELECT
   CASE
     WHEN "c21"."shape" = 1
     THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
-    WHEN "c21"."shape" = 2
+    WHEN "c21"."shape" IN (2, 4)
     THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', '')
     WHEN "c21"."shape" = 3
     THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', '')
-    WHEN "c21"."shape" = 4
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', '')
     WHEN "c21"."shape" = 5
     THEN COALESCE("c21"."SpanAttributes" ->> '$."job.queue"', '')
     WHEN "c21"."shape" = 6
@@ -894,104 +618,13 @@ SELECT
       ''
     )
   END AS "queue",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN EPOCH_NS("c21"."Timestamp")
-    WHEN "c21"."shape" = 2
-    THEN EPOCH_NS("c21"."Timestamp")
-    WHEN "c21"."shape" = 3
-    THEN EPOCH_NS("c21"."Timestamp")
-    WHEN "c21"."shape" = 4
-    THEN EPOCH_NS("c21"."Timestamp")
-    WHEN "c21"."shape" = 5
-    THEN EPOCH_NS("c21"."Timestamp")
-    WHEN "c21"."shape" = 6
-    THEN EPOCH_NS("c21"."Timestamp")
-  END AS "enqueued_ns",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN "c21"."TraceId"
-    WHEN "c21"."shape" = 2
-    THEN "c21"."TraceId"
-    WHEN "c21"."shape" = 3
-    THEN "c21"."TraceId"
-    WHEN "c21"."shape" = 4
-    THEN "c21"."TraceId"
-    WHEN "c21"."shape" = 5
-    THEN "c21"."TraceId"
-    WHEN "c21"."shape" = 6
-    THEN "c21"."TraceId"
-  END AS "trace_id",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN "c21"."SpanId"
-    WHEN "c21"."shape" = 2
-    THEN "c21"."SpanId"
-    WHEN "c21"."shape" = 3
-    THEN "c21"."SpanId"
-    WHEN "c21"."shape" = 4
-    THEN "c21"."SpanId"
-    WHEN "c21"."shape" = 5
-    THEN "c21"."SpanId"
-    WHEN "c21"."shape" = 6
-    THEN "c21"."SpanId"
-  END AS "span_id",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN "c21"."ServiceName"
-    WHEN "c21"."shape" = 2
-    THEN "c21"."ServiceName"
-    WHEN "c21"."shape" = 3
-    THEN "c21"."ServiceName"
-    WHEN "c21"."shape" = 4
-    THEN "c21"."ServiceName"
-    WHEN "c21"."shape" = 5
-    THEN "c21"."ServiceName"
-    WHEN "c21"."shape" = 6
-    THEN "c21"."ServiceName"
-  END AS "service",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN "c21"."SpanName"
-    WHEN "c21"."shape" = 2
-    THEN "c21"."SpanName"
-    WHEN "c21"."shape" = 3
-    THEN "c21"."SpanName"
-    WHEN "c21"."shape" = 4
-    THEN "c21"."SpanName"
-    WHEN "c21"."shape" = 5
-    THEN "c21"."SpanName"
-    WHEN "c21"."shape" = 6
-    THEN "c21"."SpanName"
-  END AS "span_name",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN "c21"."SpanAttributes"
-    WHEN "c21"."shape" = 2
-    THEN "c21"."SpanAttributes"
-    WHEN "c21"."shape" = 3
-    THEN "c21"."SpanAttributes"
-    WHEN "c21"."shape" = 4
-    THEN "c21"."SpanAttributes"
-    WHEN "c21"."shape" = 5
-    THEN "c21"."SpanAttributes"
-    WHEN "c21"."shape" = 6
-    THEN "c21"."SpanAttributes"
-  END AS "attributes",
-  CASE
-    WHEN "c21"."shape" = 1
-    THEN "c21"."BatchId"
-    WHEN "c21"."shape" = 2
-    THEN "c21"."BatchId"
-    WHEN "c21"."shape" = 3
-    THEN "c21"."BatchId"
-    WHEN "c21"."shape" = 4
-    THEN "c21"."BatchId"
-    WHEN "c21"."shape" = 5
-    THEN "c21"."BatchId"
-    WHEN "c21"."shape" = 6
-    THEN "c21"."BatchId"
-  END AS "batch_id",
+  EPOCH_NS("c21"."Timestamp") AS "enqueued_ns",
+  "c21"."TraceId" AS "trace_id",
+  "c21"."SpanId" AS "span_id",
+  "c21"."ServiceName" AS "service",
+  "c21"."SpanName" AS "span_name",
+  "c21"."SpanAttributes" AS "attributes",
+  "c21"."BatchId" AS "batch_id",
   CASE
     WHEN "c21"."shape" = 1
     THEN 'bullmq'
