@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -153,23 +154,37 @@ def forget_compiled() -> None:
     derived_sql.cache_clear()
 
 
-def _share_effects(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> dict[str, dict[str, str]]:
+def _effect_groups(rules: list[Rule]) -> tuple[dict[str, str], list[tuple[str, str, list]]]:
     """Rules that accept the same effect spans (the same ``e``) read one table made once:
-    rule id -> {"e": table}."""
+    (rule id -> table, [(table, SELECT, parameters)] to make)."""
     groups: dict[tuple[str, tuple[object, ...]], list[Rule]] = {}
     for rule in rules:
         key = _effects_key(rule)
         if key is not None:
             groups.setdefault(key, []).append(rule)
-    out: dict[str, dict[str, str]] = {}
+    tables: dict[str, str] = {}
+    made: list[tuple[str, str, list]] = []
     for index, ((sql, values), members) in enumerate(groups.items()):
         if len(members) < 2:
             continue
         table_name = f"shared_effects_{index}"
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{table_name}" AS {sql}', list(values))
+        made.append((table_name, sql, list(values)))
         for rule in members:
-            out[rule.id] = {"e": table_name}
-    return out
+            tables[rule.id] = table_name
+    return tables, made
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, params: object
+) -> tuple[tuple[str, ...], list[tuple]]:
+    cursor = con.execute(sql, params)
+    return tuple(d[0] for d in cursor.description or ()), cursor.fetchall()
+
+
+def _timed(what: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    what()
+    return time.perf_counter() - started
 
 
 def evaluate(
@@ -185,48 +200,52 @@ def evaluate(
     """Findings of every enabled rule (or of ``rules``). ``list_checked`` also lists each
     (rule, job) judged (JUnit's test cases); otherwise only their number is counted.
     ``default_within_s``: the grace of rules that set no ``within`` (audit.yaml's
-    ``evaluation.grace``)."""
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    derive(con, catalog.profiles)
-    seconds["derive"] = time.perf_counter() - started
+    ``evaluation.grace``).
 
-    started = time.perf_counter()
+    The statements run in order on one thread of their own while this one compiles the
+    next rule and turns the rows of the previous one into findings: DuckDB releases the
+    interpreter while it works, so the Python side costs (almost) no time of its own."""
+    seconds: dict[str, float] = {}
     raw: list[Candidate] = []
     checked: list[CheckedJob] = []
     jobs_checked = 0
     selected = list(rules if rules is not None else catalog.enabled_rules())
-    shared = _share_effects(con, selected)
-    for rule in selected:
-        builtin = catalog.is_builtin(rule)
-        # One statement per rule: its shared tables (runs, effects, which belong together)
-        # computed once, every check over them, and the judged jobs for reports (JUnit).
-        judged = "none" if builtin else ("rows" if list_checked else "count")
-        tables = tuple(sorted(shared.get(rule.id, {}).items()))
-        sql, params = _statement(rule, judged, tables)
-        cursor = con.execute(sql, params)
-        names = [d[0] for d in cursor.description or ()]
-        for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
-            check = str(row["check"])
-            if check == "judged":
-                checked.append(
-                    CheckedJob(
-                        rule.id, str(row["system"]), str(row["job_id"]), str(row["job_name"] or "")
-                    )
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-sql") as db:
+        try:
+            derived = db.submit(_timed, lambda: derive(con, catalog.profiles))
+            shared, made = _effect_groups(selected)
+            steps = [
+                db.submit(con.execute, f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', values)
+                for name, sql, values in made
+            ]
+            pending = []
+            for rule in selected:
+                builtin = catalog.is_builtin(rule)
+                # One statement per rule: its shared tables (runs, effects, which belong
+                # together) computed once, every check over them, and the judged jobs for
+                # reports (JUnit).
+                judged = "none" if builtin else ("rows" if list_checked else "count")
+                tables = (("e", shared[rule.id]),) if rule.id in shared else ()
+                sql, params = _statement(rule, judged, tables)
+                pending.append((rule, builtin, db.submit(_run, con, sql, params)))
+            steps += [
+                db.submit(con.execute, f'DROP TABLE IF EXISTS "{name}"') for name, _, _ in made
+            ]
+            seconds["derive"] = derived.result()
+            rules_started = time.perf_counter()
+            for rule, builtin, future in pending:
+                names, rows = future.result()
+                jobs_checked += _collect(
+                    rule, builtin, names, rows, as_of_ns, default_within_s, raw, checked
                 )
-                jobs_checked += 1
-                continue
-            if check == "judged_count":
-                jobs_checked += int(row["detail_ns"] or 0)
-                continue
-            finding = finding_from_row(rule, check, row, as_of_ns, default_within_s)
-            related = tuple(str(r) for r in (row.get("related") or ()))
-            raw.append(Candidate(finding, builtin, related))
-    for table_name in {t for tables in shared.values() for t in tables.values()}:
-        con.execute(f'DROP TABLE IF EXISTS "{table_name}"')
+            for step in steps:
+                step.result()
+        except BaseException:
+            db.shutdown(wait=True, cancel_futures=True)
+            raise
     kept = _drop_pack_repeats(raw)
-    seconds["rules"] = time.perf_counter() - started
+    seconds["rules"] = time.perf_counter() - rules_started
 
     if evidence and kept:
         started = time.perf_counter()
@@ -247,3 +266,36 @@ def evaluate(
     )
     checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
     return Evaluation(tuple(findings), tuple(checked), jobs_checked, seconds)
+
+
+def _collect(
+    rule: Rule,
+    builtin: bool,
+    names: tuple[str, ...],
+    rows: list[tuple],
+    as_of_ns: int | None,
+    default_within_s: float,
+    raw: list[Candidate],
+    checked: list[CheckedJob],
+) -> int:
+    """Append the findings (``raw``) and judged jobs (``checked``) of one rule's rows;
+    returns how many jobs the rule judged."""
+    jobs_checked = 0
+    for values in rows:
+        row = dict(zip(names, values, strict=True))
+        check = str(row["check"])
+        if check == "judged":
+            checked.append(
+                CheckedJob(
+                    rule.id, str(row["system"]), str(row["job_id"]), str(row["job_name"] or "")
+                )
+            )
+            jobs_checked += 1
+            continue
+        if check == "judged_count":
+            jobs_checked += int(row["detail_ns"] or 0)
+            continue
+        finding = finding_from_row(rule, check, row, as_of_ns, default_within_s)
+        related = tuple(str(r) for r in (row.get("related") or ()))
+        raw.append(Candidate(finding, builtin, related))
+    return jobs_checked

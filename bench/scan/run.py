@@ -41,7 +41,12 @@ import duckdb  # noqa: E402
 import traffic  # noqa: E402
 
 from auditor.engine.catalog import load_catalog  # noqa: E402
-from auditor.engine.evaluate import evaluate, forget_compiled  # noqa: E402
+from auditor.engine.evaluate import (  # noqa: E402
+    _effect_groups,
+    _statement,
+    evaluate,
+    forget_compiled,
+)
 from auditor.rules.compiler import compile_rule, params_in  # noqa: E402
 from auditor.sqlbuild import DUCKDB  # noqa: E402
 from auditor.store.duck import DuckStore  # noqa: E402
@@ -195,6 +200,13 @@ def explain(
         for rule_id, c in compiled.items()
         for check in c.checks
     }
+    # the statement evaluate() runs per rule (every check of it at once), made the same way
+    rules = list(catalog.enabled_rules())
+    shared, _ = _effect_groups(rules)
+    for rule in rules:
+        judged = "none" if catalog.is_builtin(rule) else "count"
+        tables = (("e", shared[rule.id]),) if rule.id in shared else ()
+        checks[_key(*_statement(rule, judged, tables))] = f"rule {rule.id}"
     owner = {
         _key(check.body_sql(), check.body_params): c
         for c in compiled.values()
