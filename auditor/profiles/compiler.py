@@ -159,7 +159,24 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         parts.append(exp.Paren(this=or_(*(cond_sql(x, a, ctx) for x in c.any))))
     if c.not_ is not None:
         parts.append(exp.Not(this=exp.Paren(this=cond_sql(c.not_, a, ctx))))
-    return and_(*parts)
+    # Cheapest tests first: a span that fails one is not tested further, so few spans get
+    # their attributes parsed or looked up in a neighbour set (sorted() keeps the key test
+    # before its read).
+    return and_(*sorted(parts, key=_cost))
+
+
+def _cost(condition: exp.Expression) -> int:
+    """0: column comparisons; 1: a text search in the attributes; 2: JSON parsing;
+    3: a subquery."""
+    cost = 0
+    for node in condition.walk():
+        if isinstance(node, exp.Select):
+            return 3
+        if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
+            cost = 2
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "contains":
+            cost = max(cost, 1)
+    return cost
 
 
 def _related(c: Cond, relation: str, a: str, ctx: _Ctx) -> exp.Expression:

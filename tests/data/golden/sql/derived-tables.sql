@@ -438,8 +438,8 @@ FROM (
         WHEN (
           "s1"."SpanKind" IN ('Consumer')
           AND CONTAINS("s1"."SpanAttributes", '"messaging.system":')
-          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
           AND CONTAINS("s1"."SpanAttributes", '"messaging.message_id":')
+          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
           AND NOT (
             "s1"."SpanAttributes" -> '$."messaging.message_id"'
           ) IS NULL
@@ -465,23 +465,23 @@ FROM (
         END <> ''
         THEN 6
         WHEN (
-          CONTAINS("s1"."SpanAttributes", '"job.system":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."job.system"'
-          ) IS NULL
-          AND CONTAINS("s1"."SpanAttributes", '"job.id":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."job.id"'
-          ) IS NULL
-          AND CONTAINS("s1"."SpanAttributes", '"job.name":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."job.name"'
-          ) IS NULL
-          AND NOT (
+          NOT (
             (
               "s1"."SpanName" = 'side_effect.confirm' OR "s1"."SpanKind" IN ('Producer')
             )
           )
+          AND CONTAINS("s1"."SpanAttributes", '"job.system":')
+          AND CONTAINS("s1"."SpanAttributes", '"job.id":')
+          AND CONTAINS("s1"."SpanAttributes", '"job.name":')
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."job.system"'
+          ) IS NULL
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."job.id"'
+          ) IS NULL
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."job.name"'
+          ) IS NULL
         )
         AND COALESCE("s1"."SpanAttributes" ->> '$."job.id"', '') <> ''
         THEN 7
@@ -693,8 +693,8 @@ FROM (
       WHEN (
         "s20"."SpanKind" IN ('Producer')
         AND CONTAINS("s20"."SpanAttributes", '"messaging.system":')
-        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
         AND CONTAINS("s20"."SpanAttributes", '"messaging.message_id":')
+        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
         AND NOT (
           "s20"."SpanAttributes" -> '$."messaging.message_id"'
         ) IS NULL
@@ -704,10 +704,10 @@ FROM (
       WHEN (
         "s20"."SpanKind" IN ('Producer')
         AND CONTAINS("s20"."SpanAttributes", '"job.system":')
+        AND CONTAINS("s20"."SpanAttributes", '"job.id":')
         AND NOT (
           "s20"."SpanAttributes" -> '$."job.system"'
         ) IS NULL
-        AND CONTAINS("s20"."SpanAttributes", '"job.id":')
         AND NOT (
           "s20"."SpanAttributes" -> '$."job.id"'
         ) IS NULL
