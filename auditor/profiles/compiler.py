@@ -21,7 +21,7 @@ Pure: builds sqlglot ASTs, runs nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any
 
@@ -46,6 +46,7 @@ from auditor.sqlbuild import (
     col,
     eq,
     func,
+    ident,
     in_subquery,
     is_glob,
     join,
@@ -57,6 +58,7 @@ from auditor.sqlbuild import (
 )
 
 SPANS = "otel_traces"
+NEARBY = "nearby"  # the CTE of the spans that neighbour sets and child lookups read
 
 JOB_RUN_COLUMNS = (
     "system", "job_id", "job_name", "queue", "attempt", "outcome", "done_ns", "start_ns",
@@ -95,11 +97,40 @@ class _Ctx:
             self.neighbours[key] = (self.alias("n"), build())
         return self.neighbours[key][0]
 
+    # The neighbour sets and child lookups of the statement read the spans near a job from
+    # one scan of the source, narrowed by the loosest form of their conditions, instead of
+    # one scan each: the aliases they read it under, and those conditions (on NEARBY).
+    nearby_aliases: list[str] = field(default_factory=list)
+    nearby_filters: dict[exp.Expression, None] = field(default_factory=dict)
+
+    def nearby(self, as_: str, loosest: exp.Expression) -> exp.Expression:
+        """The statement's nearby spans, aliased ``as_``, for a lookup that needs only spans
+        satisfying ``loosest`` (a condition on ``as_``)."""
+        self.nearby_aliases.append(as_)
+        self.nearby_filters[_realias(loosest, as_, NEARBY)] = None
+        return table(NEARBY, as_)
+
     def attach(self, query: exp.Expression) -> exp.Expression:
-        """Give ``query`` the neighbour sets it refers to, as CTEs, and start a new statement."""
+        """Give ``query`` the nearby spans and the neighbour sets it refers to, as CTEs, and
+        start a new statement."""
+        sets = [sub for _, sub in self.neighbours.values()]
+        if self.nearby_aliases:
+            readers = set(self.nearby_aliases)
+            used = sorted(
+                {c.name for tree in (query, *sets) for c in tree.find_all(exp.Column)
+                 if c.table in readers}
+            )  # fmt: skip
+            spans = (
+                select(*[col(NEARBY, c) for c in used])
+                .from_(self.spans(NEARBY), copy=False)
+                .where(or_(*self.nearby_filters), copy=False)
+            )
+            query = query.with_(NEARBY, as_=spans, materialized=True, copy=False)  # type: ignore[attr-defined]
         for name, sub in self.neighbours.values():
             query = query.with_(name, as_=sub, materialized=True, copy=False)  # type: ignore[attr-defined]
         self.neighbours = {}
+        self.nearby_aliases = []
+        self.nearby_filters = {}
         return query
 
     def spans(self, as_: str) -> exp.Expression:
@@ -189,12 +220,42 @@ def _related(c: Cond, relation: str, a: str, ctx: _Ctx) -> exp.Expression:
         inner = ctx.alias(relation[0])
         return (
             select(alias(col(inner, "TraceId"), "t"), alias(col(inner, their), "s"))
-            .from_(ctx.spans(inner), copy=False)
+            .from_(ctx.nearby(inner, cond_sql(_loosest(c), inner, ctx)), copy=False)
             .where(cond_sql(c, inner, ctx), copy=False)
         )
 
     name = ctx.neighbour_set(relation, c, neighbours)
     return in_subquery([col(a, "TraceId"), col(a, ours)], select("t", "s").from_(name))
+
+
+def _loosest(c: Cond) -> Cond:
+    """``c`` without its tests on other spans (child, parent): true of every span ``c`` is
+    true of, and testable on the span alone."""
+
+    def relational(x: Cond) -> bool:
+        return (
+            x.child is not None
+            or x.parent is not None
+            or any(relational(y) for y in x.any)
+            or (x.not_ is not None and relational(x.not_))
+        )
+
+    options = tuple(_loosest(x) for x in c.any)
+    return replace(
+        c,
+        child=None,
+        parent=None,
+        any=() if Cond() in options else options,
+        not_=None if c.not_ is None or relational(c.not_) else c.not_,
+    )
+
+
+def _realias(condition: exp.Expression, old: str, new: str) -> exp.Expression:
+    out = condition.copy()
+    for column in out.find_all(exp.Column):
+        if column.table == old:
+            column.set("table", ident(new))
+    return out
 
 
 # ----------------------------------------------------------------------------- values
@@ -254,7 +315,7 @@ def _child_min(
             alias(col(inner, "ParentSpanId"), "parent_id"),
             alias(exp.Min(this=measure), "v"),
         )
-        .from_(ctx.spans(inner), copy=False)
+        .from_(ctx.nearby(inner, where), copy=False)
         .where(where, copy=False)
         .group_by(col(inner, "TraceId"), col(inner, "ParentSpanId"), copy=False)
     )

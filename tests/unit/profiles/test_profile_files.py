@@ -136,3 +136,59 @@ def test_a_user_profile_with_a_built_in_id_replaces_the_built_in_profile() -> No
     assert {q["queue"] for q in tables["enqueues"]} == {"replaced-by-user"}
     # the built-in's signal shape is gone with it: the acks_late redelivery is not flagged
     assert {r["signals"] for r in tables["job_runs"]} == {""}
+
+
+# ------------------------------------------------------------- conditions on nearby spans
+
+
+def _nested_spans() -> list[dict]:
+    """Runs r1..r6, each with the children (and grandchildren) its id says."""
+    family = {
+        "r1": [("nested.fail", [])],  # failed, will be retried
+        "r2": [("nested.fail", ["nested.gaveup"])],  # failed for good
+        "r3": [("nested.ok", [])],
+        "r4": [("nested.fine", ["nested.check"])],
+        "r5": [("nested.fine", [])],  # a fine child without its check proves nothing
+        "r6": [("other", ["nested.check"])],
+    }
+    spans: list[dict] = []
+    for run, children in family.items():
+        spans.append({"trace": run, "span": run, "name": "nested.run", "kind": "consumer",
+                      "start": "0ms", "end": "10ms", "attributes": {"nested.id": run}})  # fmt: skip
+        for n, (child, grandchildren) in enumerate(children):
+            spans.append({"trace": run, "span": f"{run}-c{n}", "parent": run, "name": child,
+                          "start": "1ms", "end": "2ms"})  # fmt: skip
+            for m, grandchild in enumerate(grandchildren):
+                spans.append({"trace": run, "span": f"{run}-c{n}-g{m}", "parent": f"{run}-c{n}",
+                              "name": grandchild, "start": "1ms", "end": "2ms"})  # fmt: skip
+    return spans
+
+
+def test_outcomes_that_test_grandchildren_under_not_and_any_are_exact() -> None:
+    catalog = load_catalog([PROFILES / "nested.yaml"], packs=False)
+    with store_with_spans(_nested_spans()) as store:
+        tables = derived(store, catalog.profiles)
+
+    outcomes = {r["job_id"]: r["outcome"] for r in tables["job_runs"]}
+    assert outcomes == {
+        "r1": "retry", "r2": "failed", "r3": "done", "r4": "done",
+        "r5": "unknown", "r6": "unknown",
+    }  # fmt: skip
+
+
+def test_the_nearby_spans_are_narrowed_by_the_loosest_form_of_each_condition() -> None:
+    from auditor.profiles.compiler import _loosest
+    from auditor.profiles.model import Cond
+
+    fail = Cond(name=("nested.fail",))
+    # a test on other spans is dropped, under `not` too: what is left holds for more spans
+    assert _loosest(Cond(name=("a",), child=fail)) == Cond(name=("a",))
+    assert _loosest(Cond(name=("a",), not_=Cond(child=fail))) == Cond(name=("a",))
+    assert _loosest(Cond(name=("a",), not_=Cond(kind=("Producer",)))) == Cond(
+        name=("a",), not_=Cond(kind=("Producer",))
+    )
+    # `any` keeps its options, loosened; one that tests only other spans allows every span
+    assert _loosest(Cond(any=(Cond(name=("x",), parent=fail), Cond(name=("y",))))) == Cond(
+        any=(Cond(name=("x",)), Cond(name=("y",)))
+    )
+    assert _loosest(Cond(any=(Cond(parent=fail), Cond(name=("y",))))) == Cond()

@@ -1,44 +1,64 @@
 -- derived table job_runs
-WITH n2 AS MATERIALIZED (
+WITH nearby AS MATERIALIZED (
+  SELECT
+    "nearby"."Events.Name",
+    "nearby"."Events.Timestamp",
+    "nearby"."ParentSpanId",
+    "nearby"."SpanId",
+    "nearby"."SpanKind",
+    "nearby"."SpanName",
+    "nearby"."Timestamp",
+    "nearby"."TraceId"
+  FROM "otel_traces" AS "nearby"
+  WHERE
+    (
+      "nearby"."SpanName" GLOB 'publish *' AND "nearby"."SpanKind" IN ('Producer')
+    )
+    OR "nearby"."SpanName" GLOB 'delay *'
+    OR "nearby"."SpanName" GLOB 'handle_job_success *'
+    OR "nearby"."SpanName" GLOB 'handle_job_failure *'
+    OR "nearby"."SpanName" GLOB 'publish *'
+    OR LIST_CONTAINS("nearby"."Events.Name", 'job.done')
+), n2 AS MATERIALIZED (
   SELECT
     "p3"."TraceId" AS "t",
     "p3"."SpanId" AS "s"
-  FROM "otel_traces" AS "p3"
+  FROM "nearby" AS "p3"
   WHERE
     "p3"."SpanName" GLOB 'publish *' AND "p3"."SpanKind" IN ('Producer')
 ), n5 AS MATERIALIZED (
   SELECT
     "c6"."TraceId" AS "t",
     "c6"."ParentSpanId" AS "s"
-  FROM "otel_traces" AS "c6"
+  FROM "nearby" AS "c6"
   WHERE
     "c6"."SpanName" GLOB 'delay *'
 ), n7 AS MATERIALIZED (
   SELECT
     "c8"."TraceId" AS "t",
     "c8"."ParentSpanId" AS "s"
-  FROM "otel_traces" AS "c8"
+  FROM "nearby" AS "c8"
   WHERE
     "c8"."SpanName" GLOB 'handle_job_success *'
 ), n9 AS MATERIALIZED (
   SELECT
     "c10"."TraceId" AS "t",
     "c10"."ParentSpanId" AS "s"
-  FROM "otel_traces" AS "c10"
+  FROM "nearby" AS "c10"
   WHERE
     "c10"."SpanName" GLOB 'handle_job_failure *'
 ), n11 AS MATERIALIZED (
   SELECT
     "c12"."TraceId" AS "t",
     "c12"."ParentSpanId" AS "s"
-  FROM "otel_traces" AS "c12"
+  FROM "nearby" AS "c12"
   WHERE
     "c12"."SpanName" GLOB 'publish *'
 ), n17 AS MATERIALIZED (
   SELECT
     "p18"."TraceId" AS "t",
     "p18"."SpanId" AS "s"
-  FROM "otel_traces" AS "p18"
+  FROM "nearby" AS "p18"
   WHERE
     "p18"."SpanName" GLOB 'publish *'
     AND ("p18"."TraceId", "p18"."SpanId") IN (
@@ -516,7 +536,7 @@ FROM (
           LIST_EXTRACT("c13"."Events.Timestamp", LIST_POSITION("c13"."Events.Name", 'job.done'))
         )
       ) AS "v"
-    FROM "otel_traces" AS "c13"
+    FROM "nearby" AS "c13"
     WHERE
       LIST_CONTAINS("c13"."Events.Name", 'job.done')
     GROUP BY
@@ -529,7 +549,7 @@ FROM (
       "c15"."TraceId" AS "trace_id",
       "c15"."ParentSpanId" AS "parent_id",
       MIN(EPOCH_NS("c15"."Timestamp")) AS "v"
-    FROM "otel_traces" AS "c15"
+    FROM "nearby" AS "c15"
     WHERE
       "c15"."SpanName" GLOB 'handle_job_success *'
     GROUP BY
