@@ -331,7 +331,7 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
         best_log = logs[auditor_runs.index(best_a)]
         timings = explain(path, best_log, out, args.explain_top, args.explain_limit)
         print(f"  slowest statements of the best auditor round, EXPLAIN ANALYZE in {out}:")
-        for seconds, label in timings[:10]:
+        for seconds, label in timings[: max(10, args.explain_top)]:
             print(f"    {seconds:7.3f} s  {label}")
         groups: Counter[str] = Counter()
         for seconds, label in timings:
