@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 import duckdb
 
@@ -69,41 +70,39 @@ def finding_from_row(
     default_within_s: float = DEFAULT_WITHIN_S,
 ) -> Finding:
     kind = CHECK_KINDS[check]
-
-    def text(name: str) -> str:
-        value = row.get(name)
-        return "" if value is None else str(value)
-
-    detail = row.get("detail_ns")
-    done = row.get("done_ns")
-    attempt = row.get("attempt")
+    # every text column of a check's row is VARCHAR: NULL or a string
+    system, job_id, job_name, effect_name, effect_key = (
+        cast(str, row.get(name) or "")
+        for name in ("system", "job_id", "job_name", "effect_name", "effect_key")
+    )
+    detail, done, attempt = row.get("detail_ns"), row.get("done_ns"), row.get("attempt")
     return Finding(
         rule_id=rule.id,
         kind=kind,
         severity=rule.severity,
         state=_state(kind, rule, row, as_of_ns, default_within_s),
-        system=text("system"),
-        job_id=text("job_id"),
-        job_name=text("job_name"),
-        effect_key=text("effect_key"),
-        trace_id=text("trace_id"),
-        span_id=text("span_id"),
-        queue=text("queue"),
-        attempt=int(attempt) if attempt is not None else None,  # type: ignore[call-overload]
-        done_at_ns=int(done) if done is not None else None,  # type: ignore[call-overload]
-        effect_name=text("effect_name"),
-        service=text("service"),
+        system=system,
+        job_id=job_id,
+        job_name=job_name,
+        effect_key=effect_key,
+        trace_id=cast(str, row.get("trace_id") or ""),
+        span_id=cast(str, row.get("span_id") or ""),
+        queue=cast(str, row.get("queue") or ""),
+        attempt=None if attempt is None else int(cast(int, attempt)),
+        done_at_ns=None if done is None else int(cast(int, done)),
+        effect_name=effect_name,
+        service=cast(str, row.get("service") or ""),
         labels=rule.labels,
         message=message(
             kind,
-            system=text("system"),
-            job_name=text("job_name"),
-            job_id=text("job_id"),
-            effect_name=text("effect_name"),
-            effect_key=text("effect_key"),
-            detail_ns=int(detail) if detail is not None else None,  # type: ignore[call-overload]
-            note=text("note"),
-            signals=text("signals"),
+            system=system,
+            job_name=job_name,
+            job_id=job_id,
+            effect_name=effect_name,
+            effect_key=effect_key,
+            detail_ns=None if detail is None else int(cast(int, detail)),
+            note=cast(str, row.get("note") or ""),
+            signals=cast(str, row.get("signals") or ""),
         ),
     )
 

@@ -10,8 +10,6 @@ evidence kind, never one query per finding.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import duckdb
 import pyarrow as pa
 
@@ -167,14 +165,22 @@ def attach_evidence(
     spans = _spans(con, refs)
     findings = [f for f, _ in found]
     misses = _misses(con, findings)
+    made: dict[tuple[str, tuple[str, str]], SpanRef] = {}  # several rules show the same spans
+
+    def ref(role: str, key: tuple[str, str]) -> SpanRef:
+        span = made.get((role, key))
+        if span is None:
+            span = made[role, key] = _ref(role, key, spans)
+        return span
+
     out = []
     for i, (finding, pairs) in enumerate(zip(findings, parsed, strict=True)):
         evidence: list[SpanRef] = []
         if finding.span_id:
             role = "enqueue" if finding.kind is Kind.LOST_JOB else "job_run"
-            evidence.append(_ref(role, (finding.trace_id, finding.span_id), spans))
+            evidence.append(ref(role, (finding.trace_id, finding.span_id)))
         role = _ROLE_OF_RELATED[finding.kind]
-        evidence += [_ref(role, pair, spans) for pair in sorted(set(pairs))]
+        evidence += [ref(role, pair) for pair in sorted(set(pairs))]
         evidence += misses.get(i, [])
-        out.append(replace(finding, evidence=tuple(evidence)))
+        out.append(finding.with_evidence(tuple(evidence)))
     return out

@@ -8,6 +8,7 @@ fields may be added, never renamed.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -122,6 +123,13 @@ class Finding:
                 "fingerprint",
                 fingerprint(self.rule_id, self.kind, self.system, self.job_id, self.effect_key),
             )
+
+    def with_evidence(self, evidence: tuple[SpanRef, ...]) -> Finding:
+        """This finding with ``evidence``: ``dataclasses.replace`` without running
+        ``__init__`` again (an evaluation attaches evidence to thousands of findings)."""
+        out = copy.copy(self)
+        object.__setattr__(out, "evidence", evidence)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
