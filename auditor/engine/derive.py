@@ -28,5 +28,10 @@ def derived_sql(profiles: tuple[Profile, ...]) -> tuple[tuple[str, str], ...]:
 
 def derive(con: duckdb.DuckDBPyConnection, profiles: Iterable[Profile]) -> None:
     """(Re)create the derived tables as TEMP tables."""
-    for name, sql in derived_sql(tuple(profiles)):
+    make_derived(con, derived_sql(tuple(profiles)))
+
+
+def make_derived(con: duckdb.DuckDBPyConnection, tables: Iterable[tuple[str, str]]) -> None:
+    """(Re)create the derived tables of ``derived_sql`` as TEMP tables."""
+    for name, sql in tables:
         con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')

@@ -24,7 +24,7 @@ from typing import cast
 import duckdb
 
 from auditor.engine.catalog import Catalog
-from auditor.engine.derive import derive, derived_sql
+from auditor.engine.derive import derived_sql, make_derived
 from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
@@ -263,7 +263,9 @@ def _evaluate(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-sql") as db:
         try:
-            derived = db.submit(_timed, lambda: derive(con, catalog.profiles))
+            # compiled here first: the rules compile below while DuckDB derives
+            tables = derived_sql(tuple(catalog.profiles))
+            derived = db.submit(_timed, lambda: make_derived(con, tables))
             shared, made = _effect_groups(selected)
             steps = [
                 db.submit(con.execute, f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', values)
