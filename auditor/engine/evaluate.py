@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any
 
 import duckdb
 
@@ -47,20 +47,20 @@ class Evaluation:
 def _state(
     kind: Kind,
     rule: Rule,
-    row: dict[str, object],
+    row: dict[str, Any],
     as_of_ns: int | None,
     default_within_s: float = DEFAULT_WITHIN_S,
 ) -> State:
     if as_of_ns is None:
         return State.OPEN
     if kind is Kind.LOST_JOB:
-        deadline = int(row["start_ns"]) + round((rule.complete_within_s or 0) * 1e9)  # type: ignore[call-overload]
+        deadline = row["start_ns"] + round((rule.complete_within_s or 0) * 1e9)
         return State.PENDING if deadline > as_of_ns else State.OPEN
     if kind in (Kind.UNCONFIRMED_DONE, Kind.FAILED_EFFECT):
         within = default_within_s
         if rule.expect is not None and rule.expect.within_s is not None:
             within = rule.expect.within_s
-        deadline = int(row["done_ns"]) + round(within * 1e9)  # type: ignore[call-overload]
+        deadline = row["done_ns"] + round(within * 1e9)
         return State.PENDING if deadline > as_of_ns else State.OPEN
     return State.OPEN
 
@@ -68,17 +68,19 @@ def _state(
 def finding_from_row(
     rule: Rule,
     check: str,
-    row: dict[str, object],
+    row: dict[str, Any],
     as_of_ns: int | None,
     default_within_s: float = DEFAULT_WITHIN_S,
 ) -> Finding:
+    """The finding of one row of a rule's statement. Every text column of those rows is
+    VARCHAR (NULL or a string) and every number BIGINT: no conversions but NULL to ""."""
     kind = CHECK_KINDS[check]
-    # every text column of a check's row is VARCHAR: NULL or a string
-    system, job_id, job_name, effect_name, effect_key = (
-        cast(str, row.get(name) or "")
-        for name in ("system", "job_id", "job_name", "effect_name", "effect_key")
-    )
-    detail, done, attempt = row.get("detail_ns"), row.get("done_ns"), row.get("attempt")
+    get = row.get
+    system = get("system") or ""
+    job_id = get("job_id") or ""
+    job_name = get("job_name") or ""
+    effect_name = get("effect_name") or ""
+    effect_key = get("effect_key") or ""
     return Finding(
         rule_id=rule.id,
         kind=kind,
@@ -88,13 +90,13 @@ def finding_from_row(
         job_id=job_id,
         job_name=job_name,
         effect_key=effect_key,
-        trace_id=cast(str, row.get("trace_id") or ""),
-        span_id=cast(str, row.get("span_id") or ""),
-        queue=cast(str, row.get("queue") or ""),
-        attempt=None if attempt is None else int(cast(int, attempt)),
-        done_at_ns=None if done is None else int(cast(int, done)),
+        trace_id=get("trace_id") or "",
+        span_id=get("span_id") or "",
+        queue=get("queue") or "",
+        attempt=get("attempt"),
+        done_at_ns=get("done_ns"),
         effect_name=effect_name,
-        service=cast(str, row.get("service") or ""),
+        service=get("service") or "",
         labels=rule.labels,
         message=message(
             kind,
@@ -103,9 +105,9 @@ def finding_from_row(
             job_id=job_id,
             effect_name=effect_name,
             effect_key=effect_key,
-            detail_ns=None if detail is None else int(cast(int, detail)),
-            note=cast(str, row.get("note") or ""),
-            signals=cast(str, row.get("signals") or ""),
+            detail_ns=get("detail_ns"),
+            note=get("note") or "",
+            signals=get("signals") or "",
         ),
     )
 
@@ -347,6 +349,6 @@ def _collect(
             jobs_checked += int(row["detail_ns"] or 0)
             continue
         finding = finding_from_row(rule, check, row, as_of_ns, default_within_s)
-        related = tuple(str(r) for r in (row.get("related") or ()))
+        related = tuple(row["related"] or ())  # "trace_id/span_id" strings
         raw.append(Candidate(finding, builtin, related))
     return jobs_checked

@@ -8,7 +8,6 @@ fields may be added, never renamed.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -127,8 +126,8 @@ class Finding:
     def with_evidence(self, evidence: tuple[SpanRef, ...]) -> Finding:
         """This finding with ``evidence``: ``dataclasses.replace`` without running
         ``__init__`` again (an evaluation attaches evidence to thousands of findings)."""
-        out = copy.copy(self)
-        object.__setattr__(out, "evidence", evidence)
+        out = object.__new__(Finding)
+        out.__dict__.update(self.__dict__, evidence=evidence)
         return out
 
     def to_dict(self) -> dict[str, Any]:
