@@ -21,7 +21,7 @@ from auditor.sqlbuild import DUCKDB
 def derived_sql(profiles: tuple[Profile, ...]) -> tuple[tuple[str, str], ...]:
     """(table, SELECT text) of each derived table; compiled once per set of profiles."""
     return tuple(
-        (name, DUCKDB.render(query, pretty=False))
+        (name, DUCKDB.render(query, pretty=False, consume=True))
         for name, query in compile_profiles(profiles).items()
     )
 
