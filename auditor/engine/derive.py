@@ -12,18 +12,39 @@ from collections.abc import Iterable
 
 import duckdb
 
-from auditor.profiles.compiler import compile_profiles
+from auditor.profiles.compiler import (
+    EFFECT_COLUMNS,
+    ENQUEUE_COLUMNS,
+    JOB_RUN_COLUMNS,
+    compile_profiles,
+)
 from auditor.profiles.model import Profile
-from auditor.sqlbuild import DUCKDB
+from auditor.rules.compiler import OPTIONAL_COLUMNS
+from auditor.sqlbuild import DUCKDB, col, select, subquery
+
+_COLUMNS = {"job_runs": JOB_RUN_COLUMNS, "enqueues": ENQUEUE_COLUMNS, "effects": EFFECT_COLUMNS}
 
 
 @functools.lru_cache(maxsize=64)
-def derived_sql(profiles: tuple[Profile, ...]) -> tuple[tuple[str, str], ...]:
-    """(table, SELECT text) of each derived table; compiled once per set of profiles."""
-    return tuple(
-        (name, DUCKDB.render(query, pretty=False, consume=True))
-        for name, query in compile_profiles(profiles).items()
-    )
+def derived_sql(
+    profiles: tuple[Profile, ...], optional: frozenset[tuple[str, str]] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """(table, SELECT text) of each derived table; compiled once per set of profiles.
+    ``optional``: the (table, column) pairs of ``OPTIONAL_COLUMNS`` to derive (the ones the
+    rules read, ``rules.compiler.optional_columns``); None derives every column."""
+    out = []
+    for name, query in compile_profiles(profiles).items():
+        skipped = [
+            column
+            for column in OPTIONAL_COLUMNS.get(name, ())
+            if optional is not None and (name, column) not in optional
+        ]
+        if skipped:
+            # DuckDB then computes none of the skipped columns inside the query
+            kept = [c for c in _COLUMNS[name] if c not in skipped]
+            query = select(*[col(None, c) for c in kept]).from_(subquery(query, name))
+        out.append((name, DUCKDB.render(query, pretty=False, consume=True)))
+    return tuple(out)
 
 
 def derive(con: duckdb.DuckDBPyConnection, profiles: Iterable[Profile]) -> None:

@@ -29,7 +29,7 @@ from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import compile_rule, effects_key
+from auditor.rules.compiler import compile_rule, effects_key, optional_columns
 from auditor.rules.model import Rule
 from auditor.sqlbuild import DUCKDB
 
@@ -265,7 +265,8 @@ def _evaluate(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-sql") as db:
         try:
             # compiled here first: the rules compile below while DuckDB derives
-            derived_tables = derived_sql(tuple(catalog.profiles))
+            optional = frozenset().union(*(optional_columns(rule) for rule in selected))
+            derived_tables = derived_sql(tuple(catalog.profiles), optional)
             derived = db.submit(_timed, make_derived, con, derived_tables)
             shared, made = _effect_groups(selected)
             steps = [

@@ -310,6 +310,37 @@ def _e_columns(b: _Build) -> tuple[str, ...]:
     return _E_BASE + extra + (("attributes",) if _needs_attributes(b, "effect") else ())
 
 
+# Columns of the derived tables that only some rules read: an evaluation derives them only
+# when one of its rules does (copying every span's attribute JSON into job_runs, enqueues and
+# effects was a tenth of the derive time). Every other column is always derived.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "job_runs": ("attributes", "link_trace_ids", "batch_id", "parent_span_id", "span_name",
+                 "status", "profile"),
+    "enqueues": ("attributes", "batch_id", "span_name", "profile"),
+    "effects": ("attributes", "link_trace_ids", "batch_id", "parent_span_id"),
+}  # fmt: skip
+
+
+def optional_columns(rule: Rule) -> frozenset[tuple[str, str]]:
+    """The (table, column) pairs of OPTIONAL_COLUMNS that ``rule``'s SQL reads. A column
+    missed here fails loudly (the statement does not bind), never silently."""
+    b = _Build(rule, DUCKDB)
+    read: set[tuple[str, str]] = set()
+    if _link(b):
+        read |= {("job_runs", "link_trace_ids"), ("effects", "link_trace_ids")}
+    if rule.expect is not None and _needs_attributes(b, "job"):
+        read.add(("job_runs", "attributes"))
+    if rule.expect is not None and _needs_attributes(b, "effect"):
+        read.add(("effects", "attributes"))
+    for key, _ in rule.jobs.attributes:  # what _job_filter reads, on runs and on enqueues
+        column = JOB_COLUMNS.get(key)
+        read.add(("job_runs", column or "attributes"))
+        read.add(("enqueues", "attributes" if column in (None, "attempt") else column))
+    return frozenset(
+        (table, column) for table, column in read if column in OPTIONAL_COLUMNS.get(table, ())
+    )
+
+
 def _link(b: _Build) -> bool:
     return b.rule.expect is not None and b.rule.expect.correlate is Correlate.LINK
 
