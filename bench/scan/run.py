@@ -16,7 +16,9 @@ For each ``--spans`` size:
    exactly the generated lies, and prints seconds and the ratio auditor / hand-written.
 
 Each side runs ``--rounds`` times (default 2), alternating, each on a freshly opened
-connection; the best time of each is compared. With ``--explain`` (or when the ratio misses the
+connection; the best time of each is compared, and so is each round's auditor time with the
+hand-written time right after it (median and range of those paired ratios: on a machine whose
+speed drifts, the two runs of a round see the same machine). With ``--explain`` (or when the ratio misses the
 1.5x target) it times every derive statement and every check query of auditor on its own, and
 writes ``EXPLAIN ANALYZE`` of the slowest ones to ``WORKDIR/explain-<size>.txt``.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import threading
 import time
@@ -317,14 +320,23 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
     print("  by kind:", dict(sorted(Counter(k for _, k, _, _ in found_a).items())))
     ratio = best_a["total"] / best_h
     core = (best_a["derive"] + best_a["rules"]) / best_h
+    # Each round runs auditor then hand-written back to back: on a machine whose speed drifts
+    # (a shared VM), the ratio within a round compares the two under the same conditions.
+    paired = sorted(a["total"] / h for a, h in zip(auditor_runs, hand_runs, strict=True))
+    median = statistics.median(paired)
     print(
         f"  best: auditor {best_a['total']:.2f} s, hand-written {best_h:.2f} s, "
         f"ratio {ratio:.2f}x (derive+rules only: {core:.2f}x); target <= {TARGET_RATIO}x"
         + ("" if evidence else " (auditor measured without evidence)")
     )
+    print(
+        f"  ratio within each round: median {median:.2f}x, "
+        f"range {paired[0]:.2f}x-{paired[-1]:.2f}x over {len(paired)} rounds"
+    )
     result: dict[str, object] = {
         "size": size, "spans": spans, "auditor": best_a, "hand": best_h, "ratio": ratio,
-        "core_ratio": core, "same": same, "findings": len(found_a), "failure": failure,
+        "core_ratio": core, "paired_median": median, "paired": paired, "same": same,
+        "findings": len(found_a), "failure": failure,
     }  # fmt: skip
     if args.explain or ratio > TARGET_RATIO:
         out = Path(args.workdir) / f"explain-{size}.txt"
@@ -381,12 +393,13 @@ def main() -> int:
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
     )
     results = [bench(size, args) for size in sizes]
-    print("\nsize        auditor s  (derive  rules  evidence)  hand s  ratio  same")
+    print("\nsize        auditor s  (derive  rules  evidence)  hand s  ratio  paired  same")
     for r in results:
         a = r["auditor"]
         print(
             f"{r['spans']:>10,}  {a['total']:8.2f}  ({a['derive']:6.2f} {a['rules']:6.2f} "
-            f"{a.get('evidence', 0):8.2f})  {r['hand']:6.2f}  {r['ratio']:5.2f}x  {r['same']}"
+            f"{a.get('evidence', 0):8.2f})  {r['hand']:6.2f}  {r['ratio']:5.2f}x  "
+            f"{r['paired_median']:5.2f}x  {r['same']}"
         )
         if r["failure"]:
             print(f"            auditor with evidence {r['failure']}")
