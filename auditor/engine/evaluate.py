@@ -236,32 +236,48 @@ def evaluate(
     next rule and turns the rows of the previous one into findings: DuckDB releases the
     interpreter while it works, so most of the Python work overlaps the SQL."""
     with _collector_paused():
-        return _evaluate(
-            con,
-            catalog,
-            as_of_ns=as_of_ns,
-            evidence=evidence,
-            rules=rules,
-            list_checked=list_checked,
-            default_within_s=default_within_s,
+        seconds: dict[str, float] = {}
+        selected = list(rules if rules is not None else catalog.enabled_rules())
+        raw, checked, jobs_checked = _run_rules(
+            con, catalog, selected, list_checked, as_of_ns, default_within_s, seconds
         )
+        kept = _drop_pack_repeats(raw)
+        if evidence and kept:
+            started = time.perf_counter()
+            findings = attach_evidence(con, [(c.finding, c.related) for c in kept])
+            seconds["evidence"] = time.perf_counter() - started
+        else:
+            findings = [c.finding for c in kept]
+        findings.sort(
+            key=lambda f: (
+                -f.severity.rank,
+                str(f.kind),
+                f.rule_id,
+                f.system,
+                f.job_name,
+                f.job_id,
+                f.effect_key,
+            )
+        )
+        checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
+        return Evaluation(tuple(findings), tuple(checked), jobs_checked, seconds)
 
 
-def _evaluate(
+def _run_rules(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
-    *,
-    as_of_ns: int | None = None,
-    evidence: bool = True,
-    rules: Iterable[Rule] | None = None,
-    list_checked: bool = False,
-    default_within_s: float = DEFAULT_WITHIN_S,
-) -> Evaluation:
-    seconds: dict[str, float] = {}
+    selected: list[Rule],
+    list_checked: bool,
+    as_of_ns: int | None,
+    default_within_s: float,
+    seconds: dict[str, float],
+) -> tuple[list[Candidate], list[CheckedJob], int]:
+    """Derive the tables, run every rule's statement, and collect the candidate findings and
+    the judged jobs (and how many jobs were judged); the time of the derive and rules steps
+    goes into ``seconds``."""
     raw: list[Candidate] = []
     checked: list[CheckedJob] = []
     jobs_checked = 0
-    selected = list(rules if rules is not None else catalog.enabled_rules())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-sql") as db:
         try:
             # compiled here first: the rules compile below while DuckDB derives
@@ -287,7 +303,7 @@ def _evaluate(
                 db.submit(con.execute, f'DROP TABLE IF EXISTS "{name}"') for name, _, _ in made
             ]
             seconds["derive"] = derived.result()
-            rules_started = time.perf_counter()
+            started = time.perf_counter()
             for rule, builtin, future in pending:
                 names, rows = future.result()
                 jobs_checked += _collect(
@@ -295,31 +311,11 @@ def _evaluate(
                 )
             for step in steps:
                 step.result()
+            seconds["rules"] = time.perf_counter() - started
         except BaseException:
             db.shutdown(wait=True, cancel_futures=True)
             raise
-    kept = _drop_pack_repeats(raw)
-    seconds["rules"] = time.perf_counter() - rules_started
-
-    if evidence and kept:
-        started = time.perf_counter()
-        findings = attach_evidence(con, [(c.finding, c.related) for c in kept])
-        seconds["evidence"] = time.perf_counter() - started
-    else:
-        findings = [c.finding for c in kept]
-    findings.sort(
-        key=lambda f: (
-            -f.severity.rank,
-            str(f.kind),
-            f.rule_id,
-            f.system,
-            f.job_name,
-            f.job_id,
-            f.effect_key,
-        )
-    )
-    checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
-    return Evaluation(tuple(findings), tuple(checked), jobs_checked, seconds)
+    return raw, checked, jobs_checked
 
 
 def _collect(
