@@ -179,9 +179,12 @@ class CompiledRule:
         return None
 
 
+_PARAMETER = re.compile(r"\$(p\d+)")  # a bound parameter in rendered SQL: $p1, $p2, …
+
+
 def _key(sql: str, params: dict[str, object]) -> tuple[str, tuple[object, ...]]:
-    order = re.findall(r"\$(p\d+)", sql)
-    return re.sub(r"\$p\d+", "?", sql), tuple(params[p] for p in order)
+    order = _PARAMETER.findall(sql)
+    return _PARAMETER.sub("?", sql), tuple(params[p] for p in order)
 
 
 def effects_key(rule: Rule, dialect: Dialect = DUCKDB) -> tuple[str, tuple[object, ...]] | None:
@@ -769,7 +772,7 @@ def _used(params: dict[str, object], query: exp.Expression) -> dict[str, object]
 
 def params_in(sql: str, params: dict[str, object]) -> dict[str, object]:
     """The parameters that rendered ``sql`` uses (``$p1``…)."""
-    names = set(re.findall(r"\$(p\d+)", sql))
+    names = set(_PARAMETER.findall(sql))
     return {k: v for k, v in params.items() if k in names}
 
 
