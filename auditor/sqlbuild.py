@@ -136,15 +136,39 @@ class Dialect:
         read = exp.JSONExtract(this=col(table_alias, column), expression=path)
         return exp.Not(this=exp.Is(this=read, expression=exp.Null()))
 
+    def attrs(
+        self, table_alias: str | None, keys: list[str], column: str = "SpanAttributes"
+    ) -> exp.Expression | None:
+        """The values of several attributes from one parse of the map (a list, in the order
+        of ``keys``; each NULL when absent), or None when the engine has no such read."""
+        paths = [
+            exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
+            for key in keys
+        ]
+        return func("json_extract_string", col(table_alias, column), exp.Array(expressions=paths))
+
+    def pick(self, values: exp.Expression, index: int) -> exp.Expression:
+        """Item ``index`` (0-based) of a list made by ``attrs``."""
+        return func("list_extract", values, lit(index + 1))
+
     def mentions_key(
-        self, table_alias: str | None, key: str, column: str = "SpanAttributes"
+        self,
+        table_alias: str | None,
+        key: str,
+        column: str = "SpanAttributes",
+        exact: bool = True,
     ) -> exp.Expression:
-        """A cheap, exact test that the attribute map has ``key``: the stored JSON text
-        contains the key's JSON spelling followed by ":" (otlp/values.py writes compact JSON,
-        and a quote inside a value is always escaped). Put before the JSON read, it spares
-        parsing the attributes of every span that cannot match."""
+        """A cheap test that the attribute map has ``key``: the stored JSON text contains
+        the key's JSON spelling followed by ":" (otlp/values.py writes compact JSON, and a
+        quote inside a value is always escaped). Put before the JSON read, it spares parsing
+        the attributes of every span that cannot match.
+
+        ``exact=False`` leaves out the key's opening quote: a key ending in ``key`` passes
+        too, so the test must be followed by an exact one that fails when the key is absent.
+        It is three times faster: the text search looks for the needle's first character,
+        and a quote starts every key and string of the map."""
         needle = json.dumps(key) + ":"
-        return func("contains", col(table_alias, column), lit(needle))
+        return func("contains", col(table_alias, column), lit(needle if exact else needle[1:]))
 
     def epoch_ns(self, timestamp: exp.Expression) -> exp.Expression:
         return func("epoch_ns", timestamp)

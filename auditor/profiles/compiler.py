@@ -20,6 +20,7 @@ Pure: builds sqlglot ASTs, runs nothing.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from itertools import count
@@ -164,19 +165,20 @@ def cond_sql(c: Cond, a: str, ctx: _Ctx) -> exp.Expression:
         parts.append(_glob_or_eq(ctx, col(a, "ScopeName"), c.scope))
     if c.service:
         parts.append(_glob_or_eq(ctx, col(a, "ServiceName"), c.service))
-    # A cheap, exact test for the key first: DuckDB then parses the JSON of few spans.
+    # A cheap test for the key first: DuckDB then parses the JSON of few spans. It can be
+    # the loose one when the value test after it fails for an absent key (read as '').
     for key, values in c.attributes:
         read = d.attr(a, key)
-        parts.append(d.mentions_key(a, key))
+        parts.append(d.mentions_key(a, key, exact="" in values))
         if len(values) == 1:
             parts.append(eq(read, lit(values[0])))
         else:
             parts.append(exp.In(this=read, expressions=[lit(v) for v in values]))
     for key, pattern in c.attributes_like:
-        parts.append(d.mentions_key(a, key))
+        parts.append(d.mentions_key(a, key, exact=fnmatch.fnmatchcase("", pattern)))
         parts.append(d.glob(d.attr(a, key), lit(pattern)))
     for key in c.has_attributes:
-        parts.append(d.mentions_key(a, key))
+        parts.append(d.mentions_key(a, key, exact=False))
         parts.append(d.has_attr(a, key))  # exact: the key might be inside a nested map
     for key in c.lacks_attributes:
         parts.append(exp.Not(this=d.has_attr(a, key)))
@@ -481,12 +483,61 @@ def _classified(
             for value, indexes in alike.items()
         ]
         selected.append(alias(exp.Case(ifs=options), name))
+    recognized = exp.Not(this=exp.Is(this=col(c, "shape"), expression=exp.Null()))
+    selected, values = _read_attributes_once(selected, c, ctx.dialect)
+    if values is not None:
+        # the recognized spans' attributes, parsed once for every column that reads them
+        inner = (
+            select(exp.Column(this=exp.Star(), table=ident(c)), alias(values, ATTRIBUTE_VALUES))
+            .from_(subquery(inner, c), copy=False)
+            .where(recognized, copy=False)
+        )
     query = select(*selected).from_(subquery(inner, c), copy=False)
     for j in joins:
         query = query.join(j, copy=False)
-    return query.where(
-        exp.Not(this=exp.Is(this=col(c, "shape"), expression=exp.Null())), copy=False
-    )
+    return query if values is not None else query.where(recognized, copy=False)
+
+
+ATTRIBUTE_VALUES = "attribute_values"  # the column of _read_attributes_once's list
+
+
+def _read_attributes_once(
+    selected: list[exp.Expression], a: str, dialect: Dialect
+) -> tuple[list[exp.Expression], exp.Expression | None]:
+    """Each read of an attribute of span ``a`` in ``selected`` made an item of one list,
+    read with one parse of the attribute map (``Dialect.attrs``): every read parses the
+    whole JSON text, and a job run's columns read ten or more keys. Returns the rewritten
+    expressions and the list (None, and ``selected`` as it was, when there is nothing to
+    share or the engine cannot)."""
+
+    def key_of(node: exp.Expression) -> str | None:
+        if not isinstance(node, exp.JSONExtractScalar):
+            return None
+        source, path = node.this, node.expression
+        if not (isinstance(source, exp.Column) and source.table == a):
+            return None
+        if source.name != "SpanAttributes" or not isinstance(path, exp.JSONPath):
+            return None
+        parts = path.expressions
+        if len(parts) != 2 or not isinstance(parts[1], exp.JSONPathKey):
+            return None
+        return str(parts[1].this)
+
+    keys: dict[str, int] = {}
+    for expression in selected:
+        for node in expression.find_all(exp.JSONExtractScalar):
+            key = key_of(node)
+            if key is not None:
+                keys.setdefault(key, len(keys))
+    values = dialect.attrs(a, list(keys)) if len(keys) > 1 else None
+    if values is None:
+        return selected, None
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        key = key_of(node)
+        return node if key is None else dialect.pick(col(a, ATTRIBUTE_VALUES), keys[key])
+
+    return [e.transform(rewrite, copy=False) for e in selected], values
 
 
 def _shape_is(shape: exp.Expression, indexes: list[int]) -> exp.Expression:

@@ -32,6 +32,7 @@ The checks (DESIGN.md, "Finding kinds"):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -164,10 +165,16 @@ class CompiledRule:
         for branch in branches[1:]:
             union = exp.union(union, branch, distinct=False, copy=False)
         outer = select(exp.Star()).from_(subquery(union, "checks"), copy=False)
+        # a table read more than once is computed once (the shared ones always are)
+        reads = Counter(
+            t.name
+            for tree in (union, *ctes.values())
+            for t in tree.find_all(exp.Table)
+            if t.name in ctes
+        )
         for name, cte in ctes.items():
-            outer = outer.with_(
-                name, as_=fresh(cte), materialized=name in ("j", "e", "m"), copy=False
-            )
+            materialized = name in ("j", "e", "m") or reads[name] > 1
+            outer = outer.with_(name, as_=fresh(cte), materialized=materialized, copy=False)
         return outer, _used(self.all_params, outer)
 
     def shared_key(self, name: str) -> tuple[str, tuple[object, ...]] | None:
@@ -679,7 +686,31 @@ def _premature(b: _Build) -> exp.Select:
 
 
 def _duplicates(b: _Build) -> exp.Select:
+    """One row per (effect name, key) confirmed by more than one span. The keys that repeat
+    are found first with plain aggregates (two spans differ when the least and greatest
+    span id do): the DISTINCT aggregates of the result, each a hash table of its own, then
+    see only their spans, not every confirmation of the rule."""
     distinct_spans = exp.Count(this=exp.Distinct(expressions=[col(None, "span_id")]))
+
+    def keyed(*more: exp.Expression) -> exp.Expression:
+        ok = col(None, "ok")
+        return and_(ok, exp.NEQ(this=col(None, "effect_key"), expression=lit("")), *more)
+
+    names = (col(None, "effect_name"), col(None, "effect_key"))
+    repeated = in_subquery(
+        [c.copy() for c in names],
+        select(*names)
+        .from_(table("m"), copy=False)
+        .where(keyed(), copy=False)
+        .group_by(*[c.copy() for c in names], copy=False)
+        .having(
+            exp.NEQ(
+                this=exp.Min(this=col(None, "span_id")),
+                expression=exp.Max(this=col(None, "span_id")),
+            ),
+            copy=False,
+        ),
+    )
     query = (
         select(
             alias(exp.Min(this=col(None, "j_system")), "system"),
@@ -697,11 +728,10 @@ def _duplicates(b: _Build) -> exp.Select:
             alias(distinct_spans, "detail_ns"), alias(lit(""), "note"),
         )
         .from_(subquery(
-            select(exp.Star()).from_(table("m")).where(and_(col(None, "ok"), exp.NEQ(this=col(None, "effect_key"), expression=lit(""))), copy=False),
+            select(exp.Star()).from_(table("m")).where(keyed(repeated), copy=False),
             "d",
         ))
         .group_by(col(None, "effect_name"), col(None, "effect_key"), copy=False)
-        .having(exp.GT(this=distinct_spans.copy(), expression=lit(1)), copy=False)
     )  # fmt: skip
     return query
 

@@ -110,107 +110,107 @@ FROM (
       WHEN "c4"."shape" = 6
       THEN 'temporal'
       WHEN "c4"."shape" = 7
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.system"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 1), '')
       WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 2), ''), ''),
         NULLIF('messaging', ''),
         ''
       )
     END AS "system",
     CASE
       WHEN "c4"."shape" = 1
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.id"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 3), '')
       WHEN "c4"."shape" = 2
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.message.id"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 4), '')
       WHEN "c4"."shape" IN (3, 4)
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.id"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 5), '')
       WHEN "c4"."shape" = 5
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.message_id"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 6), '')
       WHEN "c4"."shape" = 6
       THEN CASE
-        WHEN COALESCE("c4"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
-        OR COALESCE("c4"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+        WHEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 8), '') = ''
+        OR COALESCE(LIST_EXTRACT("c4"."attribute_values", 9), '') = ''
         THEN ''
         ELSE CONCAT_WS(
           '/',
-          COALESCE("c4"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
-          COALESCE("c4"."SpanAttributes" ->> '$.temporalActivityID', '')
+          COALESCE(LIST_EXTRACT("c4"."attribute_values", 8), ''),
+          COALESCE(LIST_EXTRACT("c4"."attribute_values", 9), '')
         )
       END
       WHEN "c4"."shape" = 7
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.id"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 7), '')
       WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 4), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 6), ''), ''),
         ''
       )
     END AS "job_id",
     CASE
       WHEN "c4"."shape" = 1
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.name"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 10), '')
       WHEN "c4"."shape" = 2
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."celery.task_name"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 11), '')
       WHEN "c4"."shape" IN (3, 4)
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."rq.job.function"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 12), '')
       WHEN "c4"."shape" = 5
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), '')
       WHEN "c4"."shape" = 6
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$.temporalActivityType', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 15), ''), ''),
         NULLIF("c4"."SpanName", ''),
         ''
       )
       WHEN "c4"."shape" = 7
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.name"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), '')
       WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
         NULLIF("c4"."SpanName", ''),
         ''
       )
     END AS "job_name",
     CASE
       WHEN "c4"."shape" = 1
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 18), '')
       WHEN "c4"."shape" = 2
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."job.queue"', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), ''),
         ''
       )
       WHEN "c4"."shape" = 3
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), '')
       WHEN "c4"."shape" = 4
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
         NULLIF("c4"."SpanName", ''),
         ''
       )
       WHEN "c4"."shape" = 5
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), '')
       WHEN "c4"."shape" = 6
       THEN ''
       WHEN "c4"."shape" = 7
-      THEN COALESCE("c4"."SpanAttributes" ->> '$."job.queue"', '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), '')
       WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-        NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
         ''
       )
     END AS "queue",
     CASE
       WHEN "c4"."shape" = 1
-      THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."bullmq.job.attempts.made"', ''), '') AS BIGINT)
+      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 20), ''), '') AS BIGINT)
       WHEN "c4"."shape" = 2
-      THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."celery.retries"', ''), '') AS BIGINT) + 1
+      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 22), ''), '') AS BIGINT) + 1
       WHEN "c4"."shape" IN (3, 4, 5, 6, 8)
       THEN CAST(NULL AS BIGINT)
       WHEN "c4"."shape" = 7
-      THEN TRY_CAST(NULLIF(COALESCE("c4"."SpanAttributes" ->> '$."job.attempt"', ''), '') AS BIGINT)
+      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 21), ''), '') AS BIGINT)
     END AS "attempt",
     CASE
       WHEN "c4"."shape" = 1
@@ -231,14 +231,14 @@ FROM (
       END
       WHEN "c4"."shape" = 2
       THEN CASE
-        WHEN CONTAINS("c4"."SpanAttributes", '"celery.state":')
-        AND COALESCE("c4"."SpanAttributes" ->> '$."celery.state"', '') = 'SUCCESS'
+        WHEN CONTAINS("c4"."SpanAttributes", 'celery.state":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'SUCCESS'
         THEN 'done'
-        WHEN CONTAINS("c4"."SpanAttributes", '"celery.state":')
-        AND COALESCE("c4"."SpanAttributes" ->> '$."celery.state"', '') = 'FAILURE'
+        WHEN CONTAINS("c4"."SpanAttributes", 'celery.state":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'FAILURE'
         THEN 'failed'
-        WHEN CONTAINS("c4"."SpanAttributes", '"celery.state":')
-        AND COALESCE("c4"."SpanAttributes" ->> '$."celery.state"', '') = 'RETRY'
+        WHEN CONTAINS("c4"."SpanAttributes", 'celery.state":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'RETRY'
         THEN 'retry'
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -300,14 +300,14 @@ FROM (
       END
       WHEN "c4"."shape" = 7
       THEN CASE
-        WHEN CONTAINS("c4"."SpanAttributes", '"job.outcome":')
-        AND COALESCE("c4"."SpanAttributes" ->> '$."job.outcome"', '') = 'done'
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'done'
         THEN 'done'
-        WHEN CONTAINS("c4"."SpanAttributes", '"job.outcome":')
-        AND COALESCE("c4"."SpanAttributes" ->> '$."job.outcome"', '') = 'failed'
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'failed'
         THEN 'failed'
-        WHEN CONTAINS("c4"."SpanAttributes", '"job.outcome":')
-        AND COALESCE("c4"."SpanAttributes" ->> '$."job.outcome"', '') = 'retry'
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'retry'
         THEN 'retry'
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -355,7 +355,7 @@ FROM (
     "c4"."SpanName" AS "span_name",
     "c4"."StatusCode" AS "status",
     "c4"."SpanAttributes" AS "attributes",
-    COALESCE("c4"."SpanAttributes" ->> '$."job.expected_effects"', '') AS "expected_effects",
+    COALESCE(LIST_EXTRACT("c4"."attribute_values", 25), '') AS "expected_effects",
     CASE
       WHEN "c4"."shape" IN (1, 3, 5, 6, 7, 8)
       THEN ''
@@ -363,8 +363,8 @@ FROM (
       THEN CONCAT_WS(
         ',',
         CASE
-          WHEN CONTAINS("c4"."SpanAttributes", '"celery.delivery_info":')
-          AND COALESCE("c4"."SpanAttributes" ->> '$."celery.delivery_info"', '') GLOB '*''redelivered'': True*'
+          WHEN CONTAINS("c4"."SpanAttributes", 'celery.delivery_info":')
+          AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 26), '') GLOB '*''redelivered'': True*'
           THEN 'redelivered'
         END
       )
@@ -391,141 +391,178 @@ FROM (
     END AS "profile"
   FROM (
     SELECT
-      "s1"."Timestamp",
-      "s1"."TraceId",
-      "s1"."SpanId",
-      "s1"."ParentSpanId",
-      "s1"."SpanName",
-      "s1"."SpanKind",
-      "s1"."ServiceName",
-      "s1"."ScopeName",
-      "s1"."ResourceAttributes",
-      "s1"."SpanAttributes",
-      "s1"."Duration",
-      "s1"."StatusCode",
-      "s1"."StatusMessage",
-      "s1"."Events.Timestamp",
-      "s1"."Events.Name",
-      "s1"."Events.Attributes",
-      "s1"."Links.TraceId",
-      "s1"."BatchId",
-      CASE
-        WHEN (
-          "s1"."SpanName" GLOB 'process *'
-          AND "s1"."SpanKind" IN ('Consumer')
-          AND CONTAINS("s1"."SpanAttributes", '"bullmq.job.id":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."bullmq.job.id"'
-          ) IS NULL
-        )
-        AND COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
-        THEN 1
-        WHEN (
-          "s1"."SpanName" GLOB 'run/*'
-          AND "s1"."SpanKind" IN ('Consumer')
-          AND CONTAINS("s1"."SpanAttributes", '"celery.task_name":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."celery.task_name"'
-          ) IS NULL
-        )
-        AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
-        THEN 2
-        WHEN (
-          "s1"."SpanName" GLOB 'consume *'
-          AND "s1"."SpanKind" IN ('Consumer')
-          AND CONTAINS("s1"."SpanAttributes", '"rq.job.id":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."rq.job.id"'
-          ) IS NULL
-        )
-        AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
-        THEN 3
-        WHEN (
-          "s1"."SpanName" GLOB 'handle_job_failure *'
-          AND CONTAINS("s1"."SpanAttributes", '"rq.job.id":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."rq.job.id"'
-          ) IS NULL
-          AND ("s1"."TraceId", "s1"."ParentSpanId") IN (
-            SELECT
-              t,
-              s
-            FROM n2
+      "c4".*,
+      JSON_EXTRACT_STRING(
+        "c4"."SpanAttributes",
+        [
+          '$."job.system"',
+          '$."messaging.system"',
+          '$."bullmq.job.id"',
+          '$."messaging.message.id"',
+          '$."rq.job.id"',
+          '$."messaging.message_id"',
+          '$."job.id"',
+          '$.temporalWorkflowID',
+          '$.temporalActivityID',
+          '$."bullmq.job.name"',
+          '$."celery.task_name"',
+          '$."rq.job.function"',
+          '$."messaging.sidekiq.job_class"',
+          '$."job.name"',
+          '$.temporalActivityType',
+          '$."messaging.destination.name"',
+          '$."messaging.destination"',
+          '$."bullmq.queue.name"',
+          '$."job.queue"',
+          '$."bullmq.job.attempts.made"',
+          '$."job.attempt"',
+          '$."celery.retries"',
+          '$."celery.state"',
+          '$."job.outcome"',
+          '$."job.expected_effects"',
+          '$."celery.delivery_info"'
+        ]
+      ) AS "attribute_values"
+    FROM (
+      SELECT
+        "s1"."Timestamp",
+        "s1"."TraceId",
+        "s1"."SpanId",
+        "s1"."ParentSpanId",
+        "s1"."SpanName",
+        "s1"."SpanKind",
+        "s1"."ServiceName",
+        "s1"."ScopeName",
+        "s1"."ResourceAttributes",
+        "s1"."SpanAttributes",
+        "s1"."Duration",
+        "s1"."StatusCode",
+        "s1"."StatusMessage",
+        "s1"."Events.Timestamp",
+        "s1"."Events.Name",
+        "s1"."Events.Attributes",
+        "s1"."Links.TraceId",
+        "s1"."BatchId",
+        CASE
+          WHEN (
+            "s1"."SpanName" GLOB 'process *'
+            AND "s1"."SpanKind" IN ('Consumer')
+            AND CONTAINS("s1"."SpanAttributes", 'bullmq.job.id":')
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."bullmq.job.id"'
+            ) IS NULL
           )
-        )
-        AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
-        THEN 4
-        WHEN (
-          "s1"."SpanKind" IN ('Consumer')
-          AND CONTAINS("s1"."SpanAttributes", '"messaging.system":')
-          AND CONTAINS("s1"."SpanAttributes", '"messaging.message_id":')
-          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."messaging.message_id"'
-          ) IS NULL
-        )
-        AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
-        THEN 5
-        WHEN (
-          "s1"."SpanName" GLOB 'RunActivity:*'
-          AND CONTAINS("s1"."SpanAttributes", '"temporalActivityID":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$.temporalActivityID'
-          ) IS NULL
-        )
-        AND CASE
-          WHEN COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
-          OR COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
-          THEN ''
-          ELSE CONCAT_WS(
-            '/',
-            COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
-            COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '')
+          AND COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
+          THEN 1
+          WHEN (
+            "s1"."SpanName" GLOB 'run/*'
+            AND "s1"."SpanKind" IN ('Consumer')
+            AND CONTAINS("s1"."SpanAttributes", 'celery.task_name":')
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."celery.task_name"'
+            ) IS NULL
           )
-        END <> ''
-        THEN 6
-        WHEN (
-          NOT (
-            (
-              "s1"."SpanName" = 'side_effect.confirm' OR "s1"."SpanKind" IN ('Producer')
+          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
+          THEN 2
+          WHEN (
+            "s1"."SpanName" GLOB 'consume *'
+            AND "s1"."SpanKind" IN ('Consumer')
+            AND CONTAINS("s1"."SpanAttributes", 'rq.job.id":')
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."rq.job.id"'
+            ) IS NULL
+          )
+          AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+          THEN 3
+          WHEN (
+            "s1"."SpanName" GLOB 'handle_job_failure *'
+            AND CONTAINS("s1"."SpanAttributes", 'rq.job.id":')
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."rq.job.id"'
+            ) IS NULL
+            AND ("s1"."TraceId", "s1"."ParentSpanId") IN (
+              SELECT
+                t,
+                s
+              FROM n2
             )
           )
-          AND CONTAINS("s1"."SpanAttributes", '"job.system":')
-          AND CONTAINS("s1"."SpanAttributes", '"job.id":')
-          AND CONTAINS("s1"."SpanAttributes", '"job.name":')
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."job.system"'
-          ) IS NULL
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."job.id"'
-          ) IS NULL
-          AND NOT (
-            "s1"."SpanAttributes" -> '$."job.name"'
-          ) IS NULL
-        )
-        AND COALESCE("s1"."SpanAttributes" ->> '$."job.id"', '') <> ''
-        THEN 7
-        WHEN (
-          "s1"."SpanKind" IN ('Consumer')
-          AND (
-            (
-              CONTAINS("s1"."SpanAttributes", '"messaging.operation.type":')
-              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
+          AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+          THEN 4
+          WHEN (
+            "s1"."SpanKind" IN ('Consumer')
+            AND CONTAINS("s1"."SpanAttributes", 'messaging.system":')
+            AND CONTAINS("s1"."SpanAttributes", 'messaging.message_id":')
+            AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."messaging.message_id"'
+            ) IS NULL
+          )
+          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+          THEN 5
+          WHEN (
+            "s1"."SpanName" GLOB 'RunActivity:*'
+            AND CONTAINS("s1"."SpanAttributes", 'temporalActivityID":')
+            AND NOT (
+              "s1"."SpanAttributes" -> '$.temporalActivityID'
+            ) IS NULL
+          )
+          AND CASE
+            WHEN COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+            OR COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+            THEN ''
+            ELSE CONCAT_WS(
+              '/',
+              COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
+              COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '')
             )
-            OR (
-              CONTAINS("s1"."SpanAttributes", '"messaging.operation":')
-              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
+          END <> ''
+          THEN 6
+          WHEN (
+            NOT (
+              (
+                "s1"."SpanName" = 'side_effect.confirm' OR "s1"."SpanKind" IN ('Producer')
+              )
+            )
+            AND CONTAINS("s1"."SpanAttributes", 'job.system":')
+            AND CONTAINS("s1"."SpanAttributes", 'job.id":')
+            AND CONTAINS("s1"."SpanAttributes", 'job.name":')
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."job.system"'
+            ) IS NULL
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."job.id"'
+            ) IS NULL
+            AND NOT (
+              "s1"."SpanAttributes" -> '$."job.name"'
+            ) IS NULL
+          )
+          AND COALESCE("s1"."SpanAttributes" ->> '$."job.id"', '') <> ''
+          THEN 7
+          WHEN (
+            "s1"."SpanKind" IN ('Consumer')
+            AND (
+              (
+                CONTAINS("s1"."SpanAttributes", 'messaging.operation.type":')
+                AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
+              )
+              OR (
+                CONTAINS("s1"."SpanAttributes", 'messaging.operation":')
+                AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
+              )
             )
           )
-        )
-        AND COALESCE(
-          NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-          NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
-          ''
-        ) <> ''
-        THEN 8
-      END AS "shape"
-    FROM "otel_traces" AS "s1"
+          AND COALESCE(
+            NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+            NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+            ''
+          ) <> ''
+          THEN 8
+        END AS "shape"
+      FROM "otel_traces" AS "s1"
+    ) AS "c4"
+    WHERE
+      NOT "c4"."shape" IS NULL
   ) AS "c4"
   LEFT JOIN (
     SELECT
@@ -557,8 +594,6 @@ FROM (
       "c15"."ParentSpanId"
   ) AS "d16"
     ON "d16"."trace_id" = "c4"."TraceId" AND "d16"."parent_id" = "c4"."SpanId"
-  WHERE
-    NOT "c4"."shape" IS NULL
 ) AS "q19";
 
 -- derived table enqueues
@@ -573,68 +608,68 @@ SELECT
     WHEN "c21"."shape" = 4
     THEN 'sidekiq'
     WHEN "c21"."shape" = 5
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."job.system"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 1), '')
     WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.system"', ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 2), ''), ''),
       NULLIF('messaging', ''),
       ''
     )
   END AS "system",
   CASE
     WHEN "c21"."shape" = 1
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.job.id"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 3), '')
     WHEN "c21"."shape" = 2
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.message.id"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 4), '')
     WHEN "c21"."shape" = 3
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."rq.job.id"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 5), '')
     WHEN "c21"."shape" = 4
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.message_id"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 6), '')
     WHEN "c21"."shape" = 5
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."job.id"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 7), '')
     WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 4), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 6), ''), ''),
       ''
     )
   END AS "job_id",
   CASE
     WHEN "c21"."shape" = 1
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.job.name"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 8), '')
     WHEN "c21"."shape" = 2
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."celery.task_name"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 9), '')
     WHEN "c21"."shape" = 3
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."rq.job.function"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 10), '')
     WHEN "c21"."shape" = 4
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.sidekiq.job_class"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 11), '')
     WHEN "c21"."shape" = 5
     THEN COALESCE(
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."job.name"', ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 12), ''), ''),
       NULLIF("c21"."SpanName", ''),
       ''
     )
     WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 13), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 14), ''), ''),
       NULLIF("c21"."SpanName", ''),
       ''
     )
   END AS "job_name",
   CASE
     WHEN "c21"."shape" = 1
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."bullmq.queue.name"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 15), '')
     WHEN "c21"."shape" IN (2, 4)
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 14), '')
     WHEN "c21"."shape" = 3
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 13), '')
     WHEN "c21"."shape" = 5
-    THEN COALESCE("c21"."SpanAttributes" ->> '$."job.queue"', '')
+    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 16), '')
     WHEN "c21"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination.name"', ''), ''),
-      NULLIF(COALESCE("c21"."SpanAttributes" ->> '$."messaging.destination"', ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 13), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 14), ''), ''),
       ''
     )
   END AS "queue",
@@ -661,103 +696,128 @@ SELECT
   END AS "profile"
 FROM (
   SELECT
-    "s20"."Timestamp",
-    "s20"."TraceId",
-    "s20"."SpanId",
-    "s20"."ParentSpanId",
-    "s20"."SpanName",
-    "s20"."SpanKind",
-    "s20"."ServiceName",
-    "s20"."ScopeName",
-    "s20"."ResourceAttributes",
-    "s20"."SpanAttributes",
-    "s20"."Duration",
-    "s20"."StatusCode",
-    "s20"."StatusMessage",
-    "s20"."Events.Timestamp",
-    "s20"."Events.Name",
-    "s20"."Events.Attributes",
-    "s20"."Links.TraceId",
-    "s20"."BatchId",
-    CASE
-      WHEN (
-        "s20"."SpanName" GLOB 'add *'
-        AND "s20"."SpanKind" IN ('Producer')
-        AND CONTAINS("s20"."SpanAttributes", '"bullmq.job.id":')
-        AND NOT (
-          "s20"."SpanAttributes" -> '$."bullmq.job.id"'
-        ) IS NULL
-      )
-      AND COALESCE("s20"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
-      THEN 1
-      WHEN (
-        "s20"."SpanName" GLOB 'apply_async/*'
-        AND "s20"."SpanKind" IN ('Producer')
-        AND CONTAINS("s20"."SpanAttributes", '"messaging.message.id":')
-        AND NOT (
-          "s20"."SpanAttributes" -> '$."messaging.message.id"'
-        ) IS NULL
-      )
-      AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
-      THEN 2
-      WHEN (
-        "s20"."SpanName" GLOB 'publish *'
-        AND "s20"."SpanKind" IN ('Producer')
-        AND CONTAINS("s20"."SpanAttributes", '"rq.job.id":')
-        AND NOT (
-          "s20"."SpanAttributes" -> '$."rq.job.id"'
-        ) IS NULL
-      )
-      AND COALESCE("s20"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
-      THEN 3
-      WHEN (
-        "s20"."SpanKind" IN ('Producer')
-        AND CONTAINS("s20"."SpanAttributes", '"messaging.system":')
-        AND CONTAINS("s20"."SpanAttributes", '"messaging.message_id":')
-        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
-        AND NOT (
-          "s20"."SpanAttributes" -> '$."messaging.message_id"'
-        ) IS NULL
-      )
-      AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
-      THEN 4
-      WHEN (
-        "s20"."SpanKind" IN ('Producer')
-        AND CONTAINS("s20"."SpanAttributes", '"job.system":')
-        AND CONTAINS("s20"."SpanAttributes", '"job.id":')
-        AND NOT (
-          "s20"."SpanAttributes" -> '$."job.system"'
-        ) IS NULL
-        AND NOT (
-          "s20"."SpanAttributes" -> '$."job.id"'
-        ) IS NULL
-      )
-      AND COALESCE("s20"."SpanAttributes" ->> '$."job.id"', '') <> ''
-      THEN 5
-      WHEN (
-        "s20"."SpanKind" IN ('Producer')
-        AND (
-          (
-            CONTAINS("s20"."SpanAttributes", '"messaging.operation.type":')
-            AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
-          )
-          OR (
-            CONTAINS("s20"."SpanAttributes", '"messaging.operation":')
-            AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+    "c21".*,
+    JSON_EXTRACT_STRING(
+      "c21"."SpanAttributes",
+      [
+        '$."job.system"',
+        '$."messaging.system"',
+        '$."bullmq.job.id"',
+        '$."messaging.message.id"',
+        '$."rq.job.id"',
+        '$."messaging.message_id"',
+        '$."job.id"',
+        '$."bullmq.job.name"',
+        '$."celery.task_name"',
+        '$."rq.job.function"',
+        '$."messaging.sidekiq.job_class"',
+        '$."job.name"',
+        '$."messaging.destination.name"',
+        '$."messaging.destination"',
+        '$."bullmq.queue.name"',
+        '$."job.queue"'
+      ]
+    ) AS "attribute_values"
+  FROM (
+    SELECT
+      "s20"."Timestamp",
+      "s20"."TraceId",
+      "s20"."SpanId",
+      "s20"."ParentSpanId",
+      "s20"."SpanName",
+      "s20"."SpanKind",
+      "s20"."ServiceName",
+      "s20"."ScopeName",
+      "s20"."ResourceAttributes",
+      "s20"."SpanAttributes",
+      "s20"."Duration",
+      "s20"."StatusCode",
+      "s20"."StatusMessage",
+      "s20"."Events.Timestamp",
+      "s20"."Events.Name",
+      "s20"."Events.Attributes",
+      "s20"."Links.TraceId",
+      "s20"."BatchId",
+      CASE
+        WHEN (
+          "s20"."SpanName" GLOB 'add *'
+          AND "s20"."SpanKind" IN ('Producer')
+          AND CONTAINS("s20"."SpanAttributes", 'bullmq.job.id":')
+          AND NOT (
+            "s20"."SpanAttributes" -> '$."bullmq.job.id"'
+          ) IS NULL
+        )
+        AND COALESCE("s20"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
+        THEN 1
+        WHEN (
+          "s20"."SpanName" GLOB 'apply_async/*'
+          AND "s20"."SpanKind" IN ('Producer')
+          AND CONTAINS("s20"."SpanAttributes", 'messaging.message.id":')
+          AND NOT (
+            "s20"."SpanAttributes" -> '$."messaging.message.id"'
+          ) IS NULL
+        )
+        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
+        THEN 2
+        WHEN (
+          "s20"."SpanName" GLOB 'publish *'
+          AND "s20"."SpanKind" IN ('Producer')
+          AND CONTAINS("s20"."SpanAttributes", 'rq.job.id":')
+          AND NOT (
+            "s20"."SpanAttributes" -> '$."rq.job.id"'
+          ) IS NULL
+        )
+        AND COALESCE("s20"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
+        THEN 3
+        WHEN (
+          "s20"."SpanKind" IN ('Producer')
+          AND CONTAINS("s20"."SpanAttributes", 'messaging.system":')
+          AND CONTAINS("s20"."SpanAttributes", 'messaging.message_id":')
+          AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
+          AND NOT (
+            "s20"."SpanAttributes" -> '$."messaging.message_id"'
+          ) IS NULL
+        )
+        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
+        THEN 4
+        WHEN (
+          "s20"."SpanKind" IN ('Producer')
+          AND CONTAINS("s20"."SpanAttributes", 'job.system":')
+          AND CONTAINS("s20"."SpanAttributes", 'job.id":')
+          AND NOT (
+            "s20"."SpanAttributes" -> '$."job.system"'
+          ) IS NULL
+          AND NOT (
+            "s20"."SpanAttributes" -> '$."job.id"'
+          ) IS NULL
+        )
+        AND COALESCE("s20"."SpanAttributes" ->> '$."job.id"', '') <> ''
+        THEN 5
+        WHEN (
+          "s20"."SpanKind" IN ('Producer')
+          AND (
+            (
+              CONTAINS("s20"."SpanAttributes", 'messaging.operation.type":')
+              AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
+            )
+            OR (
+              CONTAINS("s20"."SpanAttributes", 'messaging.operation":')
+              AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
+            )
           )
         )
-      )
-      AND COALESCE(
-        NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
-        NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
-        ''
-      ) <> ''
-      THEN 6
-    END AS "shape"
-  FROM "otel_traces" AS "s20"
-) AS "c21"
-WHERE
-  NOT "c21"."shape" IS NULL;
+        AND COALESCE(
+          NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+          NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+          ''
+        ) <> ''
+        THEN 6
+      END AS "shape"
+    FROM "otel_traces" AS "s20"
+  ) AS "c21"
+  WHERE
+    NOT "c21"."shape" IS NULL
+) AS "c21";
 
 -- derived table effects
 SELECT
@@ -769,7 +829,7 @@ SELECT
     (
       "s22"."StatusCode" = 'Error'
       OR (
-        CONTAINS("s22"."SpanAttributes", '"side_effect.status":')
+        CONTAINS("s22"."SpanAttributes", 'side_effect.status":')
         AND COALESCE("s22"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
       )
     )

@@ -406,13 +406,25 @@ FROM (
     *
   FROM "m"
   WHERE
-    "ok" AND "effect_key" <> ''
+    "ok"
+    AND "effect_key" <> ''
+    AND ("effect_name", "effect_key") IN (
+      SELECT
+        "effect_name",
+        "effect_key"
+      FROM "m"
+      WHERE
+        "ok" AND "effect_key" <> ''
+      GROUP BY
+        "effect_name",
+        "effect_key"
+      HAVING
+        MIN("span_id") <> MAX("span_id")
+    )
 ) AS "d"
 GROUP BY
   "effect_name",
-  "effect_key"
-HAVING
-  COUNT(DISTINCT "span_id") > 1;
+  "effect_key";
 
 -- check effect_ok
 -- params {"p1": "zeta-system", "p2": "zeta.ledger.insert"}
