@@ -458,14 +458,22 @@ def _classified(
     window for the priority."""
     a = ctx.alias("s")
     ifs = []
+    common: set[exp.Expression] | None = None  # column tests every shape makes
     for index, (_, shape) in enumerate(shapes, 1):
         job_id = value_sql(shape.job_id, a, ctx)
-        matches = and_(cond_sql(shape.match, a, ctx), exp.NEQ(this=job_id, expression=lit("")))
+        match = _match_with_job_id(shape.match, shape.job_id, a, ctx)
+        tests = {c for c in match if _cost(c) == 0}
+        common = tests if common is None else common & tests
+        matches = and_(*match, exp.NEQ(this=job_id, expression=lit("")))
         ifs.append(exp.If(this=matches, true=lit(index)))
     shape_of = exp.Case(ifs=ifs)
     inner = select(*[col(a, c) for c in SPAN_COLUMNS], alias(shape_of, "shape")).from_(
         ctx.spans(a), copy=False
     )
+    if common:
+        # e.g. every enqueue is a producer span: DuckDB tests that in the scan, and reads
+        # the other columns (the attributes) of those spans only
+        inner = inner.where(and_(*[c.copy() for c in sorted(common, key=str)]), copy=False)
     c = ctx.alias("c")
     joins: list[exp.Join] = []
     per_shape = [columns_of(profile, shape, c, joins) for profile, shape in shapes]
@@ -538,6 +546,20 @@ def _read_attributes_once(
         return node if key is None else dialect.pick(col(a, ATTRIBUTE_VALUES), keys[key])
 
     return [e.transform(rewrite, copy=False) for e in selected], values
+
+
+def _match_with_job_id(match: Cond, job_id: Value, a: str, ctx: _Ctx) -> list[exp.Expression]:
+    """The tests of a shape's ``match``, cheapest first, before its job id's non-empty test.
+    A job id read from an attribute the match requires to exist proves that it does (an
+    absent key reads as ''): its JSON read is dropped, its cheap text search stays."""
+    key = job_id.attribute
+    if key is None or key not in match.has_attributes:
+        tests = [cond_sql(match, a, ctx)]
+    else:
+        rest = replace(match, has_attributes=tuple(k for k in match.has_attributes if k != key))
+        tests = [cond_sql(rest, a, ctx), ctx.dialect.mentions_key(a, key, exact=False)]
+    flat = [t for test in tests for t in (test.flatten() if isinstance(test, exp.And) else [test])]
+    return sorted((t for t in flat if not isinstance(t, exp.Boolean)), key=_cost)
 
 
 def _shape_is(shape: exp.Expression, indexes: list[int]) -> exp.Expression:

@@ -46,7 +46,7 @@ def _tables(store: DuckStore, dialect: Dialect) -> dict[str, list[tuple[Any, ...
 
 # Job runs whose attributes are not all strings: numbers, booleans, a JSON null, a nested map
 # holding a key of the same name, text that needs escaping; and spans with keys that merely
-# end like the probes' keys, which must not become job runs.
+# end like the probes' keys, and one whose job.id is a JSON null: neither is a job run.
 _ODD_SPANS: list[dict[str, Any]] = [
     {"trace": "t1", "span": "run-1", "name": "work", "kind": "consumer", "start": "0s",
      "end": "1s", "attributes": {"job.system": "dramatiq", "job.id": 17, "job.name": "mail",
@@ -62,6 +62,8 @@ _ODD_SPANS: list[dict[str, Any]] = [
      "kind": "internal", "start": "0s", "end": "1s",
      "attributes": {"side_effect.name": "email.sent", "side_effect.key": 5, "job.id": 17,
                     "job.system": "dramatiq", "side_effect.status": "ok"}},
+    {"trace": "t5", "span": "null-id", "name": "work", "kind": "consumer", "start": "0s",
+     "end": "1s", "attributes": {"job.system": "arq", "job.id": None, "job.name": "mail"}},
     {"trace": "t4", "span": "rq-like", "name": "consume default", "kind": "consumer",
      "start": "0s", "end": "1s", "attributes": {"not.rq.job.id": "r1"}},
 ]  # fmt: skip

@@ -444,69 +444,45 @@ FROM (
         "s1"."Links.TraceId",
         "s1"."BatchId",
         CASE
-          WHEN (
-            "s1"."SpanName" GLOB 'process *'
-            AND "s1"."SpanKind" IN ('Consumer')
-            AND CONTAINS("s1"."SpanAttributes", 'bullmq.job.id":')
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."bullmq.job.id"'
-            ) IS NULL
-          )
+          WHEN "s1"."SpanName" GLOB 'process *'
+          AND "s1"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s1"."SpanAttributes", 'bullmq.job.id":')
           AND COALESCE("s1"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
           THEN 1
-          WHEN (
-            "s1"."SpanName" GLOB 'run/*'
-            AND "s1"."SpanKind" IN ('Consumer')
-            AND CONTAINS("s1"."SpanAttributes", 'celery.task_name":')
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."celery.task_name"'
-            ) IS NULL
-          )
+          WHEN "s1"."SpanName" GLOB 'run/*'
+          AND "s1"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s1"."SpanAttributes", 'celery.task_name":')
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."celery.task_name"'
+          ) IS NULL
           AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
           THEN 2
-          WHEN (
-            "s1"."SpanName" GLOB 'consume *'
-            AND "s1"."SpanKind" IN ('Consumer')
-            AND CONTAINS("s1"."SpanAttributes", 'rq.job.id":')
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."rq.job.id"'
-            ) IS NULL
-          )
+          WHEN "s1"."SpanName" GLOB 'consume *'
+          AND "s1"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s1"."SpanAttributes", 'rq.job.id":')
           AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
           THEN 3
-          WHEN (
-            "s1"."SpanName" GLOB 'handle_job_failure *'
-            AND CONTAINS("s1"."SpanAttributes", 'rq.job.id":')
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."rq.job.id"'
-            ) IS NULL
-            AND ("s1"."TraceId", "s1"."ParentSpanId") IN (
-              SELECT
-                t,
-                s
-              FROM n2
-            )
+          WHEN "s1"."SpanName" GLOB 'handle_job_failure *'
+          AND CONTAINS("s1"."SpanAttributes", 'rq.job.id":')
+          AND ("s1"."TraceId", "s1"."ParentSpanId") IN (
+            SELECT
+              t,
+              s
+            FROM n2
           )
           AND COALESCE("s1"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
           THEN 4
-          WHEN (
-            "s1"."SpanKind" IN ('Consumer')
-            AND CONTAINS("s1"."SpanAttributes", 'messaging.system":')
-            AND CONTAINS("s1"."SpanAttributes", 'messaging.message_id":')
-            AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."messaging.message_id"'
-            ) IS NULL
-          )
+          WHEN "s1"."SpanKind" IN ('Consumer')
+          AND CONTAINS("s1"."SpanAttributes", 'messaging.system":')
+          AND CONTAINS("s1"."SpanAttributes", 'messaging.message_id":')
+          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
           AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
           THEN 5
-          WHEN (
-            "s1"."SpanName" GLOB 'RunActivity:*'
-            AND CONTAINS("s1"."SpanAttributes", 'temporalActivityID":')
-            AND NOT (
-              "s1"."SpanAttributes" -> '$.temporalActivityID'
-            ) IS NULL
-          )
+          WHEN "s1"."SpanName" GLOB 'RunActivity:*'
+          AND CONTAINS("s1"."SpanAttributes", 'temporalActivityID":')
+          AND NOT (
+            "s1"."SpanAttributes" -> '$.temporalActivityID'
+          ) IS NULL
           AND CASE
             WHEN COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
             OR COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
@@ -518,38 +494,31 @@ FROM (
             )
           END <> ''
           THEN 6
-          WHEN (
-            NOT (
-              (
-                "s1"."SpanName" = 'side_effect.confirm' OR "s1"."SpanKind" IN ('Producer')
-              )
+          WHEN NOT (
+            (
+              "s1"."SpanName" = 'side_effect.confirm' OR "s1"."SpanKind" IN ('Producer')
             )
-            AND CONTAINS("s1"."SpanAttributes", 'job.system":')
-            AND CONTAINS("s1"."SpanAttributes", 'job.id":')
-            AND CONTAINS("s1"."SpanAttributes", 'job.name":')
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."job.system"'
-            ) IS NULL
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."job.id"'
-            ) IS NULL
-            AND NOT (
-              "s1"."SpanAttributes" -> '$."job.name"'
-            ) IS NULL
           )
+          AND CONTAINS("s1"."SpanAttributes", 'job.system":')
+          AND CONTAINS("s1"."SpanAttributes", 'job.name":')
+          AND CONTAINS("s1"."SpanAttributes", 'job.id":')
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."job.system"'
+          ) IS NULL
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."job.name"'
+          ) IS NULL
           AND COALESCE("s1"."SpanAttributes" ->> '$."job.id"', '') <> ''
           THEN 7
-          WHEN (
-            "s1"."SpanKind" IN ('Consumer')
-            AND (
-              (
-                CONTAINS("s1"."SpanAttributes", 'messaging.operation.type":')
-                AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
-              )
-              OR (
-                CONTAINS("s1"."SpanAttributes", 'messaging.operation":')
-                AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
-              )
+          WHEN "s1"."SpanKind" IN ('Consumer')
+          AND (
+            (
+              CONTAINS("s1"."SpanAttributes", 'messaging.operation.type":')
+              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
+            )
+            OR (
+              CONTAINS("s1"."SpanAttributes", 'messaging.operation":')
+              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
             )
           )
           AND COALESCE(
@@ -739,71 +708,44 @@ FROM (
       "s20"."Links.TraceId",
       "s20"."BatchId",
       CASE
-        WHEN (
-          "s20"."SpanName" GLOB 'add *'
-          AND "s20"."SpanKind" IN ('Producer')
-          AND CONTAINS("s20"."SpanAttributes", 'bullmq.job.id":')
-          AND NOT (
-            "s20"."SpanAttributes" -> '$."bullmq.job.id"'
-          ) IS NULL
-        )
+        WHEN "s20"."SpanName" GLOB 'add *'
+        AND "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", 'bullmq.job.id":')
         AND COALESCE("s20"."SpanAttributes" ->> '$."bullmq.job.id"', '') <> ''
         THEN 1
-        WHEN (
-          "s20"."SpanName" GLOB 'apply_async/*'
-          AND "s20"."SpanKind" IN ('Producer')
-          AND CONTAINS("s20"."SpanAttributes", 'messaging.message.id":')
-          AND NOT (
-            "s20"."SpanAttributes" -> '$."messaging.message.id"'
-          ) IS NULL
-        )
+        WHEN "s20"."SpanName" GLOB 'apply_async/*'
+        AND "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", 'messaging.message.id":')
         AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', '') <> ''
         THEN 2
-        WHEN (
-          "s20"."SpanName" GLOB 'publish *'
-          AND "s20"."SpanKind" IN ('Producer')
-          AND CONTAINS("s20"."SpanAttributes", 'rq.job.id":')
-          AND NOT (
-            "s20"."SpanAttributes" -> '$."rq.job.id"'
-          ) IS NULL
-        )
+        WHEN "s20"."SpanName" GLOB 'publish *'
+        AND "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", 'rq.job.id":')
         AND COALESCE("s20"."SpanAttributes" ->> '$."rq.job.id"', '') <> ''
         THEN 3
-        WHEN (
-          "s20"."SpanKind" IN ('Producer')
-          AND CONTAINS("s20"."SpanAttributes", 'messaging.system":')
-          AND CONTAINS("s20"."SpanAttributes", 'messaging.message_id":')
-          AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
-          AND NOT (
-            "s20"."SpanAttributes" -> '$."messaging.message_id"'
-          ) IS NULL
-        )
+        WHEN "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", 'messaging.system":')
+        AND CONTAINS("s20"."SpanAttributes", 'messaging.message_id":')
+        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
         AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
         THEN 4
-        WHEN (
-          "s20"."SpanKind" IN ('Producer')
-          AND CONTAINS("s20"."SpanAttributes", 'job.system":')
-          AND CONTAINS("s20"."SpanAttributes", 'job.id":')
-          AND NOT (
-            "s20"."SpanAttributes" -> '$."job.system"'
-          ) IS NULL
-          AND NOT (
-            "s20"."SpanAttributes" -> '$."job.id"'
-          ) IS NULL
-        )
+        WHEN "s20"."SpanKind" IN ('Producer')
+        AND CONTAINS("s20"."SpanAttributes", 'job.system":')
+        AND CONTAINS("s20"."SpanAttributes", 'job.id":')
+        AND NOT (
+          "s20"."SpanAttributes" -> '$."job.system"'
+        ) IS NULL
         AND COALESCE("s20"."SpanAttributes" ->> '$."job.id"', '') <> ''
         THEN 5
-        WHEN (
-          "s20"."SpanKind" IN ('Producer')
-          AND (
-            (
-              CONTAINS("s20"."SpanAttributes", 'messaging.operation.type":')
-              AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
-            )
-            OR (
-              CONTAINS("s20"."SpanAttributes", 'messaging.operation":')
-              AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
-            )
+        WHEN "s20"."SpanKind" IN ('Producer')
+        AND (
+          (
+            CONTAINS("s20"."SpanAttributes", 'messaging.operation.type":')
+            AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('send', 'publish', 'create')
+          )
+          OR (
+            CONTAINS("s20"."SpanAttributes", 'messaging.operation":')
+            AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
           )
         )
         AND COALESCE(
@@ -814,6 +756,8 @@ FROM (
         THEN 6
       END AS "shape"
     FROM "otel_traces" AS "s20"
+    WHERE
+      "s20"."SpanKind" IN ('Producer')
   ) AS "c21"
   WHERE
     NOT "c21"."shape" IS NULL
