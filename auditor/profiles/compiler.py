@@ -558,8 +558,11 @@ def _match_with_job_id(match: Cond, job_id: Value, a: str, ctx: _Ctx) -> list[ex
     else:
         rest = replace(match, has_attributes=tuple(k for k in match.has_attributes if k != key))
         tests = [cond_sql(rest, a, ctx), ctx.dialect.mentions_key(a, key, exact=False)]
-    flat = [t for test in tests for t in (test.flatten() if isinstance(test, exp.And) else [test])]
-    return sorted((t for t in flat if not isinstance(t, exp.Boolean)), key=_cost)
+    flat: list[exp.Expression] = []
+    for test in tests:
+        flat += test.flatten() if isinstance(test, exp.And) else [test]
+    # an empty match is TRUE
+    return sorted((t for t in flat if not (isinstance(t, exp.Boolean) and t.this)), key=_cost)
 
 
 def _shape_is(shape: exp.Expression, indexes: list[int]) -> exp.Expression:
