@@ -24,7 +24,7 @@ import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 
@@ -560,7 +560,11 @@ def _match_with_job_id(match: Cond, job_id: Value, a: str, ctx: _Ctx) -> list[ex
         tests = [cond_sql(rest, a, ctx), ctx.dialect.mentions_key(a, key, exact=False)]
     flat: list[exp.Expression] = []
     for test in tests:
-        flat += test.flatten() if isinstance(test, exp.And) else [test]
+        flat += (
+            cast(list[exp.Expression], list(test.flatten()))
+            if isinstance(test, exp.And)
+            else [test]
+        )
     # an empty match is TRUE
     return sorted((t for t in flat if not (isinstance(t, exp.Boolean) and t.this)), key=_cost)
 
