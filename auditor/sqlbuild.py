@@ -211,5 +211,53 @@ class Dialect:
 DUCKDB = Dialect("duckdb")
 
 
+ATTRIBUTE_VALUES = "attribute_values"  # the column of read_attributes_once's list
+
+
+def with_attribute_values(a: str, values: exp.Expression) -> exp.Select:
+    """``SELECT a.*, values AS attribute_values``: the spans a query rewritten by
+    ``read_attributes_once`` reads, with the list of their attribute values."""
+    return select(exp.Column(this=exp.Star(), table=ident(a)), alias(values, ATTRIBUTE_VALUES))
+
+
+def read_attributes_once(
+    selected: list[exp.Expression], a: str, dialect: Dialect
+) -> tuple[list[exp.Expression], exp.Expression | None]:
+    """Each read of an attribute of span ``a`` in ``selected`` made an item of one list,
+    read with one parse of the attribute map (``Dialect.attrs``): every read parses the
+    whole JSON text, and a job run's columns read ten or more keys. Returns the rewritten
+    expressions and the list (None, and ``selected`` as it was, when there is nothing to
+    share or the engine cannot)."""
+
+    def key_of(node: exp.Expression) -> str | None:
+        if not isinstance(node, exp.JSONExtractScalar):
+            return None
+        source, path = node.this, node.expression
+        if not (isinstance(source, exp.Column) and source.table == a):
+            return None
+        if source.name != "SpanAttributes" or not isinstance(path, exp.JSONPath):
+            return None
+        parts = path.expressions
+        if len(parts) != 2 or not isinstance(parts[1], exp.JSONPathKey):
+            return None
+        return str(parts[1].this)
+
+    keys: dict[str, int] = {}
+    for expression in selected:
+        for node in expression.find_all(exp.JSONExtractScalar):
+            key = key_of(node)
+            if key is not None:
+                keys.setdefault(key, len(keys))
+    values = dialect.attrs(a, list(keys)) if len(keys) > 1 else None
+    if values is None:
+        return selected, None
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        key = key_of(node)
+        return node if key is None else dialect.pick(col(a, ATTRIBUTE_VALUES), keys[key])
+
+    return [e.transform(rewrite, copy=False) for e in selected], values
+
+
 def is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")

@@ -10,6 +10,8 @@ evidence kind, never one query per finding.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import duckdb
 import pyarrow as pa
 
@@ -164,7 +166,24 @@ def attach_evidence(
             refs.add((finding.trace_id, finding.span_id))
     spans = _spans(con, refs)
     findings = [f for f, _ in found]
-    misses = _misses(con, findings)
+    # the nearest misses are looked up while this thread makes the other evidence (DuckDB
+    # releases the interpreter while it works)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-evidence") as lookup:
+        misses_of = lookup.submit(_misses, con, findings)
+        shown = _shown(findings, parsed, spans)
+        misses = misses_of.result()
+    return [
+        finding.with_evidence((*evidence, *misses.get(i, ())))
+        for i, (finding, evidence) in enumerate(zip(findings, shown, strict=True))
+    ]
+
+
+def _shown(
+    findings: list[Finding],
+    parsed: list[list[tuple[str, str]]],
+    spans: dict[tuple[str, str], tuple],
+) -> list[list[SpanRef]]:
+    """Each finding's job run (or enqueue) span and the spans its check pointed at."""
     made: dict[tuple[str, tuple[str, str]], SpanRef] = {}  # several rules show the same spans
 
     def ref(role: str, key: tuple[str, str]) -> SpanRef:
@@ -174,13 +193,12 @@ def attach_evidence(
         return span
 
     out = []
-    for i, (finding, pairs) in enumerate(zip(findings, parsed, strict=True)):
+    for finding, pairs in zip(findings, parsed, strict=True):
         evidence: list[SpanRef] = []
         if finding.span_id:
             role = "enqueue" if finding.kind is Kind.LOST_JOB else "job_run"
             evidence.append(ref(role, (finding.trace_id, finding.span_id)))
         role = _ROLE_OF_RELATED[finding.kind]
         evidence += [ref(role, pair) for pair in sorted(set(pairs))]
-        evidence += misses.get(i, [])
-        out.append(finding.with_evidence(tuple(evidence)))
+        out.append(evidence)
     return out

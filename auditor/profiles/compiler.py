@@ -53,9 +53,11 @@ from auditor.sqlbuild import (
     join,
     lit,
     or_,
+    read_attributes_once,
     select,
     subquery,
     table,
+    with_attribute_values,
 )
 
 SPANS = "otel_traces"
@@ -492,11 +494,11 @@ def _classified(
         ]
         selected.append(alias(exp.Case(ifs=options), name))
     recognized = exp.Not(this=exp.Is(this=col(c, "shape"), expression=exp.Null()))
-    selected, values = _read_attributes_once(selected, c, ctx.dialect)
+    selected, values = read_attributes_once(selected, c, ctx.dialect)
     if values is not None:
         # the recognized spans' attributes, parsed once for every column that reads them
         inner = (
-            select(exp.Column(this=exp.Star(), table=ident(c)), alias(values, ATTRIBUTE_VALUES))
+            with_attribute_values(c, values)
             .from_(subquery(inner, c), copy=False)
             .where(recognized, copy=False)
         )
@@ -504,48 +506,6 @@ def _classified(
     for j in joins:
         query = query.join(j, copy=False)
     return query if values is not None else query.where(recognized, copy=False)
-
-
-ATTRIBUTE_VALUES = "attribute_values"  # the column of _read_attributes_once's list
-
-
-def _read_attributes_once(
-    selected: list[exp.Expression], a: str, dialect: Dialect
-) -> tuple[list[exp.Expression], exp.Expression | None]:
-    """Each read of an attribute of span ``a`` in ``selected`` made an item of one list,
-    read with one parse of the attribute map (``Dialect.attrs``): every read parses the
-    whole JSON text, and a job run's columns read ten or more keys. Returns the rewritten
-    expressions and the list (None, and ``selected`` as it was, when there is nothing to
-    share or the engine cannot)."""
-
-    def key_of(node: exp.Expression) -> str | None:
-        if not isinstance(node, exp.JSONExtractScalar):
-            return None
-        source, path = node.this, node.expression
-        if not (isinstance(source, exp.Column) and source.table == a):
-            return None
-        if source.name != "SpanAttributes" or not isinstance(path, exp.JSONPath):
-            return None
-        parts = path.expressions
-        if len(parts) != 2 or not isinstance(parts[1], exp.JSONPathKey):
-            return None
-        return str(parts[1].this)
-
-    keys: dict[str, int] = {}
-    for expression in selected:
-        for node in expression.find_all(exp.JSONExtractScalar):
-            key = key_of(node)
-            if key is not None:
-                keys.setdefault(key, len(keys))
-    values = dialect.attrs(a, list(keys)) if len(keys) > 1 else None
-    if values is None:
-        return selected, None
-
-    def rewrite(node: exp.Expression) -> exp.Expression:
-        key = key_of(node)
-        return node if key is None else dialect.pick(col(a, ATTRIBUTE_VALUES), keys[key])
-
-    return [e.transform(rewrite, copy=False) for e in selected], values
 
 
 def _match_with_job_id(match: Cond, job_id: Value, a: str, ctx: _Ctx) -> list[exp.Expression]:
@@ -596,11 +556,15 @@ def effect_sql(shape: EffectShape, ctx: _Ctx) -> exp.Select:
         "ok": exp.Not(this=exp.Paren(this=failed)),
         "status_message": col(a, "StatusMessage"),
     }
-    return (
-        select(*_select(columns, EFFECT_COLUMNS))
-        .from_(ctx.spans(a), copy=False)
-        .where(cond_sql(shape.match, a, ctx), copy=False)
+    selected, values = read_attributes_once(_select(columns, EFFECT_COLUMNS), a, ctx.dialect)
+    match = cond_sql(shape.match, a, ctx)
+    if values is None:
+        return select(*selected).from_(ctx.spans(a), copy=False).where(match, copy=False)
+    # the matching spans, each with its attributes parsed once for every column
+    spans = (
+        with_attribute_values(a, values).from_(ctx.spans(a), copy=False).where(match, copy=False)
     )
+    return select(*selected).from_(subquery(spans, a), copy=False)
 
 
 def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:

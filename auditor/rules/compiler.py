@@ -53,9 +53,11 @@ from auditor.sqlbuild import (
     join,
     lit,
     or_,
+    read_attributes_once,
     select,
     subquery,
     table,
+    with_attribute_values,
 )
 
 # job-side names a rule may use in `jobs.attributes` / `key.job` for the normalized columns
@@ -406,11 +408,12 @@ def _effects(b: _Build) -> exp.Select:
         "link_trace_ids": col(a, "Links.TraceId"),
         "batch_id": col(a, "BatchId"),
     }
-    return (
-        select(*[alias(columns[k], k) for k in _e_columns(b)])
-        .from_(table("otel_traces", a), copy=False)
-        .where(_span_filter(b, expect.span, a), copy=False)
-    )
+    selected, values = read_attributes_once([alias(columns[k], k) for k in _e_columns(b)], a, d)
+    spans = with_attribute_values(a, values) if values is not None else select(exp.Star())
+    spans = spans.from_(table("otel_traces", a), copy=False)
+    # the matching spans, each with its attributes parsed once for every column
+    spans = spans.where(_span_filter(b, expect.span, a), copy=False)
+    return select(*selected).from_(subquery(spans, a), copy=False)
 
 
 # ----------------------------------------------------------------------------- matching

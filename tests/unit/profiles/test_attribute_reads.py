@@ -15,6 +15,8 @@ import pytest
 from auditor.engine.catalog import load_catalog
 from auditor.profiles.compiler import _Ctx, compile_profiles, cond_sql
 from auditor.profiles.model import Cond
+from auditor.rules.compiler import compile_rule, params_in
+from auditor.rules.loader import load_rule_text
 from auditor.sqlbuild import DUCKDB, Dialect, table
 from auditor.store.duck import DuckStore
 from tests.unit.engine.scanning import capture, derived, store_with_spans
@@ -113,3 +115,39 @@ def test_the_key_test_keeps_its_quote_where_an_absent_key_could_pass_the_value_t
     assert _needles(Cond(attributes=(("k", ("a",)),))) == ['k":']
     assert _needles(Cond(attributes_like=(("k", "a*"),))) == ['k":']
     assert _needles(Cond(has_attributes=("k",))) == ['k":']
+
+
+_SPAN_RULES = """
+rules:
+  - id: any-span-by-trace
+    severity: low
+    jobs: {}
+    expect:
+      span: {name: "*"}
+  - id: any-client-span-by-key
+    severity: low
+    jobs: {}
+    expect:
+      span: {name: "*", kind: client}
+      correlate: key
+      key: {job: job_id, effect: job.id}
+"""
+
+
+@pytest.mark.parametrize("system", ["celery", "rq", "bullmq"])
+def test_a_span_selector_reads_the_same_effects_whether_parsed_once_or_per_column(
+    system: str,
+) -> None:
+    rules = load_rule_text(_SPAN_RULES).rules
+    with store_with_spans(files=[capture(system)]) as store:
+        for rule in rules:
+            effects = {}
+            for dialect in (DUCKDB, _ReadPerColumn()):
+                compiled = compile_rule(rule, dialect)
+                sql = dialect.render(dict(compiled.common)["e"], pretty=False)
+                rows = store.con.execute(sql, params_in(sql, compiled.all_params)).fetchall()
+                effects[type(dialect)] = sorted(rows, key=repr)
+
+            fast, slow = effects.values()
+            assert fast, rule.id
+            assert fast == slow, rule.id

@@ -765,16 +765,16 @@ FROM (
 
 -- derived table effects
 SELECT
-  COALESCE("s22"."SpanAttributes" ->> '$."side_effect.name"', '') AS "effect_name",
-  COALESCE("s22"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-  COALESCE("s22"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  COALESCE("s22"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+  COALESCE(LIST_EXTRACT("s22"."attribute_values", 1), '') AS "effect_name",
+  COALESCE(LIST_EXTRACT("s22"."attribute_values", 2), '') AS "effect_key",
+  COALESCE(LIST_EXTRACT("s22"."attribute_values", 3), '') AS "job_id",
+  COALESCE(LIST_EXTRACT("s22"."attribute_values", 4), '') AS "system",
   NOT (
     (
       "s22"."StatusCode" = 'Error'
       OR (
         CONTAINS("s22"."SpanAttributes", 'side_effect.status":')
-        AND COALESCE("s22"."SpanAttributes" ->> '$."side_effect.status"', '') = 'error'
+        AND COALESCE(LIST_EXTRACT("s22"."attribute_values", 5), '') = 'error'
       )
     )
   ) AS "ok",
@@ -789,9 +789,23 @@ SELECT
   "s22"."SpanAttributes" AS "attributes",
   "s22"."Links.TraceId" AS "link_trace_ids",
   "s22"."BatchId" AS "batch_id"
-FROM "otel_traces" AS "s22"
-WHERE
-  "s22"."SpanName" = 'side_effect.confirm';
+FROM (
+  SELECT
+    "s22".*,
+    JSON_EXTRACT_STRING(
+      "s22"."SpanAttributes",
+      [
+        '$."side_effect.name"',
+        '$."side_effect.key"',
+        '$."job.id"',
+        '$."job.system"',
+        '$."side_effect.status"'
+      ]
+    ) AS "attribute_values"
+  FROM "otel_traces" AS "s22"
+  WHERE
+    "s22"."SpanName" = 'side_effect.confirm'
+) AS "s22";
 
 -- derived table signals
 SELECT

@@ -24,9 +24,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -35,13 +35,18 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" GLOB $p4
-    AND "s"."SpanKind" = 'Client'
-    AND "s"."StatusCode" <> 'Error'
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" GLOB $p4
+      AND "s"."SpanKind" = 'Client'
+      AND "s"."StatusCode" <> 'Error'
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -192,9 +197,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -203,13 +208,18 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" GLOB $p4
-    AND "s"."SpanKind" = 'Client'
-    AND "s"."StatusCode" <> 'Error'
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" GLOB $p4
+      AND "s"."SpanKind" = 'Client'
+      AND "s"."StatusCode" <> 'Error'
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -314,9 +324,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -325,13 +335,18 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" GLOB $p4
-    AND "s"."SpanKind" = 'Client'
-    AND "s"."StatusCode" <> 'Error'
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" GLOB $p4
+      AND "s"."SpanKind" = 'Client'
+      AND "s"."StatusCode" <> 'Error'
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -438,9 +453,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -449,13 +464,18 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" GLOB $p4
-    AND "s"."SpanKind" = 'Client'
-    AND "s"."StatusCode" <> 'Error'
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
-    AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" GLOB $p4
+      AND "s"."SpanKind" = 'Client'
+      AND "s"."StatusCode" <> 'Error'
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.reply.code"', '') = $p5
+      AND COALESCE("s"."SpanAttributes" ->> '$."zeta.tls"', '') = $p6
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",

@@ -25,9 +25,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -37,9 +37,14 @@ WITH j AS (
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service",
     "s"."Links.TraceId" AS "link_trace_ids"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",

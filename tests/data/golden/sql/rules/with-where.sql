@@ -32,9 +32,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -43,9 +43,14 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -204,9 +209,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -215,9 +220,14 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -330,9 +340,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -341,9 +351,14 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -458,9 +473,9 @@ WITH j AS (
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
-    COALESCE("s"."SpanAttributes" ->> '$."side_effect.key"', '') AS "effect_key",
-    COALESCE("s"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-    COALESCE("s"."SpanAttributes" ->> '$."job.system"', '') AS "system",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
     "s"."StatusCode" <> 'Error' AS "ok",
     EPOCH_NS("s"."Timestamp") AS "start_ns",
     EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
@@ -469,9 +484,14 @@ WITH j AS (
     "s"."SpanName" AS "span_name",
     "s"."StatusMessage" AS "status_message",
     "s"."ServiceName" AS "service"
-  FROM "otel_traces" AS "s"
-  WHERE
-    "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  FROM (
+    SELECT
+      "s".*,
+      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+    FROM "otel_traces" AS "s"
+    WHERE
+      "s"."SpanName" = $p2 AND StatusMessage NOT LIKE '%timeout%'
+  ) AS "s"
 ), m AS (
   SELECT
     "j"."trace_id" AS "j_trace_id",
