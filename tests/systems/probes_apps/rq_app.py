@@ -9,11 +9,12 @@ import os
 import sys
 
 from redis import Redis
-from rq import Queue, Retry, Worker, get_current_job
+from rq import Queue, Retry, get_current_job
 
 import probes
 from probes.adapters.rq import RQProbes
 from tests.systems.probes_apps import behaviour, config, telemetry
+from tests.systems.rq_worker_class import FlushingWorker
 
 _provider = None
 
@@ -55,7 +56,9 @@ def main() -> None:
     instrument("probes-rq-worker")
     assert get_current_job() is None
     queue = _queue()
-    worker = Worker([queue], connection=queue.connection, name=f"probes-rq-{os.getpid()}")
+    worker = FlushingWorker([queue], connection=queue.connection, name=f"probes-rq-{os.getpid()}")
+    if _provider is not None:
+        worker.flush = _provider.force_flush
     try:
         worker.work(logging_level="INFO")
     finally:
