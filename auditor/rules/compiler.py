@@ -409,11 +409,12 @@ def _effects(b: _Build) -> exp.Select:
         "batch_id": col(a, "BatchId"),
     }
     selected, values = read_attributes_once([alias(columns[k], k) for k in _e_columns(b)], a, d)
-    spans = with_attribute_values(a, values) if values is not None else select(exp.Star())
-    spans = spans.from_(table("otel_traces", a), copy=False)
+    match = _span_filter(b, expect.span, a)
+    if values is None:
+        return select(*selected).from_(table("otel_traces", a), copy=False).where(match, copy=False)
     # the matching spans, each with its attributes parsed once for every column
-    spans = spans.where(_span_filter(b, expect.span, a), copy=False)
-    return select(*selected).from_(subquery(spans, a), copy=False)
+    spans = with_attribute_values(a, values).from_(table("otel_traces", a), copy=False)
+    return select(*selected).from_(subquery(spans.where(match, copy=False), a), copy=False)
 
 
 # ----------------------------------------------------------------------------- matching
