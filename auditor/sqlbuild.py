@@ -220,6 +220,22 @@ def with_attribute_values(a: str, values: exp.Expression) -> exp.Select:
     return select(exp.Column(this=exp.Star(), table=ident(a)), alias(values, ATTRIBUTE_VALUES))
 
 
+def select_reading_attributes_once(
+    selected: list[exp.Expression],
+    a: str,
+    spans: exp.Expression,
+    where: exp.Expression,
+    dialect: Dialect,
+) -> exp.Select:
+    """``SELECT selected FROM spans WHERE where`` (``spans`` aliased ``a``), with the matching
+    spans' attributes parsed once for every column that reads them."""
+    selected, values = read_attributes_once(selected, a, dialect)
+    if values is None:
+        return select(*selected).from_(spans, copy=False).where(where, copy=False)
+    matching = with_attribute_values(a, values).from_(spans, copy=False).where(where, copy=False)
+    return select(*selected).from_(subquery(matching, a), copy=False)
+
+
 def read_attributes_once(
     selected: list[exp.Expression], a: str, dialect: Dialect
 ) -> tuple[list[exp.Expression], exp.Expression | None]:

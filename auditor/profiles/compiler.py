@@ -55,6 +55,7 @@ from auditor.sqlbuild import (
     or_,
     read_attributes_once,
     select,
+    select_reading_attributes_once,
     subquery,
     table,
     with_attribute_values,
@@ -556,15 +557,13 @@ def effect_sql(shape: EffectShape, ctx: _Ctx) -> exp.Select:
         "ok": exp.Not(this=exp.Paren(this=failed)),
         "status_message": col(a, "StatusMessage"),
     }
-    selected, values = read_attributes_once(_select(columns, EFFECT_COLUMNS), a, ctx.dialect)
-    match = cond_sql(shape.match, a, ctx)
-    if values is None:
-        return select(*selected).from_(ctx.spans(a), copy=False).where(match, copy=False)
-    # the matching spans, each with its attributes parsed once for every column
-    spans = (
-        with_attribute_values(a, values).from_(ctx.spans(a), copy=False).where(match, copy=False)
+    return select_reading_attributes_once(
+        _select(columns, EFFECT_COLUMNS),
+        a,
+        ctx.spans(a),
+        cond_sql(shape.match, a, ctx),
+        ctx.dialect,
     )
-    return select(*selected).from_(subquery(spans, a), copy=False)
 
 
 def signal_sql(shape: SignalShape, profile: Profile, ctx: _Ctx) -> exp.Select:

@@ -53,11 +53,10 @@ from auditor.sqlbuild import (
     join,
     lit,
     or_,
-    read_attributes_once,
     select,
+    select_reading_attributes_once,
     subquery,
     table,
-    with_attribute_values,
 )
 
 # job-side names a rule may use in `jobs.attributes` / `key.job` for the normalized columns
@@ -408,13 +407,13 @@ def _effects(b: _Build) -> exp.Select:
         "link_trace_ids": col(a, "Links.TraceId"),
         "batch_id": col(a, "BatchId"),
     }
-    selected, values = read_attributes_once([alias(columns[k], k) for k in _e_columns(b)], a, d)
-    match = _span_filter(b, expect.span, a)
-    if values is None:
-        return select(*selected).from_(table("otel_traces", a), copy=False).where(match, copy=False)
-    # the matching spans, each with its attributes parsed once for every column
-    spans = with_attribute_values(a, values).from_(table("otel_traces", a), copy=False)
-    return select(*selected).from_(subquery(spans.where(match, copy=False), a), copy=False)
+    return select_reading_attributes_once(
+        [alias(columns[k], k) for k in _e_columns(b)],
+        a,
+        table("otel_traces", a),
+        _span_filter(b, expect.span, a),
+        d,
+    )
 
 
 # ----------------------------------------------------------------------------- matching
