@@ -1,5 +1,7 @@
 """``audit scan [FILE…] [--db PATH]``: evaluate the rules once and gate CI on the result.
 
+This module parses the arguments and prints; ``engine.scan.run_scan`` does the scan.
+
 Files are loaded into a temporary in-memory store (with ``--db`` they are added to that
 store instead, and the findings are kept there for ``audit tui --db``). The input is taken
 as complete, so nothing is pending unless ``--as-of`` sets the evaluation time.
@@ -18,17 +20,13 @@ from pathlib import Path
 
 import typer
 
-from auditor import __version__
 from auditor.cli.ingest import ingest_with_progress, print_summary
 from auditor.engine.catalog import load_catalog
-from auditor.engine.evaluate import evaluate
+from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, UsageError
-from auditor.findings.baseline import apply_baseline, read_baseline, write_baseline
-from auditor.findings.model import RuleInfo, Severity
-from auditor.findings.report import Report
-from auditor.reports import FORMATS, check_format, render
-from auditor.store.duck import DuckStore
-from auditor.store.findings import save_findings
+from auditor.findings.baseline import read_baseline, write_baseline
+from auditor.findings.model import Severity
+from auditor.reports import FORMATS, check_format, write_report
 
 
 def register(app: typer.Typer) -> None:
@@ -62,17 +60,6 @@ def _severity(text: str) -> Severity:
         raise UsageError(
             f"--fail-on {text!r} is not a severity; use one of {', '.join(s.value for s in Severity)}"
         ) from None
-
-
-def _relative(path: str) -> str:
-    """Rule sources relative to the working directory when inside it (SARIF, annotations)."""
-    if not path:
-        return path
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive
-        return path
-    return path if relative.startswith("..") else relative
 
 
 def scan_command(
@@ -137,56 +124,36 @@ def scan_command(
             raise InputError(f"cannot read baseline {baseline}: {exc.strerror or exc}") from None
     catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
 
-    input_problem = False
-    with DuckStore(db if db is not None else ":memory:") as store:
-        if files:
-            summary = ingest_with_progress(store, files, show_progress=sys.stderr.isatty())
-            if summary.bad_lines or summary.spans_rejected:
-                print_summary(summary, db or Path(":memory:"))
-                input_problem = True
-        evaluation = evaluate(store.con, catalog, as_of_ns=as_of_ns, list_checked=fmt == "junit")
-        spans = store.span_count()
-        findings, suppressed = apply_baseline(list(evaluation.findings), accepted)
-        if db is not None:
-            save_findings(
-                store.con,
-                evaluation.findings,
-                "scan",
-                datetime.now(UTC).replace(tzinfo=None),
-                [r.id for r in catalog.enabled_rules()],
-            )
-
-    rule_infos: dict[str, RuleInfo] = {}
-    for rule in catalog.enabled_rules():
-        info = rule.info()
-        rule_infos[rule.id] = RuleInfo(
-            info.id, info.title, info.severity, info.description, info.runbook,
-            _relative(info.source), info.line, info.labels,
-        )  # fmt: skip
-    report = Report(
-        findings=tuple(findings),
-        rules=rule_infos,
-        checked=evaluation.checked,
-        jobs_checked=evaluation.jobs_checked,
-        inputs=tuple(files) if files else (str(db),),
-        spans=spans,
+    request = ScanRequest(
+        files=tuple(files),
+        db=db,
+        as_of_ns=as_of_ns,
         fail_on=threshold,
-        baselined=suppressed,
-        tool_version=__version__,
+        accepted=accepted,
+        list_checked=fmt == "junit",
     )
+    progress = sys.stderr.isatty()
+    result = run_scan(
+        request,
+        catalog,
+        load=lambda store, paths: ingest_with_progress(store, paths, show_progress=progress),
+    )
+    if result.input_problem and result.ingest is not None:
+        print_summary(result.ingest, db or Path(":memory:"))
+    report = result.report
     use_color = (
         color
         if color is not None
         else (sys.stdout.isatty() and output is None and "NO_COLOR" not in os.environ)
     )
-    text = render(fmt, report, color=bool(use_color))
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as out:
+            write_report(fmt, report, out.write, color=bool(use_color))
     else:
-        sys.stdout.write(text)
+        write_report(fmt, report, sys.stdout.write, color=bool(use_color))
         sys.stdout.flush()
     if write_baseline_to is not None:
-        write_baseline_to.write_text(write_baseline(evaluation.findings), encoding="utf-8")
-    if input_problem:
+        write_baseline_to.write_text(write_baseline(result.findings), encoding="utf-8")
+    if result.input_problem:
         return int(ExitCode.INPUT)
-    return int(ExitCode.FINDINGS) if report.failing() else int(ExitCode.OK)
+    return int(ExitCode.FINDINGS) if report.failing_count() else int(ExitCode.OK)

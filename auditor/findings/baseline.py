@@ -25,6 +25,7 @@ from typing import Any
 
 from auditor.errors import InputError
 from auditor.findings.model import Finding
+from auditor.findings.table import FindingTable
 
 VERSION = 1
 TOP_KEYS = ("version", "fingerprints")
@@ -36,17 +37,8 @@ MAX_PROBLEMS = 5
 def write_baseline(findings: Iterable[Finding]) -> str:
     """The baseline text accepting ``findings``: one entry per fingerprint, sorted."""
     entries: dict[str, dict[str, str]] = {}
-    for f in findings:
-        entries.setdefault(
-            f.fingerprint,
-            {
-                "fingerprint": f.fingerprint,
-                "rule_id": f.rule_id,
-                "kind": str(f.kind),
-                "job_id": f.job_id,
-                "effect_key": f.effect_key,
-            },
-        )
+    for row in FindingTable.of(findings).table.select(list(ENTRY_KEYS)).to_pylist():
+        entries.setdefault(row["fingerprint"], row)
     document = {"version": VERSION, "fingerprints": [entries[k] for k in sorted(entries)]}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -131,17 +123,3 @@ def read_baseline(text: str, filename: str) -> frozenset[str]:
         raise InputError(f"{filename}: invalid baseline: {shown}")
     assert isinstance(entries, list)
     return frozenset(e if isinstance(e, str) else e["fingerprint"] for e in entries)
-
-
-def apply_baseline(
-    findings: Iterable[Finding], accepted: frozenset[str]
-) -> tuple[tuple[Finding, ...], int]:
-    """Split off the accepted findings: ``(kept, suppressed_count)``, kept in input order."""
-    kept: list[Finding] = []
-    suppressed = 0
-    for f in findings:
-        if f.fingerprint in accepted:
-            suppressed += 1
-        else:
-            kept.append(f)
-    return tuple(kept), suppressed

@@ -11,6 +11,7 @@ one newline. Only the table uses ``color``; the CLI decides it (a TTY, ``NO_COLO
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from auditor.errors import UsageError
 from auditor.findings.report import Report
@@ -43,4 +44,14 @@ def render(fmt: str, report: Report, *, color: bool = False) -> str:
     return _RENDERERS[fmt](report)
 
 
-__all__ = ["FORMATS", "check_format", "render"]
+def write_report(
+    fmt: str, report: Report, out: Callable[[str], object], *, color: bool = False
+) -> None:
+    """``render`` through ``out`` (``file.write``); the JSON report streams batch by batch."""
+    if fmt == "json":
+        json_report.write(report, out)
+    else:
+        out(render(fmt, report, color=color))
+
+
+__all__ = ["FORMATS", "check_format", "render", "write_report"]

@@ -1,0 +1,118 @@
+"""One scan without a terminal: span files or a store in, a ``Report`` out.
+
+The core that ``audit scan`` and ``audit rules test`` call (and, next, the TUI and the
+sidecar's API): load the inputs into a store (files into an in-memory one, or into ``--db``),
+evaluate the catalog's rules, drop the findings a baseline accepted, keep the findings in a
+store file, and describe the rules for the reports. No printing, no exit codes, no argument
+parsing: the CLI modules do those. The time comes from an injected ``Clock``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditor import __version__
+from auditor.clock import SYSTEM, Clock
+from auditor.engine.catalog import Catalog
+from auditor.engine.evaluate import evaluate
+from auditor.findings.model import RuleInfo, Severity
+from auditor.findings.report import Report
+from auditor.findings.table import FindingTable
+from auditor.receivers.files import IngestSummary, ingest_files
+from auditor.store.duck import DuckStore
+from auditor.store.findings import save_findings
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    files: tuple[str, ...] = ()  # span files to load (into ``db`` when given)
+    db: Path | None = None  # a store file to evaluate (and keep the findings in)
+    as_of_ns: int | None = None  # grace windows end here; None: the input is complete
+    fail_on: Severity = Severity.LOW
+    accepted: frozenset[str] = frozenset()  # fingerprints a baseline accepted
+    list_checked: bool = False  # list every (rule, job) judged (JUnit)
+    evidence: bool = True
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    report: Report  # what the formats render (baseline applied)
+    findings: FindingTable  # every finding, before the baseline (--write-baseline)
+    ingest: IngestSummary | None  # what loading the files said (None: no files)
+
+    @property
+    def input_problem(self) -> bool:
+        """Lines or spans of the input were rejected: a verdict on part of it would be a lie."""
+        return self.ingest is not None and bool(self.ingest.bad_lines or self.ingest.spans_rejected)
+
+
+def relative_source(path: str) -> str:
+    """Rule sources relative to the working directory when inside it (SARIF, annotations)."""
+    if not path:
+        return path
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def rule_infos(catalog: Catalog) -> dict[str, RuleInfo]:
+    """What the reports say of each enabled rule. A built-in pack rule has no source file in
+    the user's repository, so its findings carry no file location."""
+    infos: dict[str, RuleInfo] = {}
+    for rule in catalog.enabled_rules():
+        info = rule.info()
+        builtin = catalog.is_builtin(rule)
+        infos[rule.id] = RuleInfo(
+            info.id, info.title, info.severity, info.description, info.runbook,
+            "" if builtin else relative_source(info.source), 0 if builtin else info.line,
+            info.labels,
+        )  # fmt: skip
+    return infos
+
+
+Loader = Callable[[DuckStore, list[str]], IngestSummary]
+
+
+def run_scan(
+    request: ScanRequest, catalog: Catalog, *, clock: Clock = SYSTEM, load: Loader = ingest_files
+) -> ScanResult:
+    """Evaluate ``catalog`` over the request's inputs. ``load`` puts the files into the store
+    (the CLI's shows a progress bar)."""
+    ingest = None
+    with DuckStore(request.db if request.db is not None else ":memory:") as store:
+        if request.files:
+            ingest = load(store, list(request.files))
+        evaluation = evaluate(
+            store.con,
+            catalog,
+            as_of_ns=request.as_of_ns,
+            evidence=request.evidence,
+            list_checked=request.list_checked,
+        )
+        spans = store.span_count()
+        if request.db is not None:
+            save_findings(
+                store.con,
+                evaluation.findings,
+                "scan",
+                clock.now().replace(tzinfo=None),
+                [r.id for r in catalog.enabled_rules()],
+            )
+    shown, suppressed = evaluation.findings.without(request.accepted)
+    report = Report(
+        findings=shown,
+        rules=rule_infos(catalog),
+        checked=evaluation.checked,
+        jobs_checked=evaluation.jobs_checked,
+        inputs=request.files or (str(request.db),),
+        spans=spans,
+        fail_on=request.fail_on,
+        baselined=suppressed,
+        tool_version=__version__,
+    )
+    return ScanResult(report, evaluation.findings, ingest)
