@@ -14,6 +14,7 @@ a verdict on part of the input would be a lie).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from auditor.cli.ingest import ingest_with_progress, print_summary
 from auditor.engine.catalog import load_catalog
 from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, UsageError
-from auditor.findings.baseline import read_baseline, write_baseline
+from auditor.findings.baseline import Baseline, read_baseline, write_baseline
 from auditor.findings.model import Severity
 from auditor.reports import FORMATS, check_format, write_report
 
@@ -51,6 +52,29 @@ def parse_as_of(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1e9)
+
+
+def check_writable(flag: str, path: Path) -> None:
+    """A path a command will write, checked before any work: every problem is a usage error."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path}: not writable")
+
+
+def read_text(flag: str, path: Path) -> str:
+    """A file a flag names, read whole; a path that cannot be read is a usage error."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{flag} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{flag} {path}: cannot read it: {exc}") from None
 
 
 def _severity(text: str) -> Severity:
@@ -90,13 +114,28 @@ def scan_command(
         None, "--baseline", help="Accepted findings (from --write-baseline): not reported."
     ),
     write_baseline_to: Path | None = typer.Option(
-        None, "--write-baseline", help="Write the fingerprints of today's findings here."
+        None,
+        "--write-baseline",
+        help="Write today's findings here as a baseline (matched by rule, kind, system, job "
+        "name, effect name and key, so it holds across runs with new job ids).",
     ),
     as_of: str | None = typer.Option(
         None,
         "--as-of",
-        help="Evaluate grace windows as of this time (ISO 8601, epoch seconds or now).",
+        help="Judge grace windows (within, complete_within) as of this time: ISO 8601, epoch "
+        "seconds or now. Default: the input is complete, every window closed (nothing "
+        "pending); a store still being filled wants --as-of now.",
     ),
+    fail_on_pending: bool = typer.Option(
+        False,
+        "--fail-on-pending",
+        help="Pending findings (inside their grace window) fail too; by default they are "
+        "shown, not failing.",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 2 when one of your rules judged no job at all."
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Full job ids in the table."),
     packs: bool = typer.Option(
         True, "--packs/--no-packs", help="Also run the built-in rule packs."
     ),
@@ -116,12 +155,12 @@ def scan_command(
     check_format(fmt)
     threshold = _severity(fail_on)
     as_of_ns = parse_as_of(as_of) if as_of else None
-    accepted: frozenset[str] = frozenset()
+    for flag, path in (("--output", output), ("--write-baseline", write_baseline_to)):
+        if path is not None:
+            check_writable(flag, path)
+    accepted = Baseline()
     if baseline is not None:
-        try:
-            accepted = read_baseline(baseline.read_text(encoding="utf-8"), str(baseline))
-        except OSError as exc:
-            raise InputError(f"cannot read baseline {baseline}: {exc.strerror or exc}") from None
+        accepted = read_baseline(read_text("--baseline", baseline), str(baseline))
     catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
 
     request = ScanRequest(
@@ -129,7 +168,8 @@ def scan_command(
         db=db,
         as_of_ns=as_of_ns,
         fail_on=threshold,
-        accepted=accepted,
+        baseline=accepted,
+        fail_on_pending=fail_on_pending,
         list_checked=fmt == "junit",
     )
     progress = sys.stderr.isatty()
@@ -139,8 +179,11 @@ def scan_command(
         load=lambda store, paths: ingest_with_progress(store, paths, show_progress=progress),
     )
     if result.input_problem and result.ingest is not None:
-        print_summary(result.ingest, db or Path(":memory:"))
+        print_summary(result.ingest, str(db) if db is not None else "the in-memory store")
+    for warning in result.warnings:
+        print(f"audit: warning: {warning}", file=sys.stderr)
     report = result.report
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() and output is None else None
     use_color = (
         color
         if color is not None
@@ -148,12 +191,15 @@ def scan_command(
     )
     if output is not None:
         with output.open("w", encoding="utf-8") as out:
-            write_report(fmt, report, out.write, color=bool(use_color))
+            write_report(fmt, report, out.write, color=bool(use_color), wide=wide)
     else:
-        write_report(fmt, report, sys.stdout.write, color=bool(use_color))
+        write_report(fmt, report, sys.stdout.write, color=bool(use_color), width=width, wide=wide)
         sys.stdout.flush()
     if write_baseline_to is not None:
         write_baseline_to.write_text(write_baseline(result.findings), encoding="utf-8")
     if result.input_problem:
         return int(ExitCode.INPUT)
+    if strict and result.warnings:
+        print("audit: error: --strict: a rule judged no job", file=sys.stderr)
+        return int(ExitCode.USAGE)
     return int(ExitCode.FINDINGS) if report.failing_count() else int(ExitCode.OK)

@@ -40,6 +40,9 @@ class Evaluation:
     checked: tuple[CheckedJob, ...]  # empty unless list_checked
     jobs_checked: int = 0  # (rule, job) pairs the user's rules judged
     seconds: dict[str, float] = field(default_factory=dict)
+    judged: dict[str, int] = field(default_factory=dict)  # rule id -> jobs it judged
+    job_runs: dict[str, int] = field(default_factory=dict)  # system -> job runs recognized
+    job_names: dict[str, list[str]] = field(default_factory=dict)  # system -> names (some)
 
 
 # Compiling is pure and rules are immutable values: the sidecar evaluates the same rules
@@ -159,29 +162,49 @@ def evaluate(
         con.unregister("audit_rule_info")
     table = con.sql("SELECT * FROM audit_findings").to_arrow_table()
     seconds["findings"] = time.perf_counter() - started
-    checked, jobs_checked = _judged(con, selected)
+    checked, judged = _judged(con, selected)
+    jobs_checked = sum(
+        n for rule, n in zip(selected, judged, strict=True) if not catalog.is_builtin(rule)
+    )
+    runs = con.execute(
+        "SELECT system, count(*) FROM job_runs GROUP BY system ORDER BY system"
+    ).fetchall()
+    names: dict[str, list[str]] = {}
+    for system, name in con.execute(
+        "SELECT DISTINCT system, job_name FROM job_runs WHERE job_name <> '' "
+        "ORDER BY system, job_name LIMIT 10000"
+    ).fetchall():
+        names.setdefault(str(system), []).append(str(name))
     con.execute("DROP TABLE IF EXISTS audit_found")
-    return Evaluation(FindingTable(table.cast(SCHEMA)), checked, jobs_checked, seconds)
+    return Evaluation(
+        FindingTable(table.cast(SCHEMA)),
+        checked,
+        jobs_checked,
+        seconds,
+        judged={rule.id: n for rule, n in zip(selected, judged, strict=True)},
+        job_runs={str(system): int(n) for system, n in runs},
+        job_names=names,
+    )
 
 
 def _judged(
     con: duckdb.DuckDBPyConnection, selected: list[Rule]
-) -> tuple[tuple[CheckedJob, ...], int]:
-    """The (rule, job) pairs the rules judged, when listed, and how many there were."""
+) -> tuple[tuple[CheckedJob, ...], list[int]]:
+    """The (rule, job) pairs the rules judged, when listed, and how many each rule judged."""
     rows = con.execute(
         """SELECT rule_idx, "check", system, job_id, job_name, detail_ns FROM audit_candidates
            WHERE "check" IN ('judged', 'judged_count')"""
     ).fetchall()
     checked = []
-    count = 0
+    counts = [0] * len(selected)
     for rule_idx, check, system, job_id, job_name, detail in rows:
         if check == "judged_count":
-            count += int(detail or 0)
+            counts[rule_idx] += int(detail or 0)
         else:
             checked.append(CheckedJob(selected[rule_idx].id, system, job_id, job_name or ""))
-            count += 1
+            counts[rule_idx] += 1
     checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
-    return tuple(checked), count
+    return tuple(checked), counts
 
 
 def _run_rules(

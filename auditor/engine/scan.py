@@ -9,19 +9,24 @@ parsing: the CLI modules do those. The time comes from an injected ``Clock``.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from auditor import __version__
 from auditor.clock import SYSTEM, Clock
 from auditor.engine.catalog import Catalog
 from auditor.engine.evaluate import evaluate
+from auditor.errors import InputError
+from auditor.findings.baseline import Baseline, apply_baseline
 from auditor.findings.model import RuleInfo, Severity
 from auditor.findings.report import Report
 from auditor.findings.table import FindingTable
 from auditor.receivers.files import IngestSummary, ingest_files
+from auditor.rules.model import Rule
 from auditor.store.duck import DuckStore
 from auditor.store.findings import save_findings
 
@@ -32,7 +37,8 @@ class ScanRequest:
     db: Path | None = None  # a store file to evaluate (and keep the findings in)
     as_of_ns: int | None = None  # grace windows end here; None: the input is complete
     fail_on: Severity = Severity.LOW
-    accepted: frozenset[str] = frozenset()  # fingerprints a baseline accepted
+    baseline: Baseline = field(default_factory=Baseline)  # findings accepted earlier
+    fail_on_pending: bool = False
     list_checked: bool = False  # list every (rule, job) judged (JUnit)
     evidence: bool = True
 
@@ -42,6 +48,7 @@ class ScanResult:
     report: Report  # what the formats render (baseline applied)
     findings: FindingTable  # every finding, before the baseline (--write-baseline)
     ingest: IngestSummary | None  # what loading the files said (None: no files)
+    warnings: tuple[str, ...] = ()  # rules that judged no job, and why (--strict fails them)
 
     @property
     def input_problem(self) -> bool:
@@ -95,6 +102,10 @@ def run_scan(
             list_checked=request.list_checked,
         )
         spans = store.span_count()
+        if spans == 0:
+            # a gate that passes on nothing is worse than none
+            where = ", ".join(request.files) if request.files else str(request.db)
+            raise InputError(f"no spans in {where}: nothing to judge")
         if request.db is not None:
             save_findings(
                 store.con,
@@ -103,7 +114,7 @@ def run_scan(
                 clock.now().replace(tzinfo=None),
                 [r.id for r in catalog.enabled_rules()],
             )
-    shown, suppressed = evaluation.findings.without(request.accepted)
+    shown, suppressed = apply_baseline(evaluation.findings, request.baseline)
     report = Report(
         findings=shown,
         rules=rule_infos(catalog),
@@ -114,5 +125,39 @@ def run_scan(
         fail_on=request.fail_on,
         baselined=suppressed,
         tool_version=__version__,
+        fail_on_pending=request.fail_on_pending,
+        job_runs=evaluation.job_runs,
+        judged=evaluation.judged,
     )
-    return ScanResult(report, evaluation.findings, ingest)
+    warnings = tuple(
+        idle_rule_warning(rule, evaluation.job_runs, evaluation.job_names)
+        for rule in catalog.enabled_rules()
+        if not catalog.is_builtin(rule) and evaluation.judged.get(rule.id, 0) == 0
+    )
+    return ScanResult(report, evaluation.findings, ingest, warnings)
+
+
+def idle_rule_warning(rule: Rule, runs: dict[str, int], names: dict[str, list[str]]) -> str:
+    """Why ``rule`` judged no job, in words, with the nearest system or job name seen."""
+    what = "enqueued job" if rule.expect is None else "job run marked done"
+    text = f"rule {rule.id!r} judged no job: no {what} matched its selector"
+    jobs = rule.jobs
+    if jobs.system and not any(fnmatchcase(s, jobs.system) for s in runs):
+        seen = ", ".join(sorted(runs)) or "none"
+        text += f"; no job runs of system {jobs.system!r} (systems seen: {seen})"
+        close = difflib.get_close_matches(jobs.system, list(runs), n=1)
+        return text + (f"; did you mean {close[0]!r}?" if close else "")
+    if jobs.name:
+        pool = sorted(
+            {
+                n
+                for s, ns in names.items()
+                if not jobs.system or fnmatchcase(s, jobs.system)
+                for n in ns
+            }
+        )
+        if not any(fnmatchcase(n, jobs.name) for n in pool):
+            text += f"; no job named {jobs.name!r}"
+            close = difflib.get_close_matches(jobs.name, pool, n=1)
+            return text + (f"; did you mean {close[0]!r}?" if close else "")
+    return text

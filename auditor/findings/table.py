@@ -147,13 +147,18 @@ class FindingTable(Sequence[Finding]):
         counted = pc.value_counts(self.table.column(column)).to_pylist()
         return {c["values"]: c["counts"] for c in counted}
 
-    def at_least(self, severity: Severity) -> int:
-        """How many findings are at least ``severity``."""
-        ranks = self.table.column("severity_rank")
-        return int(pc.sum(pc.greater_equal(ranks, severity.rank)).as_py() or 0)
+    def failing_mask(self, severity: Severity, pending: bool) -> pa.Array:
+        """Which findings are at least ``severity`` (and not pending, unless ``pending``)."""
+        mask = pc.greater_equal(self.table.column("severity_rank"), severity.rank)
+        if not pending:
+            mask = pc.and_(mask, pc.not_equal(self.table.column("state"), "pending"))
+        return mask
 
-    def where_state_not(self, state: str) -> pa.Array:
-        return pc.not_equal(self.table.column("state"), state)
+    def at_least(self, severity: Severity, pending: bool = True) -> int:
+        """How many findings are at least ``severity`` (pending ones only with ``pending``)."""
+        if not len(self):
+            return 0
+        return int(pc.sum(self.failing_mask(severity, pending)).as_py() or 0)
 
     def without(self, fingerprints: Iterable[str]) -> tuple[FindingTable, int]:
         """The findings whose fingerprint is not in ``fingerprints``, and how many were left out."""
