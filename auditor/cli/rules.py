@@ -178,7 +178,10 @@ def test_command(
 
                     as_of = parse_as_of(test["as_of"])
                 result = run_scan(
-                    ScanRequest(files=tuple(inputs), as_of_ns=as_of, evidence=False), catalog
+                    ScanRequest(
+                        files=tuple(inputs), as_of_ns=as_of, evidence=False, require_spans=False
+                    ),
+                    catalog,
                 )
             if result.input_problem and result.ingest is not None:
                 raise InputError(
