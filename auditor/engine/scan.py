@@ -9,21 +9,25 @@ parsing: the CLI modules do those. The time comes from an injected ``Clock``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from auditor import __version__
 from auditor.clock import SYSTEM, Clock
 from auditor.engine.catalog import Catalog
-from auditor.engine.evaluate import evaluate
-from auditor.errors import InputError
+from auditor.engine.evaluate import Evaluation, evaluate
+from auditor.errors import InputError, UsageError
 from auditor.findings.baseline import Baseline, apply_baseline
 from auditor.findings.model import RuleInfo, Severity
 from auditor.findings.report import Report
+from auditor.findings.shown import Shown, TraceSpan
 from auditor.findings.table import FindingTable
 from auditor.receivers.files import IngestSummary, ingest_files
 from auditor.rules.model import Rule
@@ -86,15 +90,20 @@ def rule_infos(catalog: Catalog) -> dict[str, RuleInfo]:
 Loader = Callable[[DuckStore, list[str]], IngestSummary]
 
 
-def run_scan(
-    request: ScanRequest, catalog: Catalog, *, clock: Clock = SYSTEM, load: Loader = ingest_files
-) -> ScanResult:
-    """Evaluate ``catalog`` over the request's inputs. ``load`` puts the files into the store
-    (the CLI's shows a progress bar)."""
+@contextlib.contextmanager
+def _evaluated(
+    request: ScanRequest, catalog: Catalog, load: Loader
+) -> Iterator[tuple[DuckStore, Evaluation, IngestSummary | None, int]]:
+    """The store holding the request's inputs, open, with the catalog evaluated on it."""
     ingest = None
     with DuckStore(request.db if request.db is not None else ":memory:") as store:
         if request.files:
             ingest = load(store, list(request.files))
+        spans = store.span_count()
+        if spans == 0 and request.require_spans:
+            # a gate that passes on nothing is worse than none
+            where = ", ".join(request.files) if request.files else str(request.db)
+            raise InputError(f"no spans in {where}: nothing to judge")
         evaluation = evaluate(
             store.con,
             catalog,
@@ -102,11 +111,15 @@ def run_scan(
             evidence=request.evidence,
             list_checked=request.list_checked,
         )
-        spans = store.span_count()
-        if spans == 0 and request.require_spans:
-            # a gate that passes on nothing is worse than none
-            where = ", ".join(request.files) if request.files else str(request.db)
-            raise InputError(f"no spans in {where}: nothing to judge")
+        yield store, evaluation, ingest, spans
+
+
+def run_scan(
+    request: ScanRequest, catalog: Catalog, *, clock: Clock = SYSTEM, load: Loader = ingest_files
+) -> ScanResult:
+    """Evaluate ``catalog`` over the request's inputs. ``load`` puts the files into the store
+    (the CLI's shows a progress bar)."""
+    with _evaluated(request, catalog, load) as (store, evaluation, ingest, spans):
         if request.db is not None:
             save_findings(
                 store.con,
@@ -136,6 +149,42 @@ def run_scan(
         if not catalog.is_builtin(rule) and evaluation.judged.get(rule.id, 0) == 0
     )
     return ScanResult(report, evaluation.findings, ingest, warnings)
+
+
+_TRACE_SQL = """
+SELECT "SpanId", "ParentSpanId", "SpanName", "SpanKind", "ServiceName", epoch_ns("Timestamp"),
+       epoch_ns("Timestamp") + "Duration", "StatusCode", "StatusMessage"
+FROM otel_traces WHERE "TraceId" = ? ORDER BY "Timestamp", "SpanId" LIMIT ?
+"""
+MAX_TRACE_SPANS = 2000
+
+
+def show_finding(
+    request: ScanRequest, fingerprint: str, catalog: Catalog, *, load: Loader = ingest_files
+) -> Shown:
+    """The finding whose fingerprint is (or starts with) ``fingerprint``, with its trace.
+    A fingerprint that matches no finding, or several, is a usage error."""
+    if not fingerprint:
+        raise UsageError("give the fingerprint of a finding (see the fingerprint column)")
+    with _evaluated(request, catalog, load) as (store, evaluation, _, _):
+        column = evaluation.findings.table.column("fingerprint")
+        matches = pc.starts_with(column, fingerprint)
+        found = evaluation.findings.select(matches)
+        if len(found) != 1:
+            what = "no finding" if not len(found) else f"{len(found)} findings"
+            raise UsageError(
+                f"{what} with fingerprint {fingerprint!r} in {', '.join(request.files) or request.db}"
+            )
+        finding = found[0]
+        rows = (
+            store.con.execute(_TRACE_SQL, [finding.trace_id, MAX_TRACE_SPANS]).fetchall()
+            if finding.trace_id
+            else []
+        )
+    rule = rule_infos(catalog).get(finding.rule_id) or RuleInfo(
+        finding.rule_id, finding.rule_id, finding.severity
+    )
+    return Shown(finding, rule, tuple(TraceSpan(*row) for row in rows))
 
 
 def idle_rule_warning(rule: Rule, runs: dict[str, int], names: dict[str, list[str]]) -> str:
