@@ -206,8 +206,10 @@ def compare(auditor: list[dict[str, str]], hand: list[dict[str, str]]) -> bool:
         print(f"    only hand-written ({sum(only_h.values()):,}): {sorted(only_h)[:8]}")
         for name, rows in (("only auditor", only_a), ("only hand-written", only_h)):
             if rows:
-                by = Counter((k[0].split("-")[0] if "-" in k[0] else k[0], k[1]) for k in rows)
-                print(f"    {name}, by rule prefix and kind: {dict(sorted(by.items()))}")
+                by = Counter({(k[0], k[1]): 0 for k in rows})
+                for k, n in rows.items():
+                    by[k[0], k[1]] += n
+                print(f"    {name}, by rule and kind: {dict(sorted(by.items()))}")
     # the report's columns, finding by finding (repeated identities compared as sets)
     by_id: dict[Finding, set[tuple[str, ...]]] = {}
     for row in auditor:
@@ -227,7 +229,8 @@ def compare(auditor: list[dict[str, str]], hand: list[dict[str, str]]) -> bool:
             for key, ours, theirs in differ[:3]:
                 print(f"      {key}: auditor {ours}, hand-written {theirs!r}")
         else:
-            print(f"    {column}: same in every finding")
+            common = sum(1 for row in hand if identity(row) in by_id)
+            print(f"    {column}: same in every finding ({common:,} on both sides)")
     return same and details_same
 
 
@@ -277,7 +280,8 @@ def bench(size: int, args: argparse.Namespace, workdir: Path, audit: str) -> dic
         print(
             f"  round {round_ + 1}: auditor {a.seconds:.2f} s (cpu {a.cpu:.1f} s, peak RSS "
             f"{mb(a.rss)}, exit {a.code}); hand-written {h.seconds:.2f} s (cpu {h.cpu:.1f} s, "
-            f"peak RSS {mb(h.rss)}); ratio {a.seconds / h.seconds:.2f}x",
+            f"peak RSS {mb(h.rss)}); ratio {a.seconds / h.seconds:.2f}x; "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         if not checked:  # the answers do not change between rounds: check them once
@@ -405,9 +409,10 @@ def main() -> int:
     print(
         "\n| spans | jobs | lying jobs | findings | auditor best | auditor median "
         "| auditor peak RSS | hand-written best | hand-written peak RSS | ratio (best) "
-        "| ratio within a round: median (range) | same findings | = generated lies | targets |"
+        "| ratio within a round: median (range) | CPU s, auditor / hand-written (least) "
+        "| same findings | = generated lies | targets |"
     )
-    print("|" + "---:|" * 11 + "---|" * 3)
+    print("|" + "---:|" * 12 + "---|" * 3)
     for r in results:
         if "error" in r:
             print(f"| {r['spans']:,} | {r['jobs']:,} | {r['lies']:,} | " + f"{r['error']} |")
@@ -417,7 +422,8 @@ def main() -> int:
             f"| {r['auditor_best']:.2f} s | {r['auditor_median']:.2f} s | {mb(r['auditor_rss'])} "  # type: ignore[arg-type]
             f"| {r['hand_best']:.2f} s | {mb(r['hand_rss'])} | {r['ratio']:.2f}x "  # type: ignore[arg-type]
             f"| {r['paired_median']:.2f}x ({r['paired_min']:.2f}-{r['paired_max']:.2f}x, "
-            f"{r['rounds']} rounds) | {'yes' if r['same'] else 'NO'} "
+            f"{r['rounds']} rounds) | {r['auditor_cpu']:.1f} / {r['hand_cpu']:.1f} "
+            f"| {'yes' if r['same'] else 'NO'} "
             f"| {'yes' if r['exact'] else 'NO'} "
             f"| {r['targets']} |"
         )
