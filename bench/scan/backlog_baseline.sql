@@ -221,7 +221,8 @@ FROM unit AS u JOIN rule_defs AS d ON d.rule_id = u.rule_id
 WHERE u.first_ok_end > u.done_ns + 2000000
   AND u.rule_id NOT IN ('side-effects-at-most-once', 'failed-effects-not-swallowed')
 UNION ALL
-SELECT m.rule_id, 'duplicate_effect', min(j.system), string_agg(DISTINCT m.r_job, ','), '',
+SELECT m.rule_id, 'duplicate_effect', min(j.system), string_agg(DISTINCT m.r_job, ','),
+       string_agg(DISTINCT j.job_name, ',' ORDER BY j.job_name),  -- report: the jobs' names
        min(m.e_trace), m.effect_name, m.effect_key, count(DISTINCT m.span_id), ''
 FROM m JOIN judged AS j ON j.rule_id = m.rule_id AND j.trace_id = m.r_trace AND j.span_id = m.r_span
 WHERE m.ok AND m.effect_key <> '' AND m.rule_id <> 'failed-effects-not-swallowed'
