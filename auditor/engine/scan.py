@@ -121,6 +121,11 @@ def run_scan(
     (the CLI's shows a progress bar)."""
     with _evaluated(request, catalog, load) as (store, evaluation, ingest, spans):
         if request.db is not None:
+            # The findings are durable once committed (the write-ahead log). Closing would
+            # also checkpoint, and the first checkpoint of a store filled in many batches
+            # compacts its spans (seconds, and memory in proportion to the store): that is
+            # left to the next writer that checkpoints anyway (audit serve, audit ingest).
+            store.con.execute("PRAGMA disable_checkpoint_on_shutdown")
             save_findings(
                 store.con,
                 evaluation.findings,
