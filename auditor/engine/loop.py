@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from auditor.engine.catalog import Catalog
-from auditor.engine.evaluate import evaluate
+from auditor.engine.evaluate import DEFAULT_WITHIN_S, evaluate
 from auditor.store.duck import DuckStore
 from auditor.store.findings import save_findings
 
@@ -45,7 +45,11 @@ class LoopStats:
 
 class EvaluationLoop:
     def __init__(
-        self, store: DuckStore, catalog: Catalog, interval_s: float, grace_s: float = 300.0
+        self,
+        store: DuckStore,
+        catalog: Catalog,
+        interval_s: float,
+        grace_s: float = DEFAULT_WITHIN_S,
     ) -> None:
         self.store = store
         self.catalog = catalog
