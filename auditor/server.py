@@ -38,6 +38,7 @@ from typing import Any
 import grpc
 from aiohttp import web
 
+from auditor.clock import SYSTEM_CLOCK, Clock
 from auditor.config import Settings
 from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
@@ -75,20 +76,27 @@ def _free_port(host: str, port: int) -> int:
 
 
 class Server:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
+        self.clock = clock
         # Rules load first: a broken rule file stops the start with file:line:col problems.
         catalog = load_catalog(settings.rules)
-        self.store = DuckStore(settings.store)
+        self.store = DuckStore(settings.store, clock=clock)
         self.writer = GroupCommitWriter(self.store, max_pending_spans=settings.max_pending_spans)
         self.evaluation = (
-            EvaluationLoop(self.store, catalog, settings.evaluation_interval_s, settings.grace_s)
+            EvaluationLoop(
+                self.store,
+                catalog,
+                settings.evaluation_interval_s,
+                settings.grace_s,
+                clock=clock,
+            )
             if settings.evaluation_interval_s > 0
             else None
         )
         workers = settings.decode_workers
         self.workers = (os.cpu_count() or 1) if workers is None else workers
-        self.started_at = time.time()
+        self.started_at_ns = clock.now_ns()
         self.http_port = 0
         self.grpc_port = 0
         self.hub: Hub | None = None
@@ -116,7 +124,7 @@ class Server:
             }
         return {
             "store": str(self.settings.store),
-            "uptime_s": round(time.time() - self.started_at, 1),
+            "uptime_s": round((self.clock.now_ns() - self.started_at_ns) / 1e9, 1),
             **counts,
             "spans_stored": self.writer.stored,
             "commits": self.writer.commits,
@@ -232,8 +240,12 @@ class Server:
                 process.join()
 
 
-async def serve(settings: Settings, on_ready: Callable[[Server], None] | None = None) -> None:
-    server = Server(settings)
+async def serve(
+    settings: Settings,
+    on_ready: Callable[[Server], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    server = Server(settings, clock)
     try:
         await server.start()
     except BaseException:
