@@ -27,7 +27,9 @@ STORE = typer.Option(
 
 def ingest_command(
     files: list[str] = typer.Argument(
-        None, help="OTLP JSON-lines, OTLP/JSON or protobuf files, optionally .gz; - reads stdin."
+        None,
+        metavar="FILE",
+        help="OTLP JSON-lines, OTLP/JSON or protobuf files, optionally .gz; - reads stdin.",
     ),
     db: Path = STORE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import typer
 
+from auditor.cli.help import typer_app
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.engine.evaluate import evaluate
@@ -31,9 +32,7 @@ from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
 from auditor.yamlloc import load_located, validate
 
-rules_app = typer.Typer(
-    help="List, lint, explain and test rules.", no_args_is_help=True, add_completion=False
-)
+rules_app = typer_app(help="List, lint, explain and test rules.", add_completion=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +41,9 @@ def register(app: typer.Typer) -> None:
 
 @rules_app.command("list")
 def list_command(
-    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders to add."),
+    rules: list[Path] = typer.Option(
+        [], "--rules", metavar="PATH", help="Rule files or folders to add."
+    ),
     packs: bool = typer.Option(True, "--packs/--no-packs", help="Include the built-in packs."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per rule."),
 ) -> None:
@@ -90,7 +91,9 @@ def _bind_all(catalog: Catalog, only_user: bool = True) -> list[str]:
 
 @rules_app.command("lint")
 def lint_command(
-    paths: list[Path] = typer.Argument(..., help="Rule files or folders."),
+    paths: list[Path] = typer.Argument(
+        ..., metavar="PATH", help="Rule files or folders (rule test files in them are skipped)."
+    ),
 ) -> int:
     """Check rule files: schema, semantics, and that every query runs."""
     catalog = load_catalog(paths, packs=False)
@@ -104,8 +107,10 @@ def lint_command(
 
 @rules_app.command("explain")
 def explain_command(
-    rule_id: str = typer.Argument(..., help="The id of the rule."),
-    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders to add."),
+    rule_id: str = typer.Argument(..., metavar="RULE_ID", help="The id of the rule."),
+    rules: list[Path] = typer.Option(
+        [], "--rules", metavar="PATH", help="Rule files or folders to add."
+    ),
     profiles: bool = typer.Option(
         False, "--profiles", help="Also print the SQL deriving job_runs, effects, …"
     ),
@@ -153,9 +158,14 @@ def _load_test_file(path: Path) -> dict:
 
 @rules_app.command("test")
 def test_command(
-    files: list[Path] = typer.Argument(..., help="Rule test files."),
+    files: list[Path] = typer.Argument(
+        ..., metavar="FILE", help="Rule test files: the rules to load, spans in, findings expected."
+    ),
     rules: list[Path] = typer.Option(
-        [], "--rules", help="Rule files for tests whose file names none."
+        [],
+        "--rules",
+        metavar="PATH",
+        help="Rule files or folders to test, for test files without rule_files.",
     ),
     packs: bool = typer.Option(False, "--packs/--no-packs", help="Also run the built-in packs."),
 ) -> int:
