@@ -4,8 +4,9 @@
 - ``lint``: load and compile rule files, and bind every query (so a ``where:`` naming a
   column that does not exist is reported at its ``file:line:col``) without any spans;
 - ``explain ID``: the compiled SQL of each check, with its bound parameters;
-- ``test FILE…``: rule unit tests (``auditor.rules.testing``): exit 0 all pass, 1 a test
-  failed, 2 a rule or test file is broken;
+- ``test PATH…``: rule unit tests (``auditor.rules.testing``) of the files given, and of the
+  rule test files in the folders given (named as ``auditor.rules.loader`` says): exit 0 all
+  pass, 1 a test failed, 2 a rule or test file is broken;
 - ``schema``: the JSON Schema of rule files (with the system profile schema inside).
 """
 
@@ -27,6 +28,7 @@ from auditor.errors import ExitCode, InputError, RuleError, UsageError
 from auditor.profiles.schema import profile_schema
 from auditor.receivers.files import ingest_files
 from auditor.rules.compiler import compile_rule
+from auditor.rules.loader import RULE_FILE_SUFFIXES, is_rule_test_file
 from auditor.rules.schema import rule_file_schema
 from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
@@ -156,10 +158,31 @@ def _load_test_file(path: Path) -> dict:
     return document.value
 
 
+def _test_files(paths: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to the rule test files below them, sorted."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in RULE_FILE_SUFFIXES and p.is_file() and is_rule_test_file(p, path)
+        )
+        if not found:
+            raise UsageError(f"no rule test files in {path} (*_test.yaml, *.test.yaml, tests/)")
+        files += found
+    return files
+
+
 @rules_app.command("test")
 def test_command(
     files: list[Path] = typer.Argument(
-        ..., metavar="FILE", help="Rule test files: the rules to load, spans in, findings expected."
+        ...,
+        metavar="PATH",
+        help="Rule test files (the rules to load, spans in, findings expected), or folders: "
+        "their *_test.yaml, *.test.yaml and tests/ files.",
     ),
     rules: list[Path] = typer.Option(
         [],
@@ -171,7 +194,7 @@ def test_command(
 ) -> int:
     """Run rule unit tests: spans in, expected findings out."""
     failed = total = 0
-    for path in files:
+    for path in _test_files(files):
         spec = _load_test_file(path)
         rule_paths = [path.parent / p for p in spec.get("rule_files", [])] or list(rules)
         catalog = load_catalog(rule_paths, packs=packs)
