@@ -187,8 +187,8 @@ class Settings:
         default=DEFAULT_WITHIN_S,
         metadata=_about(
             Source(
-                "How long a done job waits for its confirmation (or an enqueued job for its "
-                "run) before it is a finding, for rules that set no `within`.",
+                "How long a done job may wait for its confirmation before its finding is open "
+                "rather than pending, for rules that set no `within`.",
                 key="evaluation.grace",
                 kind="duration",
             )
