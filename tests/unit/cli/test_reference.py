@@ -44,7 +44,9 @@ def test_every_command_has_a_section() -> None:
 def test_the_configuration_page_lists_every_setting_and_its_default() -> None:
     page = (DOCS / "configuration.md").read_text(encoding="utf-8")
     for name, source in sources():
-        row = next(line for line in page.splitlines() if f"| {reference.cell(source.help)} |" in line)
+        row = next(
+            line for line in page.splitlines() if f"| {reference.cell(source.help)} |" in line
+        )
         assert f"`{reference.default_text(name)}`" in row
         if source.key:
             assert f"`{source.key}`" in row
