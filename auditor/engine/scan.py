@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from auditor import __version__
-from auditor.clock import SYSTEM, Clock
+from auditor.clock import SYSTEM_CLOCK, Clock, naive_utc
 from auditor.engine.catalog import Catalog
 from auditor.engine.evaluate import Evaluation, evaluate
 from auditor.errors import InputError, UsageError
@@ -115,7 +115,11 @@ def _evaluated(
 
 
 def run_scan(
-    request: ScanRequest, catalog: Catalog, *, clock: Clock = SYSTEM, load: Loader = ingest_files
+    request: ScanRequest,
+    catalog: Catalog,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    load: Loader = ingest_files,
 ) -> ScanResult:
     """Evaluate ``catalog`` over the request's inputs. ``load`` puts the files into the store
     (the CLI's shows a progress bar)."""
@@ -130,7 +134,7 @@ def run_scan(
                 store.con,
                 evaluation.findings,
                 "scan",
-                clock.now().replace(tzinfo=None),
+                naive_utc(clock.now()),
                 [r.id for r in catalog.enabled_rules()],
             )
     shown, suppressed = apply_baseline(evaluation.findings, request.baseline)
