@@ -230,9 +230,9 @@ def _run_rules(
                 # One statement per rule: its shared tables (runs, effects, which belong
                 # together) computed once, every check over them, and the judged jobs for
                 # reports (JUnit).
-                judged = (
-                    "none" if catalog.is_builtin(rule) else ("rows" if list_checked else "count")
-                )
+                # JUnit lists the jobs your rules judged; the packs' are counted
+                rows = list_checked and not catalog.is_builtin(rule)
+                judged = "rows" if rows else "count"
                 tables = (("e", shared[rule.id]),) if rule.id in shared else ()
                 sql, params = _statement(rule, judged, tables)
                 insert = f"INSERT INTO audit_candidates SELECT {index}, * FROM ({sql})"
