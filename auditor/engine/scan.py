@@ -49,11 +49,20 @@ class ScanRequest:
 
 
 @dataclass(frozen=True)
+class RuleWarning:
+    rule_id: str
+    text: str  # one sentence: what the rule judged, and the nearest name seen
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class ScanResult:
     report: Report  # what the formats render (baseline applied)
     findings: FindingTable  # every finding, before the baseline (--write-baseline)
     ingest: IngestSummary | None  # what loading the files said (None: no files)
-    warnings: tuple[str, ...] = ()  # rules that judged no job, and why (--strict fails them)
+    warnings: tuple[RuleWarning, ...] = ()  # rules that judged no job (--strict fails them)
 
     @property
     def input_problem(self) -> bool:
@@ -153,7 +162,7 @@ def run_scan(
         judged=evaluation.judged,
     )
     warnings = tuple(
-        idle_rule_warning(rule, evaluation.job_runs, evaluation.job_names)
+        RuleWarning(rule.id, idle_rule_warning(rule, evaluation.job_runs, evaluation.job_names))
         for rule in catalog.enabled_rules()
         if not catalog.is_builtin(rule) and evaluation.judged.get(rule.id, 0) == 0
     )
