@@ -27,6 +27,15 @@ The checks (DESIGN.md, "Finding kinds"):
 - ``at_most_once``: ok effects in ``m`` grouped by name and key, more than one span
   → ``duplicate_effect`` (retries included: ``j`` holds every attempt);
 - ``complete_within``: an enqueue with no job run of the same system and id → ``lost_job``.
+
+``jobs.where`` names columns of the job's row (``job_runs``, or ``enqueues`` for
+``complete_within``) and of its span (``otel_traces``): every column it names without a
+table is qualified with the one it belongs to. A condition on the row alone filters the row;
+one that reads the span joins the row's span (same TraceId and SpanId) in a SEMI JOIN whose
+ON holds the condition: nothing is correlated, so DuckDB and ClickHouse both run it. A where
+naming a column the judged rows lack (``attempt`` with ``complete_within``) never gets here:
+the rule loader rejects it (``rules.build``). ``expect.span.where`` reads only the candidate
+effect span, the one table of its query, and is spliced in as written.
 """
 
 from __future__ import annotations
@@ -37,8 +46,9 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from auditor.profiles.compiler import ENQUEUE_COLUMNS, JOB_RUN_COLUMNS
 from auditor.rules.model import Correlate, JobSelector, Rule, SpanSelector
-from auditor.rules.where import parse_where
+from auditor.rules.where import columns_named, parse_where, qualified
 from auditor.sqlbuild import (
     DUCKDB,
     Dialect,
@@ -68,6 +78,8 @@ EFFECT_COLUMNS = {
     "side_effect.key": "effect_key",
     "side_effect.name": "effect_name",
 }
+
+SPANS = "otel_traces"  # a jobs.where reads the run's (or enqueue's) span here
 
 _KINDS = {k: k.capitalize() for k in ("internal", "server", "client", "producer", "consumer")}
 _STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
@@ -226,21 +238,31 @@ class _Build:
 # ----------------------------------------------------------------------------- job side
 
 
-def _where_on_spans(
-    b: _Build, where: str, trace: exp.Expression, span: exp.Expression
-) -> exp.Expression:
-    """``(trace, span)`` names a span of otel_traces that satisfies the rule's ``where:``."""
-    spans = (
-        select(col(None, "TraceId"), col(None, "SpanId"))
-        .from_(table("otel_traces"), copy=False)
-        .where(parse_where(where), copy=False)
+def _where(where: str, a: str, *, enqueues: bool) -> tuple[exp.Expression | None, exp.Join | None]:
+    """The rule's ``jobs.where`` on row ``a`` of ``job_runs`` (or ``enqueues``): a column of
+    that table reads the row, any other column the row's own span in otel_traces. Returns
+    the condition for the row's WHERE when it reads only the row, else a SEMI JOIN of the
+    row's span on (TraceId, SpanId) whose ON holds it: never a subquery correlated with the
+    row (the where names both; DuckDB cannot run a correlated multi-column IN, and
+    ClickHouse runs no correlated subquery)."""
+    columns = ENQUEUE_COLUMNS if enqueues else JOB_RUN_COLUMNS
+    condition = qualified(parse_where(where), lambda name: a if name in columns else SPANS)
+    if not any(c.table == SPANS for c in condition.find_all(exp.Column)):
+        return condition, None
+    on = and_(
+        eq(col(SPANS, "TraceId"), col(a, "trace_id")),
+        eq(col(SPANS, "SpanId"), col(a, "span_id")),
+        condition,
     )
-    return in_subquery([trace, span], spans)
+    return None, join("semi", table(SPANS), on)
 
 
-def _job_filter(b: _Build, jobs: JobSelector, a: str, *, enqueues: bool = False) -> exp.Expression:
-    """The job selector on a ``job_runs`` row (or an ``enqueues`` row, which has no attempt)."""
-    parts: list[exp.Expression] = []
+def _job_filter(
+    b: _Build, jobs: JobSelector, a: str, *, enqueues: bool = False
+) -> tuple[exp.Expression, exp.Join | None]:
+    """The job selector on a ``job_runs`` row (or an ``enqueues`` row, which has no attempt):
+    the row's condition, and the join its ``where:`` needs when it reads the row's span."""
+    parts: list[exp.Expression | None] = []
     if jobs.system:
         parts.append(b.text_match(col(a, "system"), jobs.system))
     if jobs.name:
@@ -255,9 +277,22 @@ def _job_filter(b: _Build, jobs: JobSelector, a: str, *, enqueues: bool = False)
         if column == "attempt":
             read = exp.cast(read, "VARCHAR", copy=False)
         parts.append(eq(read, b.bind(value)))
+    spans = None
     if jobs.where:
-        parts.append(_where_on_spans(b, jobs.where, col(a, "trace_id"), col(a, "span_id")))
-    return and_(*parts)
+        condition, spans = _where(jobs.where, a, enqueues=enqueues)
+        parts.append(condition)
+    return and_(*parts), spans
+
+
+def _selected(
+    query: exp.Select, b: _Build, a: str, *more: exp.Expression, enqueues: bool = False
+) -> exp.Select:
+    """``query`` (reading row ``a``) narrowed to the jobs the rule's selector chooses, and to
+    the conditions ``more`` before it."""
+    condition, spans = _job_filter(b, b.rule.jobs, a, enqueues=enqueues)
+    if spans is not None:
+        query = query.join(spans, copy=False)
+    return query.where(and_(*more, condition), copy=False)
 
 
 def _declared(b: _Build) -> bool:
@@ -268,6 +303,7 @@ def _declared(b: _Build) -> bool:
 def _job_runs(b: _Build) -> exp.Select:
     """``j``: the runs the rule judges, with ``expected`` = the effect name each must prove."""
     a = "r"
+    declared: list[exp.Expression] = []
     if _declared(b):
         listed = col(a, "expected_effects")
         names = exp.Case(
@@ -276,17 +312,13 @@ def _job_runs(b: _Build) -> exp.Select:
             default=func("string_split", listed, lit(",")),
         )  # fmt: skip
         expected = func("trim", func("unnest", names))
-        where = and_(
-            exp.NEQ(this=listed.copy(), expression=lit("")), _job_filter(b, b.rule.jobs, a)
-        )
+        declared.append(exp.NEQ(this=listed.copy(), expression=lit("")))
     else:
         expected = lit("")
-        where = _job_filter(b, b.rule.jobs, a)
-    return (
-        select(*[col(a, c) for c in _j_columns(b)], alias(expected, "expected"))
-        .from_(table("job_runs", a), copy=False)
-        .where(where, copy=False)
+    query = select(*[col(a, c) for c in _j_columns(b)], alias(expected, "expected")).from_(
+        table("job_runs", a), copy=False
     )
+    return _selected(query, b, a, *declared)
 
 
 _J_BASE = (
@@ -347,6 +379,10 @@ def optional_columns(rule: Rule) -> frozenset[tuple[str, str]]:
         column = JOB_COLUMNS.get(key)
         read.add(("job_runs", column or "attributes"))
         read.add(("enqueues", "attributes" if column in (None, "attempt") else column))
+    if rule.jobs.where:  # the row's columns a where names (the others are its span's)
+        named = columns_named(rule.jobs.where)
+        read |= {("job_runs", c) for c in named if c in JOB_RUN_COLUMNS}
+        read |= {("enqueues", c) for c in named if c in ENQUEUE_COLUMNS}
     return frozenset(
         (table, column) for table, column in read if column in OPTIONAL_COLUMNS.get(table, ())
     )
@@ -751,7 +787,7 @@ def _lost(b: _Build) -> exp.Select:
         .group_by(col(None, "system"), col(None, "job_id"), copy=False)
     )  # fmt: skip
     runs = select(col(None, "system"), col(None, "job_id")).from_(table("job_runs"), copy=False)
-    return (
+    query = (
         select(
             *[alias(col(q, c), c) for c in ("system", "job_id", "job_name", "queue")],
             alias(exp.cast(exp.Null(), "BIGINT", copy=False), "attempt"),
@@ -767,8 +803,8 @@ def _lost(b: _Build) -> exp.Select:
         .from_(table("enqueues", q), copy=False)
         .join(join("anti", subquery(runs, "r"), and_(eq(col("r", "system"), col(q, "system")), eq(col("r", "job_id"), col(q, "job_id")))), copy=False)
         .join(join("left", subquery(signals, "g"), and_(eq(col("g", "system"), col(q, "system")), eq(col("g", "job_id"), col(q, "job_id")))), copy=False)
-        .where(_job_filter(b, b.rule.jobs, q, enqueues=True), copy=False)
     )  # fmt: skip
+    return _selected(query, b, q, enqueues=True)
 
 
 # the judged query's rows are padded to the checks' columns when batched
@@ -790,10 +826,13 @@ def _judged(b: _Build) -> exp.Select:
             .where(eq(col("j", "outcome"), lit("done")), copy=False)
         )
     else:
-        query = (
-            select(col("q", "system"), col("q", "job_id"), col("q", "job_name"))
-            .from_(table("enqueues", "q"), copy=False)
-            .where(_job_filter(b, b.rule.jobs, "q", enqueues=True), copy=False)
+        query = _selected(
+            select(col("q", "system"), col("q", "job_id"), col("q", "job_name")).from_(
+                table("enqueues", "q"), copy=False
+            ),
+            b,
+            "q",
+            enqueues=True,
         )
     return query.distinct()
 

@@ -83,7 +83,9 @@ class JobSelector:
     name: str | None = None  # glob on job_name
     queue: str | None = None  # equality on queue
     attributes: Attributes = ()  # equality on the job run span's attributes, values as text
-    where: str | None = None  # a checked, pure SQL condition
+    # a checked, pure SQL condition on the job run's row (job_runs columns; for
+    # complete_within, enqueues columns) and its span's (otel_traces columns)
+    where: str | None = None
 
 
 @dataclass(frozen=True)

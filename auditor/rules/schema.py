@@ -118,7 +118,13 @@ _JOB_SELECTOR: dict[str, Any] = {
         "name": {**_GLOB, "description": "Glob on the job name, e.g. tasks.send_*."},
         "queue": {"type": "string", "minLength": 1, "description": "The queue the job ran from."},
         "attributes": _ATTRIBUTES,
-        "where": _WHERE,
+        "where": {
+            **_WHERE,
+            "description": _WHERE["description"]
+            + " It may name the job run's columns (system, job_id, job_name, queue, attempt, "
+            "outcome, service, …; with complete_within, an enqueue's) and its span's "
+            "(ServiceName, Duration, SpanAttributes, …).",
+        },
     },
 }
 

@@ -19,16 +19,14 @@ WITH j AS (
     "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
+  SEMI JOIN "otel_traces"
+    ON "otel_traces"."TraceId" = "r"."trace_id"
+    AND "otel_traces"."SpanId" = "r"."span_id"
+    AND (
+      "otel_traces".ServiceName = 'zeta-worker' AND "otel_traces".Duration > 1000
+    )
   WHERE
     "r"."system" = $p1
-    AND ("r"."trace_id", "r"."span_id") IN (
-      SELECT
-        "TraceId",
-        "SpanId"
-      FROM "otel_traces"
-      WHERE
-        ServiceName = 'zeta-worker' AND Duration > 1000
-    )
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -196,16 +194,14 @@ WITH j AS (
     "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
+  SEMI JOIN "otel_traces"
+    ON "otel_traces"."TraceId" = "r"."trace_id"
+    AND "otel_traces"."SpanId" = "r"."span_id"
+    AND (
+      "otel_traces".ServiceName = 'zeta-worker' AND "otel_traces".Duration > 1000
+    )
   WHERE
     "r"."system" = $p1
-    AND ("r"."trace_id", "r"."span_id") IN (
-      SELECT
-        "TraceId",
-        "SpanId"
-      FROM "otel_traces"
-      WHERE
-        ServiceName = 'zeta-worker' AND Duration > 1000
-    )
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -327,16 +323,14 @@ WITH j AS (
     "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
+  SEMI JOIN "otel_traces"
+    ON "otel_traces"."TraceId" = "r"."trace_id"
+    AND "otel_traces"."SpanId" = "r"."span_id"
+    AND (
+      "otel_traces".ServiceName = 'zeta-worker' AND "otel_traces".Duration > 1000
+    )
   WHERE
     "r"."system" = $p1
-    AND ("r"."trace_id", "r"."span_id") IN (
-      SELECT
-        "TraceId",
-        "SpanId"
-      FROM "otel_traces"
-      WHERE
-        ServiceName = 'zeta-worker' AND Duration > 1000
-    )
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -460,16 +454,14 @@ WITH j AS (
     "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
+  SEMI JOIN "otel_traces"
+    ON "otel_traces"."TraceId" = "r"."trace_id"
+    AND "otel_traces"."SpanId" = "r"."span_id"
+    AND (
+      "otel_traces".ServiceName = 'zeta-worker' AND "otel_traces".Duration > 1000
+    )
   WHERE
     "r"."system" = $p1
-    AND ("r"."trace_id", "r"."span_id") IN (
-      SELECT
-        "TraceId",
-        "SpanId"
-      FROM "otel_traces"
-      WHERE
-        ServiceName = 'zeta-worker' AND Duration > 1000
-    )
 ), e AS (
   SELECT
     "s"."SpanName" AS "effect_name",
@@ -637,16 +629,14 @@ WITH j AS (
     "r"."signals",
     '' AS "expected"
   FROM "job_runs" AS "r"
+  SEMI JOIN "otel_traces"
+    ON "otel_traces"."TraceId" = "r"."trace_id"
+    AND "otel_traces"."SpanId" = "r"."span_id"
+    AND (
+      "otel_traces".ServiceName = 'zeta-worker' AND "otel_traces".Duration > 1000
+    )
   WHERE
     "r"."system" = $p1
-    AND ("r"."trace_id", "r"."span_id") IN (
-      SELECT
-        "TraceId",
-        "SpanId"
-      FROM "otel_traces"
-      WHERE
-        ServiceName = 'zeta-worker' AND Duration > 1000
-    )
 )
 SELECT DISTINCT
   "j"."system",
