@@ -29,9 +29,13 @@ from auditor.engine.evidence import attach_evidence
 from auditor.findings.messages import message
 from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
 from auditor.findings.report import CheckedJob
-from auditor.rules.compiler import compile_rule, effects_key, optional_columns
+from auditor.rules.compiler import (
+    effects_key,
+    optional_columns,
+    shared_effect_tables,
+    statement_for,
+)
 from auditor.rules.model import Rule
-from auditor.sqlbuild import DUCKDB
 
 DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none
 
@@ -147,8 +151,7 @@ def _effects_key(rule: Rule) -> tuple[str, tuple[object, ...]] | None:
 def _statement(
     rule: Rule, judged: str, tables: tuple[tuple[str, str], ...]
 ) -> tuple[str, dict[str, object]]:
-    query, params = compile_rule(rule).batch(judged=judged, consume=True, tables=dict(tables))
-    return DUCKDB.render(query, pretty=False, consume=True), params
+    return statement_for(rule, judged=judged, tables=dict(tables))
 
 
 def forget_compiled() -> None:
@@ -161,21 +164,7 @@ def forget_compiled() -> None:
 def _effect_groups(rules: list[Rule]) -> tuple[dict[str, str], list[tuple[str, str, list]]]:
     """Rules that accept the same effect spans (the same ``e``) read one table made once:
     (rule id -> table, [(table, SELECT, parameters)] to make)."""
-    groups: dict[tuple[str, tuple[object, ...]], list[Rule]] = {}
-    for rule in rules:
-        key = _effects_key(rule)
-        if key is not None:
-            groups.setdefault(key, []).append(rule)
-    tables: dict[str, str] = {}
-    made: list[tuple[str, str, list]] = []
-    for index, ((sql, values), members) in enumerate(groups.items()):
-        if len(members) < 2:
-            continue
-        table_name = f"shared_effects_{index}"
-        made.append((table_name, sql, list(values)))
-        for rule in members:
-            tables[rule.id] = table_name
-    return tables, made
+    return shared_effect_tables(rules, _effects_key)
 
 
 _paused = 0  # evaluations running with the cyclic collector paused

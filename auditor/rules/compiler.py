@@ -1,4 +1,5 @@
-"""Rules → one SQL query per check, built as sqlglot ASTs over the derived tables.
+"""Rules → one SQL statement per rule (every check at once), built as sqlglot ASTs over the
+derived tables.
 
 Reads ``job_runs``, ``effects``, ``enqueues``, ``signals`` and ``error_spans`` (see
 ``profiles.compiler``) and, for ``span:`` selectors and ``where:``, ``otel_traces``. Values
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -88,26 +90,12 @@ _STATUS = {"ok": "Ok", "error": "Error", "unset": "Unset"}
 @dataclass(frozen=True)
 class CompiledCheck:
     check: str  # confirmed | before_done | at_most_once | effect_ok | complete_within | judged
-    body: exp.Expression  # the check over the shared tables j, e, m created beforehand
-    common: tuple[tuple[str, exp.Expression], ...] = ()  # the shared tables it reads
+    body: exp.Expression  # the check over the shared tables j, e, m (CompiledRule.common)
     all_params: dict[str, object] = field(default_factory=dict)
 
     @property
     def body_params(self) -> dict[str, object]:
         return _used(self.all_params, self.body)
-
-    @property
-    def query(self) -> exp.Expression:
-        """The self-contained query: the shared tables as its first CTEs (built on demand;
-        ``audit rules explain``, golden tests and other engines read this one)."""
-        return _full(self.body, self.common)
-
-    @property
-    def params(self) -> dict[str, object]:
-        return _used(self.all_params, self.query)
-
-    def sql(self, dialect: Dialect = DUCKDB, pretty: bool = True) -> str:
-        return dialect.render(self.query, pretty=pretty)
 
     def body_sql(self, dialect: Dialect = DUCKDB, pretty: bool = False) -> str:
         return dialect.render(self.body, pretty=pretty)
@@ -848,22 +836,9 @@ def params_in(sql: str, params: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if k in names}
 
 
-def _full(body: exp.Expression, common: tuple[tuple[str, exp.Expression], ...]) -> exp.Expression:
-    """The self-contained query: the shared tables as the first CTEs, then the check's own."""
-    query = body.copy()
-    own = list(query.args["with_"].expressions) if query.args.get("with_") else []
-    query.set("with_", None)
-    for name, cte in common:
-        query = query.with_(name, as_=cte.copy(), copy=False)  # type: ignore[attr-defined]
-    for cte in own:
-        query = query.with_(cte.alias, as_=cte.this, copy=False)  # type: ignore[attr-defined]
-    return query
-
-
 def compile_rule(rule: Rule, dialect: Dialect = DUCKDB) -> CompiledRule:
-    """Each check as one self-contained query (``CompiledCheck.query``), and, for running
-    several checks of a rule cheaply, the shared tables ``j``, ``e``, ``m`` (``common``) with
-    each check's query over them (``CompiledCheck.body``)."""
+    """The shared tables ``j``, ``e``, ``m`` (``common``) and each check's query over them
+    (``CompiledCheck.body``), which ``CompiledRule.batch`` makes one statement of."""
     b = _Build(rule, dialect)
     common: list[tuple[str, exp.Expression]] = []
     if rule.expect is not None:
@@ -885,9 +860,47 @@ def compile_rule(rule: Rule, dialect: Dialect = DUCKDB) -> CompiledRule:
             body = _lost(b)
         else:  # pragma: no cover - the model only holds known checks
             raise ValueError(f"unknown check {check!r}")
-        uses = shared if check != "complete_within" else ()
-        checks.append(CompiledCheck(check, body, uses, b.params.values))
-    judged_body = _judged(b)
-    judged_common = shared[:1] if rule.expect is not None else ()
-    judged = CompiledCheck("judged", judged_body, judged_common, b.params.values)
+        checks.append(CompiledCheck(check, body, b.params.values))
+    judged = CompiledCheck("judged", _judged(b), b.params.values)
     return CompiledRule(rule, tuple(checks), judged, shared, b.params.values)
+
+
+EffectsKey = tuple[str, tuple[object, ...]]  # what effects_key returns for a rule
+
+
+def statement_for(
+    rule: Rule,
+    *,
+    judged: str = "count",
+    tables: dict[str, str] | None = None,
+    dialect: Dialect = DUCKDB,
+    pretty: bool = False,
+) -> tuple[str, dict[str, object]]:
+    """The statement the engine runs for ``rule`` (``CompiledRule.batch``) as text, with its
+    parameters. The engine executes it with ``pretty=False``; ``audit rules explain`` and the
+    golden tests print it pretty, the same statement laid out on lines."""
+    query, params = compile_rule(rule, dialect).batch(judged=judged, consume=True, tables=tables)
+    return dialect.render(query, pretty=pretty, consume=True), params
+
+
+def shared_effect_tables(
+    rules: Iterable[Rule], key: Callable[[Rule], EffectsKey | None] = effects_key
+) -> tuple[dict[str, str], list[tuple[str, str, list[object]]]]:
+    """Rules that accept the same effect spans (the same ``e``) read one table made once:
+    (rule id -> table, [(table, SELECT with ``?`` parameters, their values)] to make first).
+    A table is made only for two rules or more. ``key``: ``effects_key``, or a cached one."""
+    groups: dict[EffectsKey, list[Rule]] = {}
+    for rule in rules:
+        found = key(rule)
+        if found is not None:
+            groups.setdefault(found, []).append(rule)
+    tables: dict[str, str] = {}
+    made: list[tuple[str, str, list[object]]] = []
+    for index, ((sql, values), members) in enumerate(groups.items()):
+        if len(members) < 2:
+            continue
+        table_name = f"shared_effects_{index}"
+        made.append((table_name, sql, list(values)))
+        for rule in members:
+            tables[rule.id] = table_name
+    return tables, made

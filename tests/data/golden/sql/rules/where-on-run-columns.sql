@@ -1,8 +1,6 @@
 -- rule where-on-run-columns
-
--- check confirmed
 -- params {"p1": "zeta-system", "p2": "zeta.email.sent"}
-WITH j AS (
+WITH j AS MATERIALIZED (
   SELECT
     "r"."system",
     "r"."job_id",
@@ -24,7 +22,7 @@ WITH j AS (
     AND (
       "r".job_name NOT LIKE '%.zeta-test' AND "r".attempt < 3
     )
-), e AS (
+), e AS MATERIALIZED (
   SELECT
     "f"."effect_name",
     "f"."effect_key",
@@ -41,7 +39,7 @@ WITH j AS (
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
-), m AS (
+), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
     "j"."span_id" AS "j_span_id",
@@ -79,7 +77,7 @@ WITH j AS (
         "trace_id"
       FROM "job_runs"
     )
-), confirmed AS (
+), confirmed AS NOT MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -93,60 +91,61 @@ WITH j AS (
     "j_expected"
 )
 SELECT
-  "j"."system" AS "system",
-  "j"."job_id" AS "job_id",
-  "j"."job_name" AS "job_name",
-  "j"."queue" AS "queue",
-  "j"."attempt" AS "attempt",
-  "j"."done_ns" AS "done_ns",
-  "j"."start_ns" AS "start_ns",
-  "j"."end_ns" AS "end_ns",
-  "j"."trace_id" AS "trace_id",
-  "j"."span_id" AS "span_id",
-  "j"."service" AS "service",
-  "j"."signals" AS "signals",
-  $p2 AS "effect_name",
-  '' AS "effect_key",
-  CAST([] AS TEXT[]) AS "related",
-  CAST(NULL AS BIGINT) AS "detail_ns",
-  '' AS "note"
-FROM "j" AS "j"
-ANTI JOIN "confirmed" AS "c"
-  ON "c"."j_trace_id" = "j"."trace_id"
-  AND "c"."j_span_id" = "j"."span_id"
-  AND "c"."j_expected" = "j"."expected"
-WHERE
-  "j"."outcome" = 'done';
-
--- check judged
--- params {"p1": "zeta-system"}
-WITH j AS (
+  *
+FROM (
   SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
+    'confirmed' AS "check",
+    "j"."system" AS "system",
+    "j"."job_id" AS "job_id",
+    "j"."job_name" AS "job_name",
+    "j"."queue" AS "queue",
+    "j"."attempt" AS "attempt",
+    "j"."done_ns" AS "done_ns",
+    "j"."start_ns" AS "start_ns",
+    "j"."end_ns" AS "end_ns",
+    "j"."trace_id" AS "trace_id",
+    "j"."span_id" AS "span_id",
+    "j"."service" AS "service",
+    "j"."signals" AS "signals",
+    $p2 AS "effect_name",
+    '' AS "effect_key",
+    CAST([] AS TEXT[]) AS "related",
+    CAST(NULL AS BIGINT) AS "detail_ns",
+    '' AS "note"
+  FROM "j" AS "j"
+  ANTI JOIN "confirmed" AS "c"
+    ON "c"."j_trace_id" = "j"."trace_id"
+    AND "c"."j_span_id" = "j"."span_id"
+    AND "c"."j_expected" = "j"."expected"
   WHERE
-    "r"."system" = $p1
-    AND (
-      "r".job_name NOT LIKE '%.zeta-test' AND "r".attempt < 3
-    )
-)
-SELECT DISTINCT
-  "j"."system",
-  "j"."job_id",
-  "j"."job_name"
-FROM "j" AS "j"
-WHERE
-  "j"."outcome" = 'done';
+    "j"."outcome" = 'done'
+  UNION ALL
+  SELECT
+    'judged_count' AS "check",
+    CAST(NULL AS TEXT) AS "system",
+    CAST(NULL AS TEXT) AS "job_id",
+    CAST(NULL AS TEXT) AS "job_name",
+    CAST(NULL AS TEXT) AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    CAST(NULL AS BIGINT) AS "start_ns",
+    CAST(NULL AS BIGINT) AS "end_ns",
+    CAST(NULL AS TEXT) AS "trace_id",
+    CAST(NULL AS TEXT) AS "span_id",
+    CAST(NULL AS TEXT) AS "service",
+    CAST(NULL AS TEXT) AS "signals",
+    CAST(NULL AS TEXT) AS "effect_name",
+    CAST(NULL AS TEXT) AS "effect_key",
+    CAST(NULL AS TEXT[]) AS "related",
+    COUNT(*) AS "detail_ns",
+    CAST(NULL AS TEXT) AS "note"
+  FROM (
+    SELECT DISTINCT
+      "j"."system",
+      "j"."job_id",
+      "j"."job_name"
+    FROM "j" AS "j"
+    WHERE
+      "j"."outcome" = 'done'
+  ) AS "judged"
+) AS "checks";
