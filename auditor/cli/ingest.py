@@ -63,7 +63,7 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-def print_summary(summary: IngestSummary, db: Path) -> None:
+def print_summary(summary: IngestSummary, db: Path | str) -> None:
     out = sys.stderr
     print(
         f"{summary.spans_stored} spans stored in {db} from {summary.requests} requests in "

@@ -17,7 +17,7 @@ from typer.exceptions import Abort as TyperAbort
 from typer.exceptions import TyperException
 
 from auditor import __version__
-from auditor.cli import ingest, probe, rules, scan, serve
+from auditor.cli import ingest, probe, rules, scan, serve, show
 from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ def _root(
 serve.register(app)
 ingest.register(app)
 scan.register(app)
+show.register(app)
 rules.register(app)
 probe.register(app)
 

@@ -23,10 +23,9 @@ import typer
 
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
-from auditor.engine.evaluate import evaluate
+from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, RuleError, UsageError
 from auditor.profiles.schema import profile_schema
-from auditor.receivers.files import ingest_files
 from auditor.rules.compiler import shared_effect_tables, statement_for
 from auditor.rules.model import Rule
 from auditor.rules.schema import rule_file_schema
@@ -200,24 +199,28 @@ def test_command(
         catalog = load_catalog(rule_paths, packs=packs)
         for test in spec["tests"]:
             total += 1
-            with DuckStore(":memory:") as store:
-                inputs = [str(path.parent / p) for p in test.get("otlp", [])]
-                with tempfile.TemporaryDirectory() as tmp:
-                    if test.get("spans"):
-                        request = Path(tmp) / "spans.jsonl"
-                        request.write_text(json.dumps(spans_to_request(test["spans"])) + "\n")
-                        inputs.append(str(request))
-                    summary = ingest_files(store, inputs)
-                if summary.bad_lines or summary.spans_rejected:
-                    raise InputError(
-                        f"{path}: test {test['name']!r}: " + "; ".join(summary.problems)
-                    )
+            inputs = [str(path.parent / p) for p in test.get("otlp", [])]
+            with tempfile.TemporaryDirectory() as tmp:
+                if test.get("spans"):
+                    request = Path(tmp) / "spans.jsonl"
+                    request.write_text(json.dumps(spans_to_request(test["spans"])) + "\n")
+                    inputs.append(str(request))
                 as_of = None
                 if "as_of" in test:
                     from auditor.cli.scan import parse_as_of
 
                     as_of = parse_as_of(test["as_of"])
-                evaluation = evaluate(store.con, catalog, as_of_ns=as_of, evidence=False)
+                result = run_scan(
+                    ScanRequest(
+                        files=tuple(inputs), as_of_ns=as_of, evidence=False, require_spans=False
+                    ),
+                    catalog,
+                )
+            if result.input_problem and result.ingest is not None:
+                raise InputError(
+                    f"{path}: test {test['name']!r}: " + "; ".join(result.ingest.problems)
+                )
+            evaluation = result.report
             outcome = compare(test["expect"], list(evaluation.findings))
             if outcome.passed:
                 print(f"ok    {path}: {test['name']}")

@@ -1,5 +1,7 @@
 """``audit scan [FILE…] [--db PATH]``: evaluate the rules once and gate CI on the result.
 
+This module parses the arguments and prints; ``engine.scan.run_scan`` does the scan.
+
 Files are loaded into a temporary in-memory store (with ``--db`` they are added to that
 store instead, and the findings are kept there for ``audit tui --db``). The input is taken
 as complete, so nothing is pending unless ``--as-of`` sets the evaluation time.
@@ -12,23 +14,20 @@ a verdict on part of the input would be a lie).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from auditor import __version__
 from auditor.cli.ingest import ingest_with_progress, print_summary
 from auditor.engine.catalog import load_catalog
-from auditor.engine.evaluate import evaluate
+from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, UsageError
-from auditor.findings.baseline import apply_baseline, read_baseline, write_baseline
-from auditor.findings.model import RuleInfo, Severity
-from auditor.findings.report import Report
-from auditor.reports import FORMATS, check_format, render
-from auditor.store.duck import DuckStore
-from auditor.store.findings import save_findings
+from auditor.findings.baseline import Baseline, read_baseline, write_baseline
+from auditor.findings.model import Severity
+from auditor.reports import FORMATS, check_format, write_report
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +54,29 @@ def parse_as_of(text: str) -> int:
     return int(moment.timestamp() * 1e9)
 
 
+def check_writable(flag: str, path: Path) -> None:
+    """A path a command will write, checked before any work: every problem is a usage error."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path}: not writable")
+
+
+def read_text(flag: str, path: Path) -> str:
+    """A file a flag names, read whole; a path that cannot be read is a usage error."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{flag} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{flag} {path}: cannot read it: {exc}") from None
+
+
 def _severity(text: str) -> Severity:
     try:
         return Severity(text.lower())
@@ -62,17 +84,6 @@ def _severity(text: str) -> Severity:
         raise UsageError(
             f"--fail-on {text!r} is not a severity; use one of {', '.join(s.value for s in Severity)}"
         ) from None
-
-
-def _relative(path: str) -> str:
-    """Rule sources relative to the working directory when inside it (SARIF, annotations)."""
-    if not path:
-        return path
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive
-        return path
-    return path if relative.startswith("..") else relative
 
 
 def scan_command(
@@ -103,13 +114,28 @@ def scan_command(
         None, "--baseline", help="Accepted findings (from --write-baseline): not reported."
     ),
     write_baseline_to: Path | None = typer.Option(
-        None, "--write-baseline", help="Write the fingerprints of today's findings here."
+        None,
+        "--write-baseline",
+        help="Write today's findings here as a baseline (matched by rule, kind, system, job "
+        "name, effect name and key, so it holds across runs with new job ids).",
     ),
     as_of: str | None = typer.Option(
         None,
         "--as-of",
-        help="Evaluate grace windows as of this time (ISO 8601, epoch seconds or now).",
+        help="Judge grace windows (within, complete_within) as of this time: ISO 8601, epoch "
+        "seconds or now. Default: the input is complete, every window closed (nothing "
+        "pending); a store still being filled wants --as-of now.",
     ),
+    fail_on_pending: bool = typer.Option(
+        False,
+        "--fail-on-pending",
+        help="Pending findings (inside their grace window) fail too; by default they are "
+        "shown, not failing.",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 2 when one of your rules judged no job at all."
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Full job ids in the table."),
     packs: bool = typer.Option(
         True, "--packs/--no-packs", help="Also run the built-in rule packs."
     ),
@@ -129,64 +155,51 @@ def scan_command(
     check_format(fmt)
     threshold = _severity(fail_on)
     as_of_ns = parse_as_of(as_of) if as_of else None
-    accepted: frozenset[str] = frozenset()
+    for flag, path in (("--output", output), ("--write-baseline", write_baseline_to)):
+        if path is not None:
+            check_writable(flag, path)
+    accepted = Baseline()
     if baseline is not None:
-        try:
-            accepted = read_baseline(baseline.read_text(encoding="utf-8"), str(baseline))
-        except OSError as exc:
-            raise InputError(f"cannot read baseline {baseline}: {exc.strerror or exc}") from None
+        accepted = read_baseline(read_text("--baseline", baseline), str(baseline))
     catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
 
-    input_problem = False
-    with DuckStore(db if db is not None else ":memory:") as store:
-        if files:
-            summary = ingest_with_progress(store, files, show_progress=sys.stderr.isatty())
-            if summary.bad_lines or summary.spans_rejected:
-                print_summary(summary, db or Path(":memory:"))
-                input_problem = True
-        evaluation = evaluate(store.con, catalog, as_of_ns=as_of_ns, list_checked=fmt == "junit")
-        spans = store.span_count()
-        findings, suppressed = apply_baseline(list(evaluation.findings), accepted)
-        if db is not None:
-            save_findings(
-                store.con,
-                evaluation.findings,
-                "scan",
-                datetime.now(UTC).replace(tzinfo=None),
-                [r.id for r in catalog.enabled_rules()],
-            )
-
-    rule_infos: dict[str, RuleInfo] = {}
-    for rule in catalog.enabled_rules():
-        info = rule.info()
-        rule_infos[rule.id] = RuleInfo(
-            info.id, info.title, info.severity, info.description, info.runbook,
-            _relative(info.source), info.line, info.labels,
-        )  # fmt: skip
-    report = Report(
-        findings=tuple(findings),
-        rules=rule_infos,
-        checked=evaluation.checked,
-        jobs_checked=evaluation.jobs_checked,
-        inputs=tuple(files) if files else (str(db),),
-        spans=spans,
+    request = ScanRequest(
+        files=tuple(files),
+        db=db,
+        as_of_ns=as_of_ns,
         fail_on=threshold,
-        baselined=suppressed,
-        tool_version=__version__,
+        baseline=accepted,
+        fail_on_pending=fail_on_pending,
+        list_checked=fmt == "junit",
     )
+    progress = sys.stderr.isatty()
+    result = run_scan(
+        request,
+        catalog,
+        load=lambda store, paths: ingest_with_progress(store, paths, show_progress=progress),
+    )
+    if result.input_problem and result.ingest is not None:
+        print_summary(result.ingest, str(db) if db is not None else "the in-memory store")
+    for warning in result.warnings:
+        print(f"audit: warning: {warning}", file=sys.stderr)
+    report = result.report
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() and output is None else None
     use_color = (
         color
         if color is not None
         else (sys.stdout.isatty() and output is None and "NO_COLOR" not in os.environ)
     )
-    text = render(fmt, report, color=bool(use_color))
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as out:
+            write_report(fmt, report, out.write, color=bool(use_color), wide=wide)
     else:
-        sys.stdout.write(text)
+        write_report(fmt, report, sys.stdout.write, color=bool(use_color), width=width, wide=wide)
         sys.stdout.flush()
     if write_baseline_to is not None:
-        write_baseline_to.write_text(write_baseline(evaluation.findings), encoding="utf-8")
-    if input_problem:
+        write_baseline_to.write_text(write_baseline(result.findings), encoding="utf-8")
+    if result.input_problem:
         return int(ExitCode.INPUT)
-    return int(ExitCode.FINDINGS) if report.failing() else int(ExitCode.OK)
+    if strict and result.warnings:
+        print("audit: error: --strict: a rule judged no job", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    return int(ExitCode.FINDINGS) if report.failing_count() else int(ExitCode.OK)

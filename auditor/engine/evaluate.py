@@ -1,34 +1,32 @@
-"""Run every enabled rule's checks on a store and turn the rows into findings.
+"""Run every enabled rule's checks on a store and make the findings table.
 
 Called by ``audit scan`` (the input is complete: nothing is pending unless ``as_of_ns`` is
 given), by ``audit rules test`` and by the sidecar's evaluation loop (``engine/loop.py``, as
 of now). The store must hold ``otel_traces``; the derived tables are (re)built first.
 
-A built-in pack rule and a user rule can report the same lie (the duplicate-effect pack and a
-user rule with ``at_most_once``): the user's finding is kept and the pack's dropped, so one
-lie is one finding.
+Findings stay columnar from SQL to the user: each rule's statement appends its rows to a
+temporary table, and one more statement (``engine/findings.py``) turns them into the findings
+table — kinds, states, one finding per lie, fingerprints, messages, evidence and each
+finding's JSON text — which comes back as Arrow (``FindingTable``). No Python object is made
+per finding unless a caller asks for one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from auditor.engine.catalog import Catalog
 from auditor.engine.derive import derived_sql, make_derived
-from auditor.engine.evidence import attach_evidence
-from auditor.findings.messages import message
-from auditor.findings.model import CHECK_KINDS, Finding, Kind, State
+from auditor.engine.findings import make_findings
 from auditor.findings.report import CheckedJob
+from auditor.findings.table import SCHEMA, FindingTable
 from auditor.rules.compiler import (
     effects_key,
     optional_columns,
@@ -42,100 +40,13 @@ DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule s
 
 @dataclass(frozen=True)
 class Evaluation:
-    findings: tuple[Finding, ...]
+    findings: FindingTable  # in report order
     checked: tuple[CheckedJob, ...]  # empty unless list_checked
     jobs_checked: int = 0  # (rule, job) pairs the user's rules judged
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _state(
-    kind: Kind,
-    rule: Rule,
-    row: dict[str, Any],
-    as_of_ns: int | None,
-    default_within_s: float = DEFAULT_WITHIN_S,
-) -> State:
-    if as_of_ns is None:
-        return State.OPEN
-    if kind is Kind.LOST_JOB:
-        deadline = row["start_ns"] + round((rule.complete_within_s or 0) * 1e9)
-        return State.PENDING if deadline > as_of_ns else State.OPEN
-    if kind in (Kind.UNCONFIRMED_DONE, Kind.FAILED_EFFECT):
-        within = default_within_s
-        if rule.expect is not None and rule.expect.within_s is not None:
-            within = rule.expect.within_s
-        deadline = row["done_ns"] + round(within * 1e9)
-        return State.PENDING if deadline > as_of_ns else State.OPEN
-    return State.OPEN
-
-
-def finding_from_row(
-    rule: Rule,
-    check: str,
-    row: dict[str, Any],
-    as_of_ns: int | None,
-    default_within_s: float = DEFAULT_WITHIN_S,
-) -> Finding:
-    """The finding of one row of a rule's statement. Every text column of those rows is
-    VARCHAR (NULL or a string) and every number BIGINT: no conversions but NULL to ""."""
-    kind = CHECK_KINDS[check]
-    get = row.get
-    system = get("system") or ""
-    job_id = get("job_id") or ""
-    job_name = get("job_name") or ""
-    effect_name = get("effect_name") or ""
-    effect_key = get("effect_key") or ""
-    return Finding(
-        rule_id=rule.id,
-        kind=kind,
-        severity=rule.severity,
-        state=_state(kind, rule, row, as_of_ns, default_within_s),
-        system=system,
-        job_id=job_id,
-        job_name=job_name,
-        effect_key=effect_key,
-        trace_id=get("trace_id") or "",
-        span_id=get("span_id") or "",
-        queue=get("queue") or "",
-        attempt=get("attempt"),
-        done_at_ns=get("done_ns"),
-        effect_name=effect_name,
-        service=get("service") or "",
-        labels=rule.labels,
-        message=message(
-            kind,
-            system=system,
-            job_name=job_name,
-            job_id=job_id,
-            effect_name=effect_name,
-            effect_key=effect_key,
-            detail_ns=get("detail_ns"),
-            note=get("note") or "",
-            signals=get("signals") or "",
-        ),
-    )
-
-
-def _subject(f: Finding) -> tuple[str, ...]:
-    if f.kind is Kind.DUPLICATE_EFFECT:
-        # the same key repeated by the same job(s), whichever span the rule took as proof
-        return (str(f.kind), f.system, f.job_id, f.effect_key)
-    return (str(f.kind), f.system, f.job_id)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A finding as a check produced it, with the spans its row pointed at."""
-
-    finding: Finding
-    builtin: bool
-    related: tuple[str, ...]  # "trace_id/span_id" of effects, failed spans or signals
-
-
-def _drop_pack_repeats(candidates: list[Candidate]) -> list[Candidate]:
-    """Keep a pack rule's finding only when no user rule reports the same lie."""
-    user_subjects = {_subject(c.finding) for c in candidates if not c.builtin}
-    return [c for c in candidates if not (c.builtin and _subject(c.finding) in user_subjects)]
+    judged: dict[str, int] = field(default_factory=dict)  # rule id -> jobs it judged
+    job_runs: dict[str, int] = field(default_factory=dict)  # system -> job runs recognized
+    job_names: dict[str, list[str]] = field(default_factory=dict)  # system -> names (some)
 
 
 # Compiling is pure and rules are immutable values: the sidecar evaluates the same rules
@@ -167,43 +78,48 @@ def _effect_groups(rules: list[Rule]) -> tuple[dict[str, str], list[tuple[str, s
     return shared_effect_tables(rules, _effects_key)
 
 
-_paused = 0  # evaluations running with the cyclic collector paused
-_paused_lock = threading.Lock()
-_was_enabled = True  # whether the collector ran before the first of them paused it
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while an evaluation makes its rows, findings
-    and evidence: tens of thousands of objects without cycles, which the collector would
-    otherwise walk again and again as they are made (a fifth of the Python time). The last
-    evaluation to finish restores it."""
-    global _paused, _was_enabled
-    with _paused_lock:
-        if _paused == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused -= 1
-            if _paused == 0 and _was_enabled:
-                gc.enable()
-
-
-def _run(
-    con: duckdb.DuckDBPyConnection, sql: str, params: object
-) -> tuple[tuple[str, ...], list[tuple]]:
-    cursor = con.execute(sql, params)
-    return tuple(d[0] for d in cursor.description or ()), cursor.fetchall()
+# The columns of a rule statement's rows (``CompiledRule.batch``), as stored for the findings
+# statement; the first says which rule (its index in the evaluation) made the row.
+_CANDIDATES = """
+CREATE OR REPLACE TEMP TABLE audit_candidates (
+    rule_idx INTEGER, "check" VARCHAR, system VARCHAR, job_id VARCHAR, job_name VARCHAR,
+    queue VARCHAR, attempt BIGINT, done_ns BIGINT, start_ns BIGINT, end_ns BIGINT,
+    trace_id VARCHAR, span_id VARCHAR, service VARCHAR, signals VARCHAR, effect_name VARCHAR,
+    effect_key VARCHAR, related VARCHAR[], detail_ns BIGINT, note VARCHAR
+)
+"""
 
 
 def _timed(what: Callable[..., object], *args: object) -> float:
     started = time.perf_counter()
     what(*args)
     return time.perf_counter() - started
+
+
+def _rule_info(selected: list[Rule], catalog: Catalog, default_within_s: float) -> pa.Table:
+    """Per rule index: what the findings statement needs to know of the rule."""
+    within = [
+        rule.expect.within_s
+        if rule.expect is not None and rule.expect.within_s is not None
+        else default_within_s
+        for rule in selected
+    ]
+    return pa.table(
+        {
+            "rule_idx": pa.array(range(len(selected)), pa.int32()),
+            "rule_id": [rule.id for rule in selected],
+            "severity": [str(rule.severity) for rule in selected],
+            "severity_rank": pa.array([rule.severity.rank for rule in selected], pa.int32()),
+            "builtin": [catalog.is_builtin(rule) for rule in selected],
+            "labels": pa.array(
+                [list(rule.labels) for rule in selected], pa.map_(pa.string(), pa.string())
+            ),
+            "within_ns": pa.array([round(w * 1e9) for w in within], pa.int64()),
+            "complete_within_ns": pa.array(
+                [round((rule.complete_within_s or 0) * 1e9) for rule in selected], pa.int64()
+            ),
+        }
+    )
 
 
 def evaluate(
@@ -222,34 +138,62 @@ def evaluate(
     ``evaluation.grace``).
 
     The statements run in order on one thread of their own while this one compiles the
-    next rule and turns the rows of the previous one into findings: DuckDB releases the
-    interpreter while it works, so most of the Python work overlaps the SQL."""
-    with _collector_paused():
-        seconds: dict[str, float] = {}
-        selected = list(rules if rules is not None else catalog.enabled_rules())
-        raw, checked, jobs_checked = _run_rules(
-            con, catalog, selected, list_checked, as_of_ns, default_within_s, seconds
-        )
-        kept = _drop_pack_repeats(raw)
-        if evidence and kept:
-            started = time.perf_counter()
-            findings = attach_evidence(con, [(c.finding, c.related) for c in kept])
-            seconds["evidence"] = time.perf_counter() - started
+    next rules (DuckDB releases the interpreter while it works)."""
+    seconds: dict[str, float] = {}
+    selected = list(rules if rules is not None else catalog.enabled_rules())
+    _run_rules(con, catalog, selected, list_checked, seconds)
+    started = time.perf_counter()
+    info = _rule_info(selected, catalog, default_within_s)
+    con.register("audit_rule_info", info)
+    try:
+        make_findings(con, as_of_ns=as_of_ns, evidence=evidence)
+    finally:
+        con.unregister("audit_rule_info")
+    table = con.sql("SELECT * FROM audit_findings").to_arrow_table()
+    seconds["findings"] = time.perf_counter() - started
+    checked, judged = _judged(con, selected)
+    jobs_checked = sum(
+        n for rule, n in zip(selected, judged, strict=True) if not catalog.is_builtin(rule)
+    )
+    runs = con.execute(
+        "SELECT system, count(*) FROM job_runs GROUP BY system ORDER BY system"
+    ).fetchall()
+    names: dict[str, list[str]] = {}
+    for system, name in con.execute(
+        "SELECT DISTINCT system, job_name FROM job_runs WHERE job_name <> '' "
+        "ORDER BY system, job_name LIMIT 10000"
+    ).fetchall():
+        names.setdefault(str(system), []).append(str(name))
+    con.execute("DROP TABLE IF EXISTS audit_found")
+    return Evaluation(
+        FindingTable(table.cast(SCHEMA)),
+        checked,
+        jobs_checked,
+        seconds,
+        judged={rule.id: n for rule, n in zip(selected, judged, strict=True)},
+        job_runs={str(system): int(n) for system, n in runs},
+        job_names=names,
+    )
+
+
+def _judged(
+    con: duckdb.DuckDBPyConnection, selected: list[Rule]
+) -> tuple[tuple[CheckedJob, ...], list[int]]:
+    """The (rule, job) pairs the rules judged, when listed, and how many each rule judged."""
+    rows = con.execute(
+        """SELECT rule_idx, "check", system, job_id, job_name, detail_ns FROM audit_candidates
+           WHERE "check" IN ('judged', 'judged_count')"""
+    ).fetchall()
+    checked = []
+    counts = [0] * len(selected)
+    for rule_idx, check, system, job_id, job_name, detail in rows:
+        if check == "judged_count":
+            counts[rule_idx] += int(detail or 0)
         else:
-            findings = [c.finding for c in kept]
-        findings.sort(
-            key=lambda f: (
-                -f.severity.rank,
-                str(f.kind),
-                f.rule_id,
-                f.system,
-                f.job_name,
-                f.job_id,
-                f.effect_key,
-            )
-        )
-        checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
-        return Evaluation(tuple(findings), tuple(checked), jobs_checked, seconds)
+            checked.append(CheckedJob(selected[rule_idx].id, system, job_id, job_name or ""))
+            counts[rule_idx] += 1
+    checked.sort(key=lambda c: (c.rule_id, c.system, c.job_name, c.job_id))
+    return tuple(checked), counts
 
 
 def _run_rules(
@@ -257,84 +201,41 @@ def _run_rules(
     catalog: Catalog,
     selected: list[Rule],
     list_checked: bool,
-    as_of_ns: int | None,
-    default_within_s: float,
     seconds: dict[str, float],
-) -> tuple[list[Candidate], list[CheckedJob], int]:
-    """Derive the tables, run every rule's statement, and collect the candidate findings and
-    the judged jobs (and how many jobs were judged); the time of the derive and rules steps
-    goes into ``seconds``."""
-    raw: list[Candidate] = []
-    checked: list[CheckedJob] = []
-    jobs_checked = 0
+) -> None:
+    """Derive the tables and run every rule's statement into ``audit_candidates``; the time
+    of the derive and rules steps goes into ``seconds``."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-sql") as db:
         try:
             # compiled here first: the rules compile below while DuckDB derives
             optional = frozenset().union(*(optional_columns(rule) for rule in selected))
             derived_tables = derived_sql(tuple(catalog.profiles), optional)
             derived = db.submit(_timed, make_derived, con, derived_tables)
+            steps = [db.submit(con.execute, _CANDIDATES)]
             shared, made = _effect_groups(selected)
-            steps = [
+            steps += [
                 db.submit(con.execute, f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', values)
                 for name, sql, values in made
             ]
-            pending = []
-            for rule in selected:
-                builtin = catalog.is_builtin(rule)
+            for index, rule in enumerate(selected):
                 # One statement per rule: its shared tables (runs, effects, which belong
                 # together) computed once, every check over them, and the judged jobs for
                 # reports (JUnit).
-                judged = "none" if builtin else ("rows" if list_checked else "count")
+                judged = (
+                    "none" if catalog.is_builtin(rule) else ("rows" if list_checked else "count")
+                )
                 tables = (("e", shared[rule.id]),) if rule.id in shared else ()
                 sql, params = _statement(rule, judged, tables)
-                pending.append((rule, builtin, db.submit(_run, con, sql, params)))
+                insert = f"INSERT INTO audit_candidates SELECT {index}, * FROM ({sql})"
+                steps.append(db.submit(con.execute, insert, params))
             steps += [
                 db.submit(con.execute, f'DROP TABLE IF EXISTS "{name}"') for name, _, _ in made
             ]
             seconds["derive"] = derived.result()
             started = time.perf_counter()
-            for rule, builtin, future in pending:
-                names, rows = future.result()
-                jobs_checked += _collect(
-                    rule, builtin, names, rows, as_of_ns, default_within_s, raw, checked
-                )
             for step in steps:
                 step.result()
             seconds["rules"] = time.perf_counter() - started
         except BaseException:
             db.shutdown(wait=True, cancel_futures=True)
             raise
-    return raw, checked, jobs_checked
-
-
-def _collect(
-    rule: Rule,
-    builtin: bool,
-    names: tuple[str, ...],
-    rows: list[tuple],
-    as_of_ns: int | None,
-    default_within_s: float,
-    raw: list[Candidate],
-    checked: list[CheckedJob],
-) -> int:
-    """Append the findings (``raw``) and judged jobs (``checked``) of one rule's rows;
-    returns how many jobs the rule judged."""
-    jobs_checked = 0
-    for values in rows:
-        row = dict(zip(names, values, strict=True))
-        check = str(row["check"])
-        if check == "judged":
-            checked.append(
-                CheckedJob(
-                    rule.id, str(row["system"]), str(row["job_id"]), str(row["job_name"] or "")
-                )
-            )
-            jobs_checked += 1
-            continue
-        if check == "judged_count":
-            jobs_checked += int(row["detail_ns"] or 0)
-            continue
-        finding = finding_from_row(rule, check, row, as_of_ns, default_within_s)
-        related = tuple(row["related"] or ())  # "trace_id/span_id" strings
-        raw.append(Candidate(finding, builtin, related))
-    return jobs_checked

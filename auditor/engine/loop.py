@@ -93,7 +93,7 @@ class EvaluationLoop:
             self.stats.last_batch = latest
             self.stats.last_seconds = round(time.perf_counter() - started, 3)
             self.stats.findings = len(evaluation.findings)
-            self.stats.failing = sum(1 for f in evaluation.findings if str(f.state) == "open")
+            self.stats.failing = evaluation.findings.counts("state").get("open", 0)
             self.stats.last_error = ""
             return True
         finally:

@@ -140,6 +140,14 @@ class Finding:
         return d
 
 
+def order_key(f: Finding) -> tuple[object, ...]:
+    """The order of every report: most severe first, then rule, kind, system, job, key and
+    fingerprint (a total order, so output is deterministic). The engine sorts its SQL rows
+    the same way."""
+    return (-f.severity.rank, f.rule_id, str(f.kind), f.system, f.job_id, f.effect_key,
+            f.fingerprint)  # fmt: skip
+
+
 def fingerprint(rule_id: str, kind: Kind | str, system: str, job_id: str, effect_key: str) -> str:
     """Stable identity of a finding across runs: rule, kind and its subject.
 

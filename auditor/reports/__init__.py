@@ -11,6 +11,7 @@ one newline. Only the table uses ``color``; the CLI decides it (a TTY, ``NO_COLO
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from auditor.errors import UsageError
 from auditor.findings.report import Report
@@ -36,11 +37,30 @@ def check_format(fmt: str) -> None:
         raise UsageError(f"unknown report format {fmt!r}{hint}")
 
 
-def render(fmt: str, report: Report, *, color: bool = False) -> str:
+def render(
+    fmt: str, report: Report, *, color: bool = False, width: int | None = None, wide: bool = False
+) -> str:
+    """``width`` and ``wide`` shape the table only (a terminal's columns; full job ids)."""
     check_format(fmt)
     if fmt == "table":
-        return table.render(report, color=color)
+        return table.render(report, color=color, width=width, wide=wide)
     return _RENDERERS[fmt](report)
 
 
-__all__ = ["FORMATS", "check_format", "render"]
+def write_report(
+    fmt: str,
+    report: Report,
+    out: Callable[[str], object],
+    *,
+    color: bool = False,
+    width: int | None = None,
+    wide: bool = False,
+) -> None:
+    """``render`` through ``out`` (``file.write``); the JSON report streams batch by batch."""
+    if fmt == "json":
+        json_report.write(report, out)
+    else:
+        out(render(fmt, report, color=color, width=width, wide=wide))
+
+
+__all__ = ["FORMATS", "check_format", "render", "write_report"]

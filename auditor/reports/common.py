@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath, PureWindowsPath
 
 from auditor import __version__
-from auditor.findings.model import Finding, RuleInfo, Severity
+from auditor.findings.model import Finding, RuleInfo, Severity, order_key
 from auditor.findings.report import Report
+from auditor.findings.table import FindingTable
 
 TOOL_NAME = "auditor"
 
@@ -34,18 +35,9 @@ def tool_version(report: Report) -> str:
 
 
 def ordered(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(
-        findings,
-        key=lambda f: (
-            -f.severity.rank,
-            f.rule_id,
-            str(f.kind),
-            f.system,
-            f.job_id,
-            f.effect_key,
-            f.fingerprint,
-        ),
-    )
+    if isinstance(findings, FindingTable):
+        return list(findings)  # already in report order
+    return sorted(findings, key=order_key)
 
 
 def rule_for(report: Report, rule_id: str, fallback: Finding | None = None) -> RuleInfo:
@@ -97,7 +89,7 @@ def summary_line(report: Report) -> str:
     ``3 findings (2 high, 1 medium) in 14 job checks by 5 rules; failing at >= low``
     """
     text = f"{counts_phrase(report)} {scope_phrase(report)}"
-    failing = len(report.failing())
+    failing = report.failing_count()
     if report.findings and failing != len(report.findings):
         text += f" ({failing} failing)"
     if report.baselined:

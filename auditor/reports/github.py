@@ -57,9 +57,11 @@ def _annotation(report: Report, f: Finding) -> str:
         if rule.line > 0:
             properties.append(f"line={rule.line}")
     properties.append(f"title={escape_property(f'{f.rule_id} {f.kind}')}")
-    message = f"{f.message} ({common.job_label(f)}"
+    state = "" if str(f.state) == "open" else f"{f.state}: "
+    message = f"{state}{f.message} ({common.job_label(f)}"
     message += f", trace {f.trace_id})" if f.trace_id else ")"
-    return f"::{COMMANDS[f.severity]} {','.join(properties)}::{escape_data(message)}"
+    command = "notice" if str(f.state) == "pending" else COMMANDS[f.severity]
+    return f"::{command} {','.join(properties)}::{escape_data(message)}"
 
 
 def render(report: Report) -> str:

@@ -118,12 +118,16 @@ def render(report: Report) -> str:
             notes = []
             case_failed = False
             for f in rule_cases[name]:
-                if f.severity.at_least(report.fail_on):
+                if report.is_failing(f):
                     case_failed = True
                     failure = ET.SubElement(
                         case, "failure", type=str(f.kind), message=_x(f.message)
                     )
                     failure.text = _x(_details(report, f))
+                elif str(f.state) == "pending" and f.severity.at_least(report.fail_on):
+                    notes.append(
+                        f"pending (inside its grace window): {f.kind}: {_details(report, f)}"
+                    )
                 else:
                     notes.append(
                         f"below --fail-on {report.fail_on}: {f.kind}: {_details(report, f)}"

@@ -73,10 +73,11 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _finding_row(report: Report, f: Finding) -> list[str]:
-    fails = "yes" if f.severity.at_least(report.fail_on) else "no"
+    fails = "yes" if report.is_failing(f) else "no"
     return [
         code(f.rule_id),
         code(str(f.kind)),
+        text(str(f.state)),
         text(f.system),
         code(f.job_name),
         code(f.job_id),
@@ -147,7 +148,7 @@ def render(report: Report) -> str:
     for severity, count in common.severity_counts(shown):
         lines += [f"### {severity.capitalize()} ({count})", ""]
         lines += _table(
-            ["Rule", "Kind", "System", "Job", "Job ID", "Effect key", "Message", "Fails"],
+            ["Rule", "Kind", "State", "System", "Job", "Job ID", "Effect key", "Message", "Fails"],
             [_finding_row(report, f) for f in shown if f.severity is severity],
         )
         lines.append("")

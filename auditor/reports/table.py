@@ -6,10 +6,13 @@ severity column and the header, nothing else; widths are computed on the plain t
 and plain output align the same). No rich/textual dependency: this output is also what CI logs
 show, so it stays plain ASCII layout with at most a few escape codes.
 
-Every cell is one line: newlines and control characters from span data are neutralised
-(``common.single_line``) so a job name cannot move the cursor or forge log lines. The message
-is the last column and is never truncated; long job ids are shortened (``common.short_id``),
-the full id is in every other format.
+Findings are grouped by rule (most severe rule first), under a line naming the rule, its
+severity, its count and where it is defined; each row shows the finding's state (``pending``
+findings are inside their grace window). Every cell is one line: newlines and control
+characters from span data are neutralised (``common.single_line``) so a job name cannot move
+the cursor or forge log lines. Given a terminal ``width``, only the message (the last column)
+is cut to fit, never the ids people copy; long job ids are shortened (``common.short_id``)
+unless ``wide`` (every other format carries the full id).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from auditor.findings.model import Finding, Severity
 from auditor.findings.report import Report
 from auditor.reports import common
 
-HEADERS = ("SEVERITY", "KIND", "RULE", "SYSTEM", "JOB", "JOB ID", "EFFECT KEY", "MESSAGE")
+HEADERS = ("STATE", "KIND", "SYSTEM", "JOB", "JOB ID", "EFFECT KEY", "MESSAGE")
+INDENT = "  "
+_MIN_MESSAGE = 30  # narrower than this beside the other columns: the message gets its own line
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -32,42 +37,69 @@ _SEVERITY_COLOR = {
 _GREEN = "\x1b[32m"
 
 
-def _row(f: Finding) -> tuple[str, ...]:
+def _row(f: Finding, wide: bool) -> tuple[str, ...]:
     return tuple(
         common.single_line(cell) or "-"
         for cell in (
-            str(f.severity),
+            str(f.state),
             str(f.kind),
-            f.rule_id,
             f.system,
             f.job_name,
-            common.short_id(f.job_id),
+            f.job_id if wide else common.short_id(f.job_id),
             f.effect_key,
             f.message,
         )
     )
 
 
-def render(report: Report, *, color: bool = False) -> str:
+def _fit(text: str, room: int) -> str:
+    if room <= 0 or len(text) <= room:
+        return text
+    return text[: max(room - 1, 0)] + "…"
+
+
+def render(
+    report: Report, *, color: bool = False, width: int | None = None, wide: bool = False
+) -> str:
     summary = common.summary_line(report)
     if not report.findings:
         return (f"{_GREEN}{summary}{_RESET}" if color else summary) + "\n"
 
     findings = common.ordered(report.findings)
-    rows = [_row(f) for f in findings]
+    rows = [_row(f, wide) for f in findings]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
+    room = None
+    below = False  # on a narrow terminal the message goes on a line of its own
+    if width is not None:
+        room = width - len(INDENT) - sum(w + 2 for w in widths[:-1])
+        if room < _MIN_MESSAGE:
+            below, room = True, max(width - 2 * len(INDENT), _MIN_MESSAGE)
 
-    def line(cells: tuple[str, ...], styles: tuple[str, ...] = ()) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            padded = cell if i == len(cells) - 1 else cell.ljust(widths[i])
-            style = styles[i] if i < len(styles) else ""
-            out.append(f"{style}{padded}{_RESET}" if style else padded)
-        return "  ".join(out).rstrip()
+    def line(cells: tuple[str, ...], style: str = "") -> str:
+        out = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
+        message = _fit(cells[-1], room) if room is not None else cells[-1]
+        if not below:
+            out.append(message)
+        text = INDENT + "  ".join(out).rstrip()
+        if below and message:
+            text += "\n" + 2 * INDENT + message
+        return f"{style}{text}{_RESET}" if style else text
 
-    lines = [line(HEADERS, (_BOLD,) * len(HEADERS) if color else ())]
-    for f, row in zip(findings, rows, strict=True):
-        lines.append(line(row, (_SEVERITY_COLOR[f.severity],) if color else ()))
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        groups.setdefault(f.rule_id, []).append(i)
+    lines: list[str] = [line((*HEADERS[:-1], "") if below else HEADERS, _BOLD if color else "")]
+    for rule_id, members in groups.items():
+        first = findings[members[0]]
+        rule = common.rule_for(report, rule_id, first)
+        where = common.rule_path(rule)
+        if where and rule.line > 0:
+            where += f":{rule.line}"
+        title = f"{rule_id}  {first.severity}  {common.plural(len(members), 'finding')}"
+        title += f"  ({where})" if where else ""
+        lines.append("")
+        lines.append(f"{_SEVERITY_COLOR[first.severity]}{title}{_RESET}" if color else title)
+        lines += [line(rows[i], _SEVERITY_COLOR[first.severity] if color else "") for i in members]
     lines.append("")
     lines.append(summary)
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """Findings kept in the store, so the TUI and later runs see them without re-evaluating.
 
-``save_findings`` upserts by fingerprint: a finding seen again keeps its triage status,
+``save_findings`` upserts by fingerprint with one ``INSERT … SELECT`` from the findings'
+Arrow table (no Python object per finding): a finding seen again keeps its triage status,
 notes and ``first_seen``; one of the same origin that is no longer produced is marked
 ``resolved`` (its confirmation arrived, or the input changed). Triage is a person's decision
 and is never overwritten here.
@@ -8,40 +9,21 @@ and is never overwritten here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import datetime
 
 import duckdb
-import pyarrow as pa
 
 from auditor.findings.model import Finding, State
+from auditor.findings.table import FindingTable
 
 _COLUMNS = (
     "fingerprint", "rule_id", "kind", "severity", "state", "system", "job_id", "job_name",
     "queue", "effect_name", "effect_key", "trace_id", "span_id", "service", "attempt",
     "done_ns", "message", "evidence", "labels",
 )  # fmt: skip
-
-
-def _table(findings: list[Finding]) -> pa.Table:
-    rows = {c: [] for c in _COLUMNS}  # type: dict[str, list[object]]
-    for f in findings:
-        d = f.to_dict()
-        for c in _COLUMNS:
-            if c == "evidence":
-                rows[c].append(json.dumps([asdict(e) for e in f.evidence]))
-            elif c == "labels":
-                rows[c].append(json.dumps(dict(f.labels)))
-            elif c == "done_ns":
-                rows[c].append(f.done_at_ns)
-            else:
-                rows[c].append(d[c])
-    types = {c: pa.string() for c in _COLUMNS}
-    types["attempt"] = pa.int64()
-    types["done_ns"] = pa.int64()
-    return pa.table({c: pa.array(rows[c], types[c]) for c in _COLUMNS})
+# how each stored column is read from the findings table (the rest under their own name)
+_READ = {"done_ns": "done_at_ns", "evidence": "to_json(evidence)", "labels": "to_json(labels)"}
 
 
 def save_findings(
@@ -55,9 +37,9 @@ def save_findings(
     rules that ran (``rule_ids``) that were not seen again. Findings of rules that did not
     run this time are left as they are."""
     rule_ids = sorted(set(rule_ids))
-    findings = list(findings)
-    incoming = _table(findings)
+    incoming = FindingTable.of(findings).table
     cols = ", ".join(_COLUMNS)
+    reads = ", ".join(_READ.get(c, c) for c in _COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "fingerprint")
     con.begin()
     try:
@@ -66,7 +48,7 @@ def save_findings(
         con.execute(
             f"""
             INSERT INTO findings ({cols}, origin, first_seen, last_seen)
-            SELECT {cols}, ?, ?, ? FROM incoming_findings
+            SELECT {reads}, ?, ?, ? FROM incoming_findings
             ON CONFLICT (fingerprint) DO UPDATE SET {updates}, origin = excluded.origin,
                 last_seen = excluded.last_seen, resolved_at = NULL
             """,
@@ -88,4 +70,4 @@ def save_findings(
         raise
     finally:
         con.unregister("incoming_findings")
-    return {"new": int(after - before), "seen": len(findings), "resolved": int(resolved)}
+    return {"new": int(after - before), "seen": incoming.num_rows, "resolved": int(resolved)}

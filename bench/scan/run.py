@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
-import traffic  # noqa: E402
+from common import Finding, build_store, check_lies, sql_statements  # noqa: E402
 
 from auditor.engine.catalog import load_catalog  # noqa: E402
 from auditor.engine.evaluate import (  # noqa: E402
@@ -57,24 +57,6 @@ from auditor.store.duck import DuckStore  # noqa: E402
 RULES = HERE / "rules.yaml"
 BASELINE = HERE / "baseline.sql"
 TARGET_RATIO = 1.5
-
-Finding = tuple[str, str, str, str]  # rule id, kind, system, job id
-
-
-def build_store(path: Path, spans: int, reuse: bool) -> traffic.Generated | None:
-    if reuse and path.exists():
-        print(f"  reusing {path}")
-        return None
-    path.unlink(missing_ok=True)
-    path.with_suffix(".duckdb.wal").unlink(missing_ok=True)
-    with DuckStore(path) as store:
-        generated = traffic.generate(store, spans)
-        store.checkpoint()
-    print(
-        f"  generated {generated.spans:,} spans, jobs {generated.jobs}, "
-        f"{len(generated.lies):,} lying jobs in {generated.seconds:.1f} s"
-    )
-    return generated
 
 
 def run_auditor(
@@ -113,10 +95,7 @@ def run_auditor(
 
 
 def baseline_statements() -> list[str]:
-    text = "\n".join(
-        line for line in BASELINE.read_text().splitlines() if not line.lstrip().startswith("--")
-    )
-    return [s.strip() for s in text.split(";\n\n") if s.strip()]
+    return sql_statements(BASELINE)
 
 
 def run_hand(path: Path) -> tuple[float, set[Finding]]:
@@ -310,13 +289,7 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, object]:
         print(f"    only auditor: {sorted(found_a - found_h)[:8]}")
         print(f"    only hand-written: {sorted(found_h - found_a)[:8]}")
     if generated is not None:
-        lies = {(system, job_id, kind) for _, kind, system, job_id in found_a}
-        exact = lies == generated.lies
-        print(f"  auditor's lies == the generated lies: {exact}")
-        if not exact:
-            print(
-                f"    missed {sorted(generated.lies - lies)[:8]}; extra {sorted(lies - generated.lies)[:8]}"
-            )
+        check_lies(found_a, generated.lies)
     print("  by kind:", dict(sorted(Counter(k for _, k, _, _ in found_a).items())))
     ratio = best_a["total"] / best_h
     core = (best_a["derive"] + best_a["rules"]) / best_h

@@ -10,10 +10,12 @@ BullMQ's worker lifecycle) are one more template per system, *noise*, copied onc
 jobs as the capture had.
 
 ``generate`` draws jobs (a third per system) and a scenario for each (mostly honest; about
-1.5% of jobs lying in each way, as ``SCENARIO_WEIGHTS`` says), copies the templates in DuckDB
-with fresh trace / span / job ids and keys and shifted times, and writes the spans into a
-store with ``DuckStore.insert`` (Arrow batches, in time order). It returns the lies that the
-generated jobs hold, from the captures' ground truth, so a benchmark can check its findings.
+1.5% of jobs lying in each way, as ``SCENARIO_WEIGHTS`` says; ``lie_scale`` multiplies the
+lying scenarios' shares, the honest ``ok`` share giving up the difference), copies the
+templates in DuckDB with fresh trace / span / job ids and keys and shifted times, and writes
+the spans into a store with ``DuckStore.insert`` (Arrow batches, in time order). It returns
+the lies that the generated jobs hold, from the captures' ground truth, so a benchmark can
+check its findings.
 """
 
 from __future__ import annotations
@@ -198,10 +200,28 @@ ORDER BY p.base_ns + t.rel_ns
 """
 
 
+def scenario_weights(lying: set[str], lie_scale: float = 1.0) -> dict[str, float]:
+    """``SCENARIO_WEIGHTS`` with the shares of the ``lying`` scenarios multiplied by
+    ``lie_scale``; ``ok`` takes up the difference, so the other honest shares stay as they are.
+    ``lie_scale=1.0`` gives ``SCENARIO_WEIGHTS`` itself (the same draws for the same seed)."""
+    if lie_scale == 1.0:
+        return dict(SCENARIO_WEIGHTS)
+    weights = {s: w * lie_scale if s in lying else w for s, w in SCENARIO_WEIGHTS.items()}
+    weights["ok"] = SCENARIO_WEIGHTS["ok"] - sum(weights[s] - SCENARIO_WEIGHTS[s] for s in lying)
+    if lie_scale < 0 or weights["ok"] <= 0:
+        raise ValueError(f"lie_scale {lie_scale} leaves no honest ok jobs")
+    return weights
+
+
 def generate(
-    store: DuckStore, target_spans: int, seed: int = 7, start_ns: int | None = None
+    store: DuckStore,
+    target_spans: int,
+    seed: int = 7,
+    start_ns: int | None = None,
+    lie_scale: float = 1.0,
 ) -> Generated:
-    """Fill ``store`` with about ``target_spans`` spans of job traffic."""
+    """Fill ``store`` with about ``target_spans`` spans of job traffic. ``lie_scale`` multiplies
+    the share of every scenario that is a lie in some capture's ground truth."""
     import time
 
     started = time.perf_counter()
@@ -224,8 +244,9 @@ def generate(
         )
     n_jobs = int(target_spans / (sum(per_job.values()) / len(SYSTEMS)))
 
-    scenarios = list(SCENARIO_WEIGHTS)
-    weights = [SCENARIO_WEIGHTS[s] for s in scenarios]
+    shares = scenario_weights({t.scenario for t in tmpls if t.expected_kind}, lie_scale)
+    scenarios = list(shares)
+    weights = [shares[s] for s in scenarios]
     systems = [rng.randrange(len(SYSTEMS)) for _ in range(n_jobs)]
     picks = rng.choices(range(len(scenarios)), weights=weights, k=n_jobs)
     gap_ns = 5_000_000  # a job starts every 5 ms: ~12 000 jobs a minute across the three systems

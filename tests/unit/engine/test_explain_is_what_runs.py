@@ -1,8 +1,9 @@
 """``audit rules explain ID`` prints the statement the engine executes for the rule in
 ``audit scan``, and the shared effects table it reads: the statements are recorded as the
 engine sends them to DuckDB (a connection that notes every ``execute``) during an
-evaluation of the same rules, and each statement explain prints, parsed, is one of them with
-the same parameters.
+evaluation of the same rules, and each statement explain prints, parsed, is one of them (or
+the query whose rows one of them appends to the engine's candidates table) with the same
+parameters.
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ class Recording:
 
 
 def _tree(sql: str) -> sqlglot.exp.Expression:
-    return sqlglot.parse_one(sql, read="duckdb")
+    """The statement ``sql`` runs; for the engine's ``INSERT INTO audit_candidates SELECT
+    index, * FROM (statement)``, which appends a rule's rows to one table, that statement."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if isinstance(tree, sqlglot.exp.Insert) and tree.this.name == "audit_candidates":
+        source = tree.expression.args["from_"].this
+        assert isinstance(source, sqlglot.exp.Subquery)
+        return source.this
+    return tree
 
 
 @cache

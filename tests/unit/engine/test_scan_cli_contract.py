@@ -219,10 +219,39 @@ def test_a_written_baseline_suppresses_every_finding_of_the_same_input(tmp_path:
     second = scan([*RULES, CELERY, "--baseline", baseline], tmp_path, "second.json")
 
     assert first.code == 1 and len(first.findings) == 6
-    entries = json.loads(baseline.read_text(encoding="utf-8"))["fingerprints"]
-    assert {e["fingerprint"] for e in entries} == {f["fingerprint"] for f in first.findings}
+    entries = json.loads(baseline.read_text(encoding="utf-8"))["findings"]
+    assert sum(e["count"] for e in entries) == 6
+    assert {(e["rule_id"], e["kind"]) for e in entries} == {
+        (f["rule_id"], f["kind"]) for f in first.findings
+    }
     assert second.code == 0
     assert second.findings == []
+    assert second.report["summary"]["baselined"] == 6
+
+
+def _with_new_job_ids(capture: Path, out: Path) -> Path:
+    """The capture as a new CI run would record it: every job id (and trace) replaced."""
+    text = capture.read_text(encoding="utf-8")
+    for entry in json.loads((capture.parent / "ground_truth.json").read_text(encoding="utf-8")):
+        text = text.replace(entry["job_id"], f"rerun-{entry['job_id'][::-1]}")
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def test_a_baseline_written_yesterday_accepts_todays_run_with_new_job_ids(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    first = scan([*RULES, CELERY, "--write-baseline", baseline], tmp_path, "first.json")
+    today = _with_new_job_ids(CELERY, tmp_path / "today.jsonl")
+
+    unfiltered = scan([*RULES, today], tmp_path, "unfiltered.json")
+    second = scan([*RULES, today, "--baseline", baseline], tmp_path, "second.json")
+
+    # the same lies, under new job ids: nothing new to report
+    assert {f["job_id"] for f in unfiltered.findings}.isdisjoint(
+        {f["job_id"] for f in first.findings}
+    )
+    assert len(unfiltered.findings) == len(first.findings) == 6
+    assert (second.code, second.findings) == (0, [])
     assert second.report["summary"]["baselined"] == 6
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from auditor.engine.catalog import load_catalog
-from auditor.profiles.compiler import _Ctx, compile_profiles, cond_sql
+from auditor.profiles.compiler import Context, compile_profiles, cond_sql
 from auditor.profiles.model import Cond
 from auditor.rules.compiler import compile_rule, params_in
 from auditor.rules.loader import load_rule_text
@@ -102,7 +102,7 @@ def test_odd_attribute_values_are_read_as_text_and_near_miss_keys_make_no_job_ru
 
 
 def _needles(cond: Cond) -> list[str]:
-    sql = DUCKDB.render(cond_sql(cond, "s", _Ctx(DUCKDB, table("otel_traces"))), pretty=False)
+    sql = DUCKDB.render(cond_sql(cond, "s", Context(DUCKDB, table("otel_traces"))), pretty=False)
     return [part.split("'")[1] for part in sql.split("CONTAINS(")[1:]]
 
 

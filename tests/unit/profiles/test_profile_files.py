@@ -177,18 +177,18 @@ def test_outcomes_that_test_grandchildren_under_not_and_any_are_exact() -> None:
 
 
 def test_the_nearby_spans_are_narrowed_by_the_loosest_form_of_each_condition() -> None:
-    from auditor.profiles.compiler import _loosest
+    from auditor.profiles.compiler import loosest
     from auditor.profiles.model import Cond
 
     fail = Cond(name=("nested.fail",))
     # a test on other spans is dropped, under `not` too: what is left holds for more spans
-    assert _loosest(Cond(name=("a",), child=fail)) == Cond(name=("a",))
-    assert _loosest(Cond(name=("a",), not_=Cond(child=fail))) == Cond(name=("a",))
-    assert _loosest(Cond(name=("a",), not_=Cond(kind=("Producer",)))) == Cond(
+    assert loosest(Cond(name=("a",), child=fail)) == Cond(name=("a",))
+    assert loosest(Cond(name=("a",), not_=Cond(child=fail))) == Cond(name=("a",))
+    assert loosest(Cond(name=("a",), not_=Cond(kind=("Producer",)))) == Cond(
         name=("a",), not_=Cond(kind=("Producer",))
     )
     # `any` keeps its options, loosened; one that tests only other spans allows every span
-    assert _loosest(Cond(any=(Cond(name=("x",), parent=fail), Cond(name=("y",))))) == Cond(
+    assert loosest(Cond(any=(Cond(name=("x",), parent=fail), Cond(name=("y",))))) == Cond(
         any=(Cond(name=("x",)), Cond(name=("y",)))
     )
-    assert _loosest(Cond(any=(Cond(parent=fail), Cond(name=("y",))))) == Cond()
+    assert loosest(Cond(any=(Cond(parent=fail), Cond(name=("y",))))) == Cond()

@@ -27,7 +27,7 @@ def test_each_finding_is_one_line_with_a_level_by_severity() -> None:
     assert [line.split(" ", 1)[0] for line in lines[:-1]] == [
         "::error",
         "::error",
-        "::error",
+        "::notice",  # pending: inside its grace window, shown but not failing
         "::error",
         "::warning",
         "::notice",

@@ -33,7 +33,7 @@ def test_every_table_row_has_as_many_cells_as_its_header() -> None:
     text = reports.render("markdown", rich_report())
     table_lines = [line for line in text.splitlines() if line.startswith("|")]
     widths = {_cells(line) for line in table_lines if "---" not in line}
-    assert widths == {8, 6}  # the findings tables and the evidence tables
+    assert widths == {9, 6}  # the findings tables and the evidence tables
 
 
 def test_pipes_in_span_data_are_escaped_in_cells() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from auditor import reports
 from auditor.findings.model import Finding, Kind, RuleInfo, Severity, State
 from auditor.findings.report import Report
@@ -14,7 +16,7 @@ def test_the_last_line_summarises_counts_scope_and_threshold() -> None:
     last = reports.render("table", rich_report()).splitlines()[-1]
     assert last == (
         "7 findings (1 critical, 3 high, 1 medium, 1 low, 1 info) in 11 job checks by "
-        "5 rules; failing at >= low (6 failing); 2 suppressed by baseline"
+        "5 rules; failing at >= low (5 failing); 2 suppressed by baseline"
     )
 
 
@@ -36,13 +38,48 @@ def test_counts_use_the_singular_for_one() -> None:
 def test_columns_are_aligned_and_long_job_ids_shortened() -> None:
     lines = reports.render("table", rich_report()).splitlines()
     header = lines[0]
-    assert header.split() == ["SEVERITY", "KIND", "RULE", "SYSTEM", "JOB", "JOB", "ID", "EFFECT",
-                              "KEY", "MESSAGE"]  # fmt: skip
+    assert header.split() == ["STATE", "KIND", "SYSTEM", "JOB", "JOB", "ID", "EFFECT", "KEY",
+                              "MESSAGE"]  # fmt: skip
     start = header.index("MESSAGE")
-    for line in lines[1:8]:
+    rows = [line for line in lines[1:-2] if line.startswith("  ")]
+    assert len(rows) == 7
+    for line in rows:
         assert line[start - 2 : start] == "  "
-    assert "3f2a9c1e…" in lines[4]
+    assert any("3f2a9c1e…" in line for line in rows)
     assert "3f2a9c1e-8b7d" not in "".join(lines)
+
+
+def test_wide_shows_full_job_ids() -> None:
+    text = reports.render("table", rich_report(), wide=True)
+    assert "3f2a9c1e-8b7d" in text
+
+
+def test_findings_are_grouped_under_their_rule_with_its_severity_count_and_file() -> None:
+    lines = reports.render("table", rich_report()).splitlines()
+    titles = [line for line in lines if line and not line.startswith(" ")][:-1]
+    assert titles[0] == "payments-capture-once  critical  1 finding  (rules/payments.yaml:12)"
+    assert titles[2] == "notify-email-confirmed  high  2 findings  (rules/notify.yaml:3)"
+    assert len(titles) == 6
+
+
+def test_each_row_shows_the_state_of_its_finding() -> None:
+    rows = [
+        line.split()[0]
+        for line in reports.render("table", rich_report()).splitlines()
+        if line.startswith("  ") and not line.startswith("  STATE")
+    ]
+    assert sorted(set(rows)) == ["open", "pending"]
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 200])
+def test_every_line_fits_the_terminal_and_ids_are_never_cut(width: int) -> None:
+    lines = reports.render("table", rich_report(), width=width).splitlines()
+    for line in lines[:-1]:  # the summary sentence is not a table line
+        if line.startswith(" "):
+            assert len(line) <= width, line
+    text = "\n".join(lines)
+    for job_id in ("9d1c2b3a…", "c0ffee00…", "ORD-1001", "LEDGER-7"):
+        assert job_id in text
 
 
 def test_control_characters_in_span_data_never_reach_the_terminal() -> None:

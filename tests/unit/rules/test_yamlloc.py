@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor import yamlloc
-from auditor.yamlloc import Position, Problem, load_located, validate
+from auditor.yamlloc import Position, Problem, load_located, located, validate
 
 TEXT = """\
 store: ./auditor.duckdb
@@ -197,7 +196,7 @@ def test_libyaml_and_the_pure_python_parser_give_the_same_values_and_positions(
 ) -> None:
     text = TEXT + "tags: [日本, 'é', {k: &a v, l: *a}]\nmerged:\n  <<: {m: 1}\n  n: !!str 2\n"
     fast = load_located(text, "f.yaml")
-    monkeypatch.setattr(yamlloc, "_FAST_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(located, "_FAST_LOADER", yaml.SafeLoader)
     pure = load_located(text, "f.yaml")
 
     assert (fast.value, dict(fast.locations), fast.problems) == (

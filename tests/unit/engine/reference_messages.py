@@ -1,4 +1,4 @@
-"""The one-line message of each finding kind: what is missing, in words. Pure."""
+"""The words of each finding kind, written in Python as the oracle for the engine's SQL (``engine/findings.py``, which is what the product runs). Pure."""
 
 from __future__ import annotations
 
