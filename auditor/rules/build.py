@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.findings.model import Severity
-from auditor.profiles.compiler import ENQUEUE_COLUMNS, JOB_RUN_COLUMNS
 from auditor.rules.durations import DurationError, parse_duration
 from auditor.rules.model import (
     ALL_CHECKS,
@@ -49,6 +48,7 @@ from auditor.rules.model import (
 )
 from auditor.rules.schema import EXPECT_CHECKS, RULE_FILE_VOCABULARY, field_label, rule_file_schema
 from auditor.rules.where import columns_named, where_problem
+from auditor.tables import ENQUEUES, JOB_RUNS
 from auditor.yamlloc import Located, Path, Problem, sorted_problems, validate
 
 _DURATIONS: tuple[Path, ...] = (("expect", "within"), ("expect", "tolerance"), ("complete_within",))
@@ -123,8 +123,8 @@ def _semantic_problems(document: Located) -> list[Problem]:
     return problems
 
 
-_RUN_ONLY = frozenset(JOB_RUN_COLUMNS) - frozenset(ENQUEUE_COLUMNS)
-_ENQUEUE_ONLY = frozenset(ENQUEUE_COLUMNS) - frozenset(JOB_RUN_COLUMNS)
+_RUN_ONLY = frozenset(JOB_RUNS.names) - frozenset(ENQUEUES.names)
+_ENQUEUE_ONLY = frozenset(ENQUEUES.names) - frozenset(JOB_RUNS.names)
 
 
 def _jobs_where_problem(raw: Mapping[str, Any], text: str) -> str | None:

@@ -1,8 +1,8 @@
 """Rules → one SQL statement per rule (every check at once), built as sqlglot ASTs over the
 derived tables.
 
-Reads ``job_runs``, ``effects``, ``enqueues``, ``signals`` and ``error_spans`` (see
-``profiles.compiler``) and, for ``span:`` selectors and ``where:``, ``otel_traces``. Values
+Reads ``job_runs``, ``effects``, ``enqueues``, ``signals`` and ``error_spans`` (their
+columns: ``auditor.tables``) and, for ``span:`` selectors and ``where:``, ``otel_traces``. Values
 written in rule files are bound parameters (``$p1`` …); identifiers and JSON paths are
 quoted AST nodes. Pure: nothing here touches a database.
 
@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from auditor.profiles.compiler import ENQUEUE_COLUMNS, JOB_RUN_COLUMNS
 from auditor.rules.model import Correlate, JobSelector, Rule, SpanSelector
 from auditor.rules.where import columns_named, parse_where, qualified
 from auditor.sqlbuild import (
@@ -70,16 +69,7 @@ from auditor.sqlbuild import (
     subquery,
     table,
 )
-
-# job-side names a rule may use in `jobs.attributes` / `key.job` for the normalized columns
-JOB_COLUMNS = {"system": "system", "job_id": "job_id", "job.id": "job_id", "job_name": "job_name",
-               "queue": "queue", "service": "service", "attempt": "attempt",
-               "profile": "profile"}  # fmt: skip
-EFFECT_COLUMNS = {
-    "job.id": "job_id",
-    "side_effect.key": "effect_key",
-    "side_effect.name": "effect_name",
-}
+from auditor.tables import CHECK_ROW, EFFECT_KEYS, ENQUEUES, JOB_KEYS, JOB_RUNS, OPTIONAL_COLUMNS
 
 SPANS = "otel_traces"  # a jobs.where reads the run's (or enqueue's) span here
 
@@ -149,8 +139,9 @@ class CompiledRule:
                 count = exp.Count(this=exp.Star())
                 body = select(
                     *[
-                        alias(exp.cast(exp.Null(), "VARCHAR", copy=False), c)
-                        for c in ("system", "job_id", "job_name")
+                        alias(exp.cast(exp.Null(), t, copy=False), c)
+                        for c, t in CHECK_ROW
+                        if c in _JUDGED and c != "check"
                     ],
                     *[
                         alias(count, c) if c == "detail_ns" else alias(exp.cast(exp.Null(), t), c)
@@ -233,7 +224,7 @@ def _where(where: str, a: str, *, enqueues: bool) -> tuple[exp.Expression | None
     row's span on (TraceId, SpanId) whose ON holds it: never a subquery correlated with the
     row (the where names both; DuckDB cannot run a correlated multi-column IN, and
     ClickHouse runs no correlated subquery)."""
-    columns = ENQUEUE_COLUMNS if enqueues else JOB_RUN_COLUMNS
+    columns = ENQUEUES.names if enqueues else JOB_RUNS.names
     condition = qualified(parse_where(where), lambda name: a if name in columns else SPANS)
     if not any(c.table == SPANS for c in condition.find_all(exp.Column)):
         return condition, None
@@ -258,7 +249,7 @@ def _job_filter(
     if jobs.queue:
         parts.append(b.text_match(col(a, "queue"), jobs.queue))
     for key, value in jobs.attributes:
-        column = JOB_COLUMNS.get(key)
+        column = JOB_KEYS.get(key)
         if enqueues and column == "attempt":
             column = None
         read = col(a, column) if column else b.d.attr(a, key, "attributes")
@@ -325,8 +316,8 @@ def _needs_attributes(b: _Build, side: str) -> bool:
     if expect is None or expect.key is None:
         return False
     if side == "job":
-        return expect.key.job not in JOB_COLUMNS
-    return expect.key.effect not in EFFECT_COLUMNS
+        return expect.key.job not in JOB_KEYS
+    return expect.key.effect not in EFFECT_KEYS
 
 
 def _j_columns(b: _Build) -> tuple[str, ...]:
@@ -341,17 +332,6 @@ def _e_columns(b: _Build) -> tuple[str, ...]:
     return _E_BASE + extra + (("attributes",) if _needs_attributes(b, "effect") else ())
 
 
-# Columns of the derived tables that only some rules read: an evaluation derives them only
-# when one of its rules does (copying every span's attribute JSON into job_runs, enqueues and
-# effects was a tenth of the derive time). Every other column is always derived.
-OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "job_runs": ("attributes", "link_trace_ids", "batch_id", "parent_span_id", "span_name",
-                 "status", "profile"),
-    "enqueues": ("attributes", "batch_id", "span_name", "profile"),
-    "effects": ("attributes", "link_trace_ids", "batch_id", "parent_span_id"),
-}  # fmt: skip
-
-
 def optional_columns(rule: Rule) -> frozenset[tuple[str, str]]:
     """The (table, column) pairs of OPTIONAL_COLUMNS that ``rule``'s SQL reads. A column
     missed here fails loudly (the statement does not bind), never silently."""
@@ -364,13 +344,13 @@ def optional_columns(rule: Rule) -> frozenset[tuple[str, str]]:
     if rule.expect is not None and _needs_attributes(b, "effect"):
         read.add(("effects", "attributes"))
     for key, _ in rule.jobs.attributes:  # what _job_filter reads, on runs and on enqueues
-        column = JOB_COLUMNS.get(key)
+        column = JOB_KEYS.get(key)
         read.add(("job_runs", column or "attributes"))
         read.add(("enqueues", "attributes" if column in (None, "attempt") else column))
     if rule.jobs.where:  # the row's columns a where names (the others are its span's)
         named = columns_named(rule.jobs.where)
-        read |= {("job_runs", c) for c in named if c in JOB_RUN_COLUMNS}
-        read |= {("enqueues", c) for c in named if c in ENQUEUE_COLUMNS}
+        read |= {("job_runs", c) for c in named if c in JOB_RUNS.names}
+        read |= {("enqueues", c) for c in named if c in ENQUEUES.names}
     return frozenset(
         (table, column) for table, column in read if column in OPTIONAL_COLUMNS.get(table, ())
     )
@@ -444,12 +424,12 @@ def _effects(b: _Build) -> exp.Select:
 
 
 def _job_side(b: _Build, key: str) -> exp.Expression:
-    column = JOB_COLUMNS.get(key)
+    column = JOB_KEYS.get(key)
     return col("j", column) if column else b.d.attr("j", key, "attributes")
 
 
 def _effect_side(b: _Build, key: str) -> exp.Expression:
-    column = EFFECT_COLUMNS.get(key)
+    column = EFFECT_KEYS.get(key)
     return col("e", column) if column else b.d.attr("e", key, "attributes")
 
 
@@ -795,13 +775,9 @@ def _lost(b: _Build) -> exp.Select:
     return _selected(query, b, q, enqueues=True)
 
 
-# the judged query's rows are padded to the checks' columns when batched
-_JUDGED_PADDING = (
-    ("queue", "VARCHAR"), ("attempt", "BIGINT"), ("done_ns", "BIGINT"), ("start_ns", "BIGINT"),
-    ("end_ns", "BIGINT"), ("trace_id", "VARCHAR"), ("span_id", "VARCHAR"), ("service", "VARCHAR"),
-    ("signals", "VARCHAR"), ("effect_name", "VARCHAR"), ("effect_key", "VARCHAR"),
-    ("related", "VARCHAR[]"), ("detail_ns", "BIGINT"), ("note", "VARCHAR"),
-)  # fmt: skip
+# the judged query's rows, (system, job_id, job_name), are padded to the checks' columns
+_JUDGED = ("check", "system", "job_id", "job_name")
+_JUDGED_PADDING = tuple((c, t) for c, t in CHECK_ROW if c not in _JUDGED)
 
 
 def _judged(b: _Build) -> exp.Select:
