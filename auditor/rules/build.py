@@ -33,9 +33,9 @@ from typing import Any
 from auditor.findings.model import Severity
 from auditor.rules.durations import DurationError, parse_duration
 from auditor.rules.model import (
-    ALL_CHECKS,
     DEFAULT_TOLERANCE_S,
     Attributes,
+    Check,
     Correlate,
     Expect,
     JobSelector,
@@ -46,7 +46,7 @@ from auditor.rules.model import (
     SpanSelector,
     SystemEntry,
 )
-from auditor.rules.schema import EXPECT_CHECKS, RULE_FILE_VOCABULARY, field_label, rule_file_schema
+from auditor.rules.schema import RULE_FILE_VOCABULARY, field_label, rule_file_schema
 from auditor.rules.where import columns_named, where_problem
 from auditor.tables import ENQUEUES, JOB_RUNS
 from auditor.yamlloc import Located, Path, Problem, sorted_problems, validate
@@ -205,16 +205,16 @@ def _rule(
 ) -> Rule:
     expect = _expect(raw["expect"]) if "expect" in raw else None
     complete_within = _duration(raw, "complete_within")
-    chosen = set(raw.get("checks", EXPECT_CHECKS) if expect else ())
+    chosen = set(raw.get("checks", [c for c in Check if c.expects]) if expect else ())
     if complete_within is not None:
-        chosen.add("complete_within")
+        chosen.add(Check.COMPLETE_WITHIN)
     return Rule(
         id=raw["id"],
         title=raw.get("title", raw["id"]),
         severity=Severity(raw["severity"]),
         jobs=_jobs(raw.get("jobs") or {}),
         expect=expect,
-        checks=tuple(check for check in ALL_CHECKS if check in chosen),
+        checks=tuple(check for check in Check if check in chosen),
         complete_within_s=complete_within,
         labels=_text_pairs(raw.get("labels")),
         runbook=raw.get("runbook", ""),

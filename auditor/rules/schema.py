@@ -25,11 +25,12 @@ from typing import Any
 
 from auditor.findings.model import Severity
 from auditor.rules.durations import DURATION_EXPECTED, DURATION_PATTERN
+from auditor.rules.model import Check
 from auditor.yamlloc import Path, Vocabulary
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
-EXPECT_CHECKS: tuple[str, ...] = ("confirmed", "before_done", "at_most_once", "effect_ok")
+_EXPECT_CHECKS = [str(check) for check in Check if check.expects]
 SPAN_KINDS: tuple[str, ...] = ("internal", "server", "client", "producer", "consumer")
 SPAN_STATUSES: tuple[str, ...] = ("ok", "error", "unset")
 CORRELATIONS: tuple[str, ...] = ("trace", "link", "key")
@@ -222,10 +223,10 @@ _RULE: dict[str, Any] = {
         "expect": _EXPECT,
         "checks": {
             "type": "array",
-            "items": {"enum": list(EXPECT_CHECKS)},
+            "items": {"enum": _EXPECT_CHECKS},
             "uniqueItems": True,
             "minItems": 1,
-            "default": list(EXPECT_CHECKS),
+            "default": _EXPECT_CHECKS,
             "description": "Which checks apply to the expected effect: confirmed → "
             "unconfirmed_done, before_done → premature_done, at_most_once → duplicate_effect, "
             "effect_ok → failed_effect. Default: all four.",

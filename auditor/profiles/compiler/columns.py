@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from auditor.profiles.compiler.context import Context
-from auditor.sqlbuild import alias, col, select
+from auditor.sqlbuild import alias, select, span_columns
 from auditor.tables import EFFECTS, ENQUEUES, JOB_RUNS, SIGNALS
 
 # The contract of each table (auditor.tables), under the names the builders use.
@@ -31,19 +31,7 @@ SIGNAL_TYPES = SIGNALS.types
 
 
 def common_span_columns(a: str, ctx: Context) -> dict[str, exp.Expression]:
-    d = ctx.dialect
-    return {
-        "start_ns": d.epoch_ns(col(a, "Timestamp")),
-        "end_ns": d.end_ns(a),
-        "trace_id": col(a, "TraceId"),
-        "span_id": col(a, "SpanId"),
-        "parent_span_id": col(a, "ParentSpanId"),
-        "service": col(a, "ServiceName"),
-        "span_name": col(a, "SpanName"),
-        "attributes": col(a, "SpanAttributes"),
-        "link_trace_ids": col(a, "Links.TraceId"),
-        "batch_id": col(a, "BatchId"),
-    }
+    return span_columns(a, ctx.dialect)
 
 
 def union_all(selects: list[exp.Select]) -> exp.Expression | None:
