@@ -1,30 +1,269 @@
-"""``audit.yaml``: the sidecar's configuration, with environment overrides.
+"""``audit serve``'s settings: one frozen type, its defaults, and where each value comes from.
 
-Precedence, lowest first: built-in defaults, the file (``--config FILE``, else ``./audit.yaml``
-when it exists), ``AUDIT_*`` environment variables, command-line flags. ``${VAR}`` in a string
-value is replaced by the environment variable (how secrets get in; a missing variable is an
-error at its ``file:line:col``). Every problem in the file is reported in one pass, located,
-in the user's words; unknown keys are errors with a "did you mean". Secrets are never logged.
+``Settings`` is the only place a default of ``audit serve`` is written. Each of its fields
+carries a ``Source``: its key in ``audit.yaml``, its ``AUDIT_*`` environment variable, its
+flag, and one sentence of help. The loader below, the flags of ``audit serve``
+(``auditor/cli/serve.py``) and the generated reference of ``audit.yaml``
+(``docs/configuration.md``) all read them, so none of them can disagree with another.
 
-The core shape is DESIGN.md's; extend it compatibly.
+Precedence, lowest first: the defaults, the file (``--config FILE``, else ``./audit.yaml``
+when it exists), ``AUDIT_*`` environment variables, command-line flags. One exception:
+``--rules`` adds to the rule paths of the file or ``AUDIT_RULES`` (rules are extra, never a
+replacement for the configured ones); every other flag replaces the value.
+
+In the file, ``${VAR}`` in a string value is replaced by the environment variable (how
+secrets get in; a missing variable is an error at its ``file:line:col``), and relative paths
+(``store``, ``rules``) are relative to the file's folder. Every problem in the file is reported
+in one pass, located, in the user's words; unknown keys are errors with a "did you mean".
+Secrets are never logged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from auditor.engine.evaluate import DEFAULT_WITHIN_S
 from auditor.errors import ConfigError
-from auditor.rules.durations import DURATION_PATTERN, DurationError, parse_duration
+from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT
+from auditor.rules.durations import DURATION_PATTERN, DurationError, format_duration, parse_duration
+from auditor.store.writer import DEFAULT_MAX_PENDING_SPANS
 from auditor.yamlloc import Located, Problem, load_located, validate
 
 DEFAULT_FILE = Path("audit.yaml")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 _SEVERITIES = ["info", "low", "medium", "high", "critical"]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# How a value written as text (an environment variable) or as YAML becomes the field's type.
+Kind = Literal["text", "int", "path", "paths", "duration", "alerts"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one setting may come from besides its default, and how to describe it."""
+
+    help: str
+    key: str = ""  # dotted key in audit.yaml ("receivers.host"); "" when the file has none
+    env: str = ""  # the AUDIT_* variable; "" when there is none
+    flag: str = ""  # the flag of `audit serve`
+    metavar: str = ""  # the flag's placeholder in --help
+    kind: Kind = "text"
+    default_text: str = ""  # the default in words, where its value does not say it
+
+
+def _about(source: Source) -> dict[str, Source]:
+    """A setting field's metadata: ``field(default=…, metadata=_about(Source(…)))``."""
+    return {"source": source}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``audit serve`` is configured with; the defaults are the built-in ones."""
+
+    store: Path = field(
+        default=Path("auditor.duckdb"),
+        metadata=_about(
+            Source(
+                "DuckDB store file.",
+                key="store",
+                env="AUDIT_STORE",
+                flag="--db",
+                metavar="PATH",
+                kind="path",
+            )
+        ),
+    )
+    rules: tuple[Path, ...] = field(
+        default=(),
+        metadata=_about(
+            Source(
+                "Rule files or folders, added to the built-in profiles and packs.",
+                key="rules",
+                env="AUDIT_RULES",
+                flag="--rules",
+                metavar="PATH",
+                kind="paths",
+                default_text="none",
+            )
+        ),
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_about(
+            Source(
+                "Address to listen on.",
+                key="receivers.host",
+                env="AUDIT_HOST",
+                flag="--host",
+                metavar="HOST",
+            )
+        ),
+    )
+    http_port: int = field(
+        default=4318,
+        metadata=_about(
+            Source(
+                "OTLP/HTTP port, 0 for any free one.",
+                key="receivers.http_port",
+                env="AUDIT_HTTP_PORT",
+                flag="--http-port",
+                metavar="PORT",
+                kind="int",
+            )
+        ),
+    )
+    grpc_port: int = field(
+        default=4317,
+        metadata=_about(
+            Source(
+                "OTLP/gRPC port, 0 for any free one.",
+                key="receivers.grpc_port",
+                env="AUDIT_GRPC_PORT",
+                flag="--grpc-port",
+                metavar="PORT",
+                kind="int",
+            )
+        ),
+    )
+    max_body_size: int = field(
+        default=DEFAULT_BODY_LIMIT,
+        metadata=_about(
+            Source(
+                "Largest request body in bytes, compressed or inflated.",
+                key="receivers.max_body_size",
+                flag="--max-body-size",
+                metavar="BYTES",
+                kind="int",
+                default_text=f"{DEFAULT_BODY_LIMIT} (64 MiB)",
+            )
+        ),
+    )
+    max_pending_spans: int = field(
+        default=DEFAULT_MAX_PENDING_SPANS,
+        metadata=_about(
+            Source(
+                "Spans waiting for a commit before requests get 429 / RESOURCE_EXHAUSTED.",
+                key="receivers.max_pending_spans",
+                flag="--max-pending-spans",
+                metavar="N",
+                kind="int",
+            )
+        ),
+    )
+    decode_workers: int | None = field(
+        default=None,
+        metadata=_about(
+            Source(
+                "Front-end worker processes receiving and decoding OTLP; 0 receives in the "
+                "store process.",
+                key="receivers.decode_workers",
+                flag="--decode-workers",
+                metavar="N",
+                kind="int",
+                default_text="one per core",
+            )
+        ),
+    )
+    evaluation_interval_s: float = field(
+        default=10.0,
+        metadata=_about(
+            Source(
+                "How often to re-evaluate the rules, e.g. 10s; 0 turns it off.",
+                key="evaluation.interval",
+                env="AUDIT_EVALUATION_INTERVAL",
+                flag="--evaluation-interval",
+                metavar="DURATION",
+                kind="duration",
+            )
+        ),
+    )
+    grace_s: float = field(
+        default=DEFAULT_WITHIN_S,
+        metadata=_about(
+            Source(
+                "How long a done job may wait for its confirmation before its finding is open "
+                "rather than pending, for rules that set no `within`.",
+                key="evaluation.grace",
+                kind="duration",
+            )
+        ),
+    )
+    alerts: tuple[Mapping[str, Any], ...] = field(
+        default=(),
+        metadata=_about(
+            Source(
+                "Alert sinks: a list of {sink: webhook|slack|alertmanager|pagerduty|email, "
+                "url, min_severity}.",
+                key="alerts",
+                kind="alerts",
+                default_text="none",
+            )
+        ),
+    )
+    record: Path | None = field(
+        default=None,
+        metadata=_about(
+            Source(
+                "Also append every accepted request to this OTLP JSON-lines file.",
+                flag="--record",
+                metavar="FILE",
+                kind="path",
+                default_text="none",
+            )
+        ),
+    )
+    log_level: str = field(
+        default="warning",
+        metadata=_about(
+            Source(f"Log level: {', '.join(LOG_LEVELS)}.", flag="--log-level", metavar="LEVEL")
+        ),
+    )
+    source: str = ""  # the file that was read, "" for none (not a setting)
+
+
+def sources() -> list[tuple[str, Source]]:
+    """Every setting's field name and ``Source``, in declaration order."""
+    return [
+        (f.name, f.metadata["source"])
+        for f in dataclasses.fields(Settings)
+        if "source" in f.metadata
+    ]
+
+
+def source_of(name: str) -> Source:
+    return dict(sources())[name]
+
+
+DEFAULTS = Settings()
+
+
+def default_text(name: str) -> str:
+    """How the default of setting ``name`` reads in help and docs."""
+    source = source_of(name)
+    if source.default_text:
+        return source.default_text
+    value = getattr(DEFAULTS, name)
+    if source.kind == "duration":
+        return format_duration(value)
+    return str(value)
+
+
+def flag_help(name: str) -> str:
+    """The ``--help`` text of setting ``name``'s flag: its help, default, variable and key."""
+    source = source_of(name)
+    where = [f"default: {default_text(name)}"]
+    if source.env:
+        where.append(f"env var: {source.env}")
+    if source.key:
+        where.append(f"audit.yaml: {source.key}")
+    return f"{source.help}  [{'; '.join(where)}]"
+
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -32,11 +271,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "store": {"type": "string", "description": "DuckDB store file."},
+        "store": {"type": "string", "description": source_of("store").help},
         "rules": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "Rule files or folders, added to the built-in profiles and packs.",
+            "description": source_of("rules").help,
         },
         "receivers": {
             "type": "object",
@@ -68,7 +307,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "alerts": {
             "type": "array",
-            "description": "Alert sinks (webhook, slack, alertmanager, pagerduty, email).",
+            "description": source_of("alerts").help,
             "items": {
                 "type": "object",
                 "required": ["sink"],
@@ -83,42 +322,33 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    store: Path = Path("auditor.duckdb")
-    rules: tuple[Path, ...] = ()
-    host: str = "127.0.0.1"
-    http_port: int = 4318
-    grpc_port: int = 4317
-    max_body_size: int = 64 * 1024 * 1024
-    max_pending_spans: int = 250_000
-    decode_workers: int | None = None
-    evaluation_interval_s: float = 10.0
-    grace_s: float = 300.0
-    alerts: tuple[Mapping[str, Any], ...] = field(default=())
-    source: str = ""  # the file read, "" for none
-
-
-def _expand(document: Located, value: Any, path: tuple[Any, ...], problems: list[Problem]) -> Any:
+def _expand(
+    document: Located,
+    value: Any,
+    path: tuple[Any, ...],
+    problems: list[Problem],
+    environ: Mapping[str, str],
+) -> Any:
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in os.environ:
+            if name not in environ:
                 problems.append(document.problem(path, f"environment variable {name} is not set"))
                 return ""
-            return os.environ[name]
+            return environ[name]
 
         return _ENV_REF.sub(replace, value)
     if isinstance(value, dict):
-        return {k: _expand(document, v, (*path, k), problems) for k, v in value.items()}
+        return {k: _expand(document, v, (*path, k), problems, environ) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(document, v, (*path, i), problems) for i, v in enumerate(value)]
+        return [_expand(document, v, (*path, i), problems, environ) for i, v in enumerate(value)]
     return value
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The validated, ``${VAR}``-expanded contents of a config file."""
+def read_config_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The validated, ``${VAR}``-expanded contents of a config file; relative ``store`` and
+    ``rules`` paths are made relative to the file's folder."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -130,7 +360,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if document.value is None:
         return {}
     expanded_problems: list[Problem] = []
-    value = _expand(document, document.value, (), expanded_problems)
+    value = _expand(
+        document, document.value, (), expanded_problems, os.environ if environ is None else environ
+    )
     if expanded_problems:
         raise ConfigError("\n".join(str(p) for p in expanded_problems))
     base = path.parent
@@ -141,60 +373,67 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return value
 
 
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+def _convert(kind: Kind, value: Any, what: str) -> Any:
+    """``value`` (YAML, already validated by the schema, or environment text) as ``kind``."""
+    if kind == "path":
+        return Path(value)
+    if kind == "paths":
+        items = value.split(os.pathsep) if isinstance(value, str) else value
+        return tuple(Path(p) for p in items if p)
+    if kind == "int" and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{what}={value!r} is not a number") from None
+    if kind == "duration":
+        try:
+            return parse_duration(value, what)
+        except DurationError as exc:
+            raise ConfigError(str(exc)) from None
+    if kind == "alerts":
+        return tuple(value)
+    return value
 
 
-def load_settings(config: Path | None = None, **flags: Any) -> Settings:
-    """Defaults ← file ← AUDIT_* environment ← flags (flags that are None are not given)."""
+def _lookup(document: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+    node: Any = document
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def load_settings(
+    config: Path | None = None, *, environ: Mapping[str, str] | None = None, **flags: Any
+) -> Settings:
+    """Defaults ← file ← ``AUDIT_*`` environment ← flags.
+
+    ``flags`` are keyed by field name and typed, except durations, which may be given as
+    written (``"30s"``); a flag that is ``None`` was not given. ``environ`` defaults to ``os.environ`` (tests pass their own).
+    """
+    env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     path = config if config is not None else (DEFAULT_FILE if DEFAULT_FILE.exists() else None)
     if path is not None:
-        raw = read_config_file(path)
+        document = read_config_file(path, env)
         values["source"] = str(path)
-        if "store" in raw:
-            values["store"] = Path(raw["store"])
-        if "rules" in raw:
-            values["rules"] = tuple(Path(r) for r in raw["rules"])
-        for key, value in (raw.get("receivers") or {}).items():
-            values[key] = value
-        evaluation = raw.get("evaluation") or {}
-        if "interval" in evaluation:
-            values["evaluation_interval_s"] = parse_duration(evaluation["interval"], "interval")
-        if "grace" in evaluation:
-            values["grace_s"] = parse_duration(evaluation["grace"], "grace")
-        if "alerts" in raw:
-            values["alerts"] = tuple(raw["alerts"])
-    env = os.environ
-    if env.get("AUDIT_STORE"):
-        values["store"] = Path(env["AUDIT_STORE"])
-    if env.get("AUDIT_RULES"):
-        values["rules"] = tuple(Path(p) for p in env["AUDIT_RULES"].split(os.pathsep) if p)
-    if env.get("AUDIT_HOST"):
-        values["host"] = env["AUDIT_HOST"]
-    for name, key in (("AUDIT_HTTP_PORT", "http_port"), ("AUDIT_GRPC_PORT", "grpc_port")):
-        number = _env_int(name)
-        if number is not None:
-            values[key] = number
-    if env.get("AUDIT_EVALUATION_INTERVAL"):
-        try:
-            values["evaluation_interval_s"] = parse_duration(
-                env["AUDIT_EVALUATION_INTERVAL"], "AUDIT_EVALUATION_INTERVAL"
-            )
-        except DurationError as exc:
-            raise ConfigError(str(exc)) from None
-    for key, value in flags.items():
+        for name, source in sources():
+            found, value = _lookup(document, source.key) if source.key else (False, None)
+            if found:
+                values[name] = _convert(source.kind, value, source.key)
+    for name, source in sources():
+        text = env.get(source.env) if source.env else None
+        if text:  # set and not empty: an empty variable is the same as an unset one
+            values[name] = _convert(source.kind, text, source.env)
+    for name, value in flags.items():
         if value is None:
             continue
-        if key == "rules":
+        if name == "rules":
             if value:  # --rules adds to the configured rule paths
-                values["rules"] = tuple(values.get("rules", ())) + tuple(Path(p) for p in value)
+                values["rules"] = (*values.get("rules", ()), *(Path(p) for p in value))
             continue
-        values[key] = value
+        kind = source_of(name).kind
+        # A duration flag may come as written (``--evaluation-interval 30s``).
+        values[name] = _convert(kind, value, source_of(name).flag) if kind == "duration" else value
     return Settings(**values)

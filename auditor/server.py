@@ -11,6 +11,9 @@ Decoding OTLP is pure-Python CPU work; in worker processes it uses every core an
 competes with the DuckDB writer for one interpreter lock. ``--decode-workers 0`` runs the
 receivers inside the store process instead (one process, for small setups and tests).
 
+Everything it is configured with is one ``auditor.config.Settings`` (defaults, ``audit.yaml``,
+``AUDIT_*``, flags); nothing here has a default of its own.
+
 Life cycle: load the rules (a broken rule file stops the start), open the store (migrating
 it), start the writer, the evaluation loop and the receivers, and run until SIGTERM /
 SIGINT. Stopping drains: receivers stop accepting and answer what is in flight once it is
@@ -30,13 +33,13 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
 from aiohttp import web
 
+from auditor.clock import SYSTEM_CLOCK, Clock
+from auditor.config import Settings
 from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
 from auditor.errors import UsageError
@@ -44,29 +47,13 @@ from auditor.receivers import frontend
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
 from auditor.receivers.hub import Hub
-from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT, LocalCommitter, Pipeline
+from auditor.receivers.pipeline import LocalCommitter, Pipeline
 from auditor.store.duck import DuckStore
 from auditor.store.writer import GroupCommitWriter
 
 log = logging.getLogger("auditor.serve")
 
 WORKER_START_TIMEOUT_S = 60
-
-
-@dataclass
-class ServeOptions:
-    db: Path = Path("auditor.duckdb")
-    host: str = "127.0.0.1"
-    http_port: int = 4318
-    grpc_port: int = 4317
-    body_limit: int = DEFAULT_BODY_LIMIT
-    decode_workers: int | None = None  # front-end worker processes; default one per core
-    max_pending_spans: int = 250_000
-    record: Path | None = None
-    rules: list[Path] = field(default_factory=list)
-    evaluation_interval_s: float = 10.0  # 0 turns continuous evaluation off
-    grace_s: float = 300.0  # grace of rules that set no `within`
-    log_level: int = logging.WARNING
 
 
 def _grpc_host(host: str) -> str:
@@ -89,20 +76,27 @@ def _free_port(host: str, port: int) -> int:
 
 
 class Server:
-    def __init__(self, options: ServeOptions) -> None:
-        self.options = options
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.settings = settings
+        self.clock = clock
         # Rules load first: a broken rule file stops the start with file:line:col problems.
-        catalog = load_catalog(options.rules)
-        self.store = DuckStore(options.db)
-        self.writer = GroupCommitWriter(self.store, max_pending_spans=options.max_pending_spans)
+        catalog = load_catalog(settings.rules)
+        self.store = DuckStore(settings.store, clock=clock)
+        self.writer = GroupCommitWriter(self.store, max_pending_spans=settings.max_pending_spans)
         self.evaluation = (
-            EvaluationLoop(self.store, catalog, options.evaluation_interval_s, options.grace_s)
-            if options.evaluation_interval_s > 0
+            EvaluationLoop(
+                self.store,
+                catalog,
+                settings.evaluation_interval_s,
+                settings.grace_s,
+                clock=clock,
+            )
+            if settings.evaluation_interval_s > 0
             else None
         )
-        workers = options.decode_workers
+        workers = settings.decode_workers
         self.workers = (os.cpu_count() or 1) if workers is None else workers
-        self.started_at = time.time()
+        self.started_at_ns = clock.now_ns()
         self.http_port = 0
         self.grpc_port = 0
         self.hub: Hub | None = None
@@ -129,8 +123,8 @@ class Server:
                 "spans_rejected": self.pipeline.spans_rejected,
             }
         return {
-            "store": str(self.options.db),
-            "uptime_s": round(time.time() - self.started_at, 1),
+            "store": str(self.settings.store),
+            "uptime_s": round((self.clock.now_ns() - self.started_at_ns) / 1e9, 1),
             **counts,
             "spans_stored": self.writer.stored,
             "commits": self.writer.commits,
@@ -151,7 +145,7 @@ class Server:
             await self._start_in_process()
 
     async def _start_workers(self) -> None:
-        o = self.options
+        o = self.settings
         http_socket = _listen(o.host, o.http_port)
         self.http_port = int(http_socket.getsockname()[1])
         self.grpc_port = _free_port(o.host, o.grpc_port)
@@ -162,9 +156,9 @@ class Server:
             worker = frontend.WorkerOptions(
                 index=index,
                 grpc_address=f"{_grpc_host(o.host)}:{self.grpc_port}",
-                body_limit=o.body_limit,
+                body_limit=o.max_body_size,
                 record=o.record,
-                log_level=o.log_level,
+                log_level=logging.getLevelName(o.log_level.upper()),
             )
             process = context.Process(
                 target=frontend.run,
@@ -193,9 +187,9 @@ class Server:
                     raise UsageError(f"front-end worker {index} did not start in time")
 
     async def _start_in_process(self) -> None:
-        o = self.options
+        o = self.settings
         self._local = LocalCommitter(self.writer)
-        self.pipeline = Pipeline(self._local, body_limit=o.body_limit, record_path=o.record)
+        self.pipeline = Pipeline(self._local, body_limit=o.max_body_size, record_path=o.record)
 
         async def health() -> dict[str, Any]:
             return self.health()
@@ -246,16 +240,20 @@ class Server:
                 process.join()
 
 
-async def serve(options: ServeOptions, on_ready: Callable[[Server], None] | None = None) -> None:
-    server = Server(options)
+async def serve(
+    settings: Settings,
+    on_ready: Callable[[Server], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    server = Server(settings, clock)
     try:
         await server.start()
     except BaseException:
         await server.stop()
         raise
     print(
-        f"audit serve: OTLP/HTTP on http://{options.host}:{server.http_port}/v1/traces, "
-        f"OTLP/gRPC on {options.host}:{server.grpc_port}, store {options.db}, "
+        f"audit serve: OTLP/HTTP on http://{settings.host}:{server.http_port}/v1/traces, "
+        f"OTLP/gRPC on {settings.host}:{server.grpc_port}, store {settings.store}, "
         f"{server.workers or 'no'} front-end worker(s)",
         flush=True,
     )

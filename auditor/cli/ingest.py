@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from auditor.config import DEFAULTS, source_of
 from auditor.errors import ExitCode
 from auditor.receivers.files import IngestSummary, ingest_files
 from auditor.store.duck import DuckStore
@@ -18,13 +19,19 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_command)
 
 
+# The store setting of `audit serve`, with its default and variable (no audit.yaml here).
+STORE = typer.Option(
+    DEFAULTS.store, "--db", envvar=source_of("store").env, help=source_of("store").help
+)
+
+
 def ingest_command(
     files: list[str] = typer.Argument(
-        None, help="OTLP JSON-lines, OTLP/JSON or protobuf files, optionally .gz; - reads stdin."
+        None,
+        metavar="FILE",
+        help="OTLP JSON-lines, OTLP/JSON or protobuf files, optionally .gz; - reads stdin.",
     ),
-    db: Path = typer.Option(
-        Path("auditor.duckdb"), "--db", envvar="AUDIT_STORE", help="DuckDB store file."
-    ),
+    db: Path = STORE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
 ) -> int:
     """Load span files into the store. A span already stored is not stored again."""

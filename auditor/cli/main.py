@@ -4,29 +4,34 @@
 error handling so that every expected error (an ``AuditError``) becomes one line on stderr,
 ``audit: error: …``, and the exit code ``auditor.errors.exit_code_for`` gives it. stdout
 carries data only. Tracebacks with local variables are off: span attributes can hold secrets.
+Help is plain text with readable placeholders (``auditor.cli.help``); ``--install-completion``
+sets up shell completion.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
+from typing import Any
 
 import typer
+import typer.main
 from typer.exceptions import Abort as TyperAbort
 from typer.exceptions import TyperException
 
 from auditor import __version__
 from auditor.cli import ingest, probe, rules, scan, serve, show
+from auditor.cli.help import readable_placeholders, typer_app
 from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
 
-app = typer.Typer(
+app = typer_app(
     name="audit",
     help="Catch background jobs that say 'done' when the work never happened.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,  # main() reports errors; never dump locals (secrets)
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -54,13 +59,19 @@ rules.register(app)
 probe.register(app)
 
 
+@functools.cache
+def command() -> Any:
+    """The ``audit`` command tree as Click runs it (built once, with readable placeholders)."""
+    return readable_placeholders(typer.main.get_command(app))
+
+
 def error(message: str) -> None:
     print(f"audit: error: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        result = app(args=argv, prog_name="audit", standalone_mode=False)
+        result = command().main(args=argv, prog_name="audit", standalone_mode=False)
     except RuleError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 
+from auditor.cli.help import typer_app
 from auditor.errors import UsageError
 from auditor.reconcile.export import ConfirmationExporter
 from auditor.reconcile.loop import run
@@ -28,10 +29,10 @@ from auditor.reconcile.sources import Rows, http_rows, sql_rows
 from auditor.reconcile.state import State
 from auditor.rules.durations import DurationError, parse_duration
 
-probe_app = typer.Typer(
+probe_app = typer_app(
     name="probe",
     help="Reconcilers: confirm side effects from a database or an HTTP status endpoint.",
-    no_args_is_help=True,
+    add_completion=False,
 )
 
 
@@ -70,29 +71,56 @@ def _run(
 
 # Options shared by both commands (Typer needs them spelled per command).
 EFFECT = typer.Option(
-    ..., "--effect", help="side_effect.name of the confirmations, e.g. email.sent."
+    ..., "--effect", metavar="NAME", help="side_effect.name of the confirmations, e.g. email.sent."
 )
-KEY = typer.Option("key", "--key-column", help="Column holding the business key (side_effect.key).")
-JOB = typer.Option("job_id", "--job-id-column", help="Column holding the job id (job.id).")
-TIME = typer.Option(None, "--time-column", help="Column with the time of the effect (else: now).")
-STATUS = typer.Option(None, "--status-column", help="Column saying ok/sent/true (else: all ok).")
-ATTRS = typer.Option(None, "--attribute", help="Extra column recorded as reconcile.<column>.")
-SYSTEM = typer.Option(None, "--system", help="job.system on the confirmations (e.g. celery).")
-EVERY = typer.Option("30s", "--every", help="Polling interval, e.g. 30s, 5m.")
+KEY = typer.Option(
+    "key", "--key-column", metavar="COLUMN",
+    help="Column holding the business key (side_effect.key).",
+)  # fmt: skip
+JOB = typer.Option(
+    "job_id", "--job-id-column", metavar="COLUMN", help="Column holding the job id (job.id)."
+)
+TIME = typer.Option(
+    None, "--time-column", metavar="COLUMN",
+    help="Column with the time of the effect.  [default: when the row is first seen]",
+)  # fmt: skip
+STATUS = typer.Option(
+    None, "--status-column", metavar="COLUMN",
+    help="Column saying ok/sent/true.  [default: every row is ok]",
+)  # fmt: skip
+ATTRS = typer.Option(
+    None, "--attribute", metavar="COLUMN",
+    help="Extra column recorded as reconcile.<column> (repeat for more).",
+)  # fmt: skip
+SYSTEM = typer.Option(
+    None, "--system", metavar="SYSTEM", help="job.system on the confirmations (e.g. celery)."
+)
+EVERY = typer.Option("30s", "--every", metavar="DURATION", help="Polling interval, e.g. 30s, 5m.")
 ONCE = typer.Option(False, "--once", help="Run one round and exit.")
 ENDPOINT = typer.Option(
-    "http://127.0.0.1:4318", "--endpoint", envvar="OTEL_EXPORTER_OTLP_ENDPOINT",
-    help="OTLP/HTTP endpoint (/v1/traces is appended).",
+    "http://127.0.0.1:4318", "--endpoint", envvar="OTEL_EXPORTER_OTLP_ENDPOINT", metavar="URL",
+    show_envvar=True, help="OTLP/HTTP endpoint (/v1/traces is appended).",
 )  # fmt: skip
-STATE = typer.Option(None, "--state", help="State file (default: .audit-probe-*.json here).")
-SERVICE = typer.Option("audit-probe", "--service", help="service.name of the confirmations.")
-TIMEOUT = typer.Option(10.0, "--timeout", help="Seconds for the source and for the export.")
+STATE = typer.Option(
+    None, "--state", metavar="FILE",
+    help="State file.  [default: a .audit-probe-*.json file in the working directory]",
+)  # fmt: skip
+SERVICE = typer.Option(
+    "audit-probe", "--service", metavar="NAME", help="service.name of the confirmations."
+)
+TIMEOUT = typer.Option(
+    10.0, "--timeout", metavar="SECONDS", help="Seconds for the source and for the export."
+)
 
 
 @probe_app.command("sql")
 def sql_command(
-    dsn: str = typer.Option(..., "--dsn", envvar="AUDIT_PROBE_DSN", help="postgresql://… DSN."),
-    query: str = typer.Option(..., "--query", help="SELECT returning key / job id columns."),
+    dsn: str = typer.Option(
+        ..., "--dsn", envvar="AUDIT_PROBE_DSN", metavar="DSN", help="postgresql://… DSN."
+    ),
+    query: str = typer.Option(
+        ..., "--query", metavar="SQL", help="SELECT returning key / job id columns."
+    ),
     effect: str = EFFECT, key_column: str = KEY, job_id_column: str = JOB,
     time_column: str | None = TIME, status_column: str | None = STATUS,
     attribute: list[str] | None = ATTRS, system: str | None = SYSTEM, every: str = EVERY,
@@ -112,9 +140,14 @@ def sql_command(
 
 @probe_app.command("http")
 def http_command(
-    url: str = typer.Option(..., "--url", help="Status endpoint answering JSON."),
-    items: str | None = typer.Option(None, "--items", help="Dotted path of the list, e.g. data."),
-    header: list[str] | None = typer.Option(None, "--header", help="'Name: value' request header."),
+    url: str = typer.Option(..., "--url", metavar="URL", help="Status endpoint answering JSON."),
+    items: str | None = typer.Option(
+        None, "--items", metavar="FIELD",
+        help="Dotted path of the list in the answer, e.g. data.  [default: the answer, when it is a list]",
+    ),
+    header: list[str] | None = typer.Option(
+        None, "--header", metavar="HEADER", help="'Name: value' request header (repeat for more)."
+    ),
     effect: str = EFFECT, key_column: str = KEY, job_id_column: str = JOB,
     time_column: str | None = TIME, status_column: str | None = STATUS,
     attribute: list[str] | None = ATTRS, system: str | None = SYSTEM, every: str = EVERY,

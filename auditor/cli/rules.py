@@ -6,8 +6,9 @@
 - ``explain ID``: the statement ``audit scan`` runs for the rule (every check at once, the
   first column of each row naming its check), pretty, with its bound parameters, and the
   shared effects table it reads when other rules accept the same effects;
-- ``test FILE…``: rule unit tests (``auditor.rules.testing``): exit 0 all pass, 1 a test
-  failed, 2 a rule or test file is broken;
+- ``test PATH…``: rule unit tests (``auditor.rules.testing``) of the files given, and of the
+  rule test files in the folders given (named as ``auditor.rules.loader`` says): exit 0 all
+  pass, 1 a test failed, 2 a rule or test file is broken;
 - ``schema``: the JSON Schema of rule files (with the system profile schema inside).
 """
 
@@ -21,21 +22,21 @@ from pathlib import Path
 import duckdb
 import typer
 
+from auditor.cli.help import typer_app
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, RuleError, UsageError
 from auditor.profiles.schema import profile_schema
 from auditor.rules.compiler import shared_effect_tables, statement_for
+from auditor.rules.loader import RULE_FILE_SUFFIXES, is_rule_test_file
 from auditor.rules.model import Rule
 from auditor.rules.schema import rule_file_schema
 from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
 from auditor.yamlloc import load_located, validate
 
-rules_app = typer.Typer(
-    help="List, lint, explain and test rules.", no_args_is_help=True, add_completion=False
-)
+rules_app = typer_app(help="List, lint, explain and test rules.", add_completion=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +45,9 @@ def register(app: typer.Typer) -> None:
 
 @rules_app.command("list")
 def list_command(
-    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders to add."),
+    rules: list[Path] = typer.Option(
+        [], "--rules", metavar="PATH", help="Rule files or folders to add."
+    ),
     packs: bool = typer.Option(True, "--packs/--no-packs", help="Include the built-in packs."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per rule."),
 ) -> None:
@@ -88,7 +91,9 @@ def _bind_all(catalog: Catalog, only_user: bool = True) -> list[str]:
 
 @rules_app.command("lint")
 def lint_command(
-    paths: list[Path] = typer.Argument(..., help="Rule files or folders."),
+    paths: list[Path] = typer.Argument(
+        ..., metavar="PATH", help="Rule files or folders (rule test files in them are skipped)."
+    ),
 ) -> int:
     """Check rule files: schema, semantics, and that every query runs."""
     catalog = load_catalog(paths, packs=False)
@@ -102,8 +107,10 @@ def lint_command(
 
 @rules_app.command("explain")
 def explain_command(
-    rule_id: str = typer.Argument(..., help="The id of the rule."),
-    rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders to add."),
+    rule_id: str = typer.Argument(..., metavar="RULE_ID", help="The id of the rule."),
+    rules: list[Path] = typer.Option(
+        [], "--rules", metavar="PATH", help="Rule files or folders to add."
+    ),
     packs: bool = typer.Option(
         True, "--packs/--no-packs", help="Include the built-in packs, as audit scan does."
     ),
@@ -111,7 +118,7 @@ def explain_command(
         False, "--profiles", help="Also print the SQL deriving job_runs, effects, …"
     ),
 ) -> None:
-    """Print the SQL statement audit scan runs for a rule (all its checks at once)."""
+    """Print the SQL statement audit scan runs for a rule."""
     catalog = load_catalog(rules, packs=packs)
     rule = catalog.rules.get(rule_id)
     if rule is None:
@@ -131,14 +138,13 @@ def explain_command(
 
 def explain_text(catalog: Catalog, rule: Rule) -> str:
     """What ``audit rules explain`` prints for ``rule``: the statement ``audit scan`` runs
-    for it among the catalog's enabled rules (a built-in rule counts no judged jobs; a rule
-    accepting the same effects as another reads the effects table made for both, printed
-    first), pretty."""
+    for it among the catalog's enabled rules (a rule accepting the same effects as another
+    reads the effects table made for both, printed first), pretty."""
     shared, made = shared_effect_tables(catalog.enabled_rules())
     table = shared.get(rule.id) if rule.enabled else None
-    judged = "none" if catalog.is_builtin(rule) else "count"
+    # audit scan counts the jobs every rule judges (only --format junit lists them)
     sql, params = statement_for(
-        rule, judged=judged, tables={"e": table} if table else None, pretty=True
+        rule, judged="count", tables={"e": table} if table else None, pretty=True
     )
     out = [f"-- rule {rule.id} ({rule.location})\n"]
     for name, select, values in made:
@@ -183,17 +189,43 @@ def _load_test_file(path: Path) -> dict:
     return document.value
 
 
+def _test_files(paths: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to the rule test files below them, sorted."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in RULE_FILE_SUFFIXES and p.is_file() and is_rule_test_file(p, path)
+        )
+        if not found:
+            raise UsageError(f"no rule test files in {path} (*_test.yaml, *.test.yaml, tests/)")
+        files += found
+    return files
+
+
 @rules_app.command("test")
 def test_command(
-    files: list[Path] = typer.Argument(..., help="Rule test files."),
+    files: list[Path] = typer.Argument(
+        ...,
+        metavar="PATH",
+        help="Rule test files (the rules to load, spans in, findings expected), or folders: "
+        "their *_test.yaml, *.test.yaml and tests/ files.",
+    ),
     rules: list[Path] = typer.Option(
-        [], "--rules", help="Rule files for tests whose file names none."
+        [],
+        "--rules",
+        metavar="PATH",
+        help="Rule files or folders to test, for test files without rule_files.",
     ),
     packs: bool = typer.Option(False, "--packs/--no-packs", help="Also run the built-in packs."),
 ) -> int:
     """Run rule unit tests: spans in, expected findings out."""
     failed = total = 0
-    for path in files:
+    for path in _test_files(files):
         spec = _load_test_file(path)
         rule_paths = [path.parent / p for p in spec.get("rule_files", [])] or list(rules)
         catalog = load_catalog(rule_paths, packs=packs)

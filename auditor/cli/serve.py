@@ -1,6 +1,8 @@
-"""``audit serve``: OTLP receivers + store (+ continuous evaluation, alerts and API later).
+"""``audit serve``: OTLP receivers + store + continuous evaluation (``auditor.server``).
 
-Settings come from defaults ← ``audit.yaml`` (``--config``) ← ``AUDIT_*`` ← these flags.
+Every flag but ``--config`` is a setting of ``auditor.config.Settings``: its name, help,
+placeholder and default text come from there, and ``load_settings`` applies the precedence
+(defaults ← ``audit.yaml`` ← ``AUDIT_*`` ← these flags). Nothing here has a default of its own.
 """
 
 from __future__ import annotations
@@ -8,78 +10,64 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from auditor.config import load_settings
+from auditor.config import DEFAULT_FILE, LOG_LEVELS, flag_help, load_settings, source_of
 from auditor.errors import UsageError
-from auditor.rules.durations import DurationError, parse_duration
-from auditor.server import ServeOptions, serve
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text, "--evaluation-interval")
-    except DurationError as exc:
-        raise UsageError(str(exc)) from None
+from auditor.server import serve
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
 
 
+def _flag(name: str) -> Any:
+    """The flag of setting ``name``; its default is None so that "not given" can be told."""
+    source = source_of(name)
+    return typer.Option(
+        None, source.flag, help=flag_help(name), metavar=source.metavar, show_default=False
+    )
+
+
+STORE = _flag("store")
+HOST = _flag("host")
+HTTP_PORT = _flag("http_port")
+GRPC_PORT = _flag("grpc_port")
+RULES = _flag("rules")
+RECORD = _flag("record")
+MAX_BODY_SIZE = _flag("max_body_size")
+MAX_PENDING_SPANS = _flag("max_pending_spans")
+DECODE_WORKERS = _flag("decode_workers")
+EVALUATION_INTERVAL = _flag("evaluation_interval_s")
+LOG_LEVEL = _flag("log_level")
+CONFIG = typer.Option(
+    None,
+    "--config",
+    metavar="FILE",
+    help=f"Configuration file.  [default: ./{DEFAULT_FILE} when present]",
+    show_default=False,
+)
+
+
 def serve_command(
-    db: Path | None = typer.Option(
-        None, "--db", help="DuckDB store file [default: ./auditor.duckdb; AUDIT_STORE]."
-    ),
-    host: str | None = typer.Option(
-        None, "--host", help="Address to listen on [default: 127.0.0.1; AUDIT_HOST]."
-    ),
-    http_port: int | None = typer.Option(
-        None,
-        "--http-port",
-        help="OTLP/HTTP port, 0 for any free one [default: 4318; AUDIT_HTTP_PORT].",
-    ),
-    grpc_port: int | None = typer.Option(
-        None,
-        "--grpc-port",
-        help="OTLP/gRPC port, 0 for any free one [default: 4317; AUDIT_GRPC_PORT].",
-    ),
-    rules: list[Path] = typer.Option(
-        [], "--rules", help="Rule files or folders, added to the built-in profiles and packs."
-    ),
-    config: Path | None = typer.Option(
-        None, "--config", help="Configuration file [default: ./audit.yaml when present]."
-    ),
-    record: Path | None = typer.Option(
-        None, "--record", help="Also append every accepted request to this OTLP JSON-lines file."
-    ),
-    max_body_size: int | None = typer.Option(
-        None,
-        "--max-body-size",
-        help="Largest request body in bytes, compressed or inflated [default: 64 MiB].",
-    ),
-    max_pending_spans: int | None = typer.Option(
-        None,
-        "--max-pending-spans",
-        help="Spans waiting for a commit before requests get 429 / RESOURCE_EXHAUSTED [default: 250000].",
-    ),
-    decode_workers: int | None = typer.Option(
-        None,
-        "--decode-workers",
-        help="Front-end worker processes receiving and decoding OTLP [default: one per core; 0: receive in the store process].",
-    ),
-    evaluation_interval: str | None = typer.Option(
-        None,
-        "--evaluation-interval",
-        help="How often to re-evaluate the rules, e.g. 10s; 0 turns it off [default: 10s].",
-    ),
-    log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
+    db: Path | None = STORE,
+    host: str | None = HOST,
+    http_port: int | None = HTTP_PORT,
+    grpc_port: int | None = GRPC_PORT,
+    rules: list[Path] | None = RULES,
+    config: Path | None = CONFIG,
+    record: Path | None = RECORD,
+    max_body_size: int | None = MAX_BODY_SIZE,
+    max_pending_spans: int | None = MAX_PENDING_SPANS,
+    decode_workers: int | None = DECODE_WORKERS,
+    evaluation_interval: str | None = EVALUATION_INTERVAL,
+    log_level: str | None = LOG_LEVEL,
 ) -> None:
     """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if log_level is not None and log_level.lower() not in LOG_LEVELS:
+        raise UsageError(f"--log-level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     settings = load_settings(
         config,
         store=db,
@@ -87,25 +75,14 @@ def serve_command(
         http_port=http_port,
         grpc_port=grpc_port,
         rules=rules,
+        record=record,
         max_body_size=max_body_size,
         max_pending_spans=max_pending_spans,
         decode_workers=decode_workers,
-        evaluation_interval_s=None
-        if evaluation_interval is None
-        else _duration(evaluation_interval),
+        evaluation_interval_s=evaluation_interval,
+        log_level=None if log_level is None else log_level.lower(),
     )
-    options = ServeOptions(
-        db=settings.store,
-        host=settings.host,
-        http_port=settings.http_port,
-        grpc_port=settings.grpc_port,
-        body_limit=settings.max_body_size,
-        decode_workers=settings.decode_workers,
-        max_pending_spans=settings.max_pending_spans,
-        record=record,
-        rules=list(settings.rules),
-        evaluation_interval_s=settings.evaluation_interval_s,
-        grace_s=settings.grace_s,
-        log_level=logging.getLevelName(log_level.upper()),
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(serve(options))
+    asyncio.run(serve(settings))

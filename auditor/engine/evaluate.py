@@ -42,7 +42,7 @@ DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule s
 class Evaluation:
     findings: FindingTable  # in report order
     checked: tuple[CheckedJob, ...]  # empty unless list_checked
-    jobs_checked: int = 0  # (rule, job) pairs the user's rules judged
+    jobs_checked: int = 0  # (rule, job) pairs the rules judged
     seconds: dict[str, float] = field(default_factory=dict)
     judged: dict[str, int] = field(default_factory=dict)  # rule id -> jobs it judged
     job_runs: dict[str, int] = field(default_factory=dict)  # system -> job runs recognized
@@ -152,9 +152,7 @@ def evaluate(
     table = con.sql("SELECT * FROM audit_findings").to_arrow_table()
     seconds["findings"] = time.perf_counter() - started
     checked, judged = _judged(con, selected)
-    jobs_checked = sum(
-        n for rule, n in zip(selected, judged, strict=True) if not catalog.is_builtin(rule)
-    )
+    jobs_checked = sum(judged)
     runs = con.execute(
         "SELECT system, count(*) FROM job_runs GROUP BY system ORDER BY system"
     ).fetchall()
@@ -221,9 +219,9 @@ def _run_rules(
                 # One statement per rule: its shared tables (runs, effects, which belong
                 # together) computed once, every check over them, and the judged jobs for
                 # reports (JUnit).
-                judged = (
-                    "none" if catalog.is_builtin(rule) else ("rows" if list_checked else "count")
-                )
+                # JUnit lists the jobs your rules judged; the packs' are counted
+                rows = list_checked and not catalog.is_builtin(rule)
+                judged = "rows" if rows else "count"
                 tables = (("e", shared[rule.id]),) if rule.id in shared else ()
                 sql, params = _statement(rule, judged, tables)
                 insert = f"INSERT INTO audit_candidates SELECT {index}, * FROM ({sql})"

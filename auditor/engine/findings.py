@@ -38,7 +38,8 @@ CREATE OR REPLACE TEMP MACRO audit_duration(ns) AS
          WHEN ns / 1e6 < 1000 THEN printf('%.1f ms', ns / 1e6)
          ELSE printf('%.2f s', ns / 1e9) END;
 CREATE OR REPLACE TEMP MACRO audit_effect(name) AS
-    CASE WHEN name = '' THEN 'the expected effect' ELSE '''' || name || '''' END;
+    CASE WHEN name = '' OR regexp_matches(name, '[*?\[]') THEN 'the expected effect'
+         ELSE '''' || name || '''' END;
 CREATE OR REPLACE TEMP MACRO audit_job(system, name, id) AS
     CASE WHEN name = '' THEN 'job' ELSE name END
     || CASE WHEN id <> '' THEN ' (' || system || ' job ' || audit_short_id(id) || ')'

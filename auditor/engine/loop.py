@@ -11,6 +11,7 @@ time, whatever ``interval`` says), at a lower scheduling priority than ingestion
 form (cost in proportion to what arrived, bounded by batch watermarks on both sides of every
 join) is the next step of the sidecar; until then keep ``interval`` long on big stores.
 It runs on its own DuckDB connection (a cursor of the writer's), so it never blocks ingest.
+"Now" is the injected ``Clock``'s (the system clock unless a test fixes it).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import duckdb
 
+from auditor.clock import SYSTEM_CLOCK, Clock, from_ns, naive_utc
 from auditor.engine.catalog import Catalog
-from auditor.engine.evaluate import evaluate
+from auditor.engine.evaluate import DEFAULT_WITHIN_S, evaluate
 from auditor.store.duck import DuckStore
 from auditor.store.findings import save_findings
 
@@ -45,12 +46,18 @@ class LoopStats:
 
 class EvaluationLoop:
     def __init__(
-        self, store: DuckStore, catalog: Catalog, interval_s: float, grace_s: float = 300.0
+        self,
+        store: DuckStore,
+        catalog: Catalog,
+        interval_s: float,
+        grace_s: float = DEFAULT_WITHIN_S,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.interval_s = interval_s
         self.grace_s = grace_s
+        self.clock = clock
         self.stats = LoopStats()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="auditor-evaluate", daemon=True)
@@ -75,18 +82,19 @@ class EvaluationLoop:
             if latest == self.stats.last_batch:
                 return False
             started = time.perf_counter()
-            now = datetime.now(UTC)
+            # One reading for both: a finding is pending "as of" the moment it is seen.
+            now_ns = self.clock.now_ns()
             evaluation = evaluate(
                 con,
                 self.catalog,
-                as_of_ns=int(now.timestamp() * 1e9),
+                as_of_ns=now_ns,
                 default_within_s=self.grace_s,
             )
             save_findings(
                 con,
                 evaluation.findings,
                 "serve",
-                now.replace(tzinfo=None),
+                naive_utc(from_ns(now_ns)),
                 [r.id for r in self.catalog.enabled_rules()],
             )
             self.stats.passes += 1

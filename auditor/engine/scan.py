@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from auditor import __version__
-from auditor.clock import SYSTEM, Clock
+from auditor.clock import SYSTEM_CLOCK, Clock, naive_utc
 from auditor.engine.catalog import Catalog
 from auditor.engine.evaluate import Evaluation, evaluate
 from auditor.errors import InputError, UsageError
@@ -49,11 +49,20 @@ class ScanRequest:
 
 
 @dataclass(frozen=True)
+class RuleWarning:
+    rule_id: str
+    text: str  # one sentence: what the rule judged, and the nearest name seen
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class ScanResult:
     report: Report  # what the formats render (baseline applied)
     findings: FindingTable  # every finding, before the baseline (--write-baseline)
     ingest: IngestSummary | None  # what loading the files said (None: no files)
-    warnings: tuple[str, ...] = ()  # rules that judged no job, and why (--strict fails them)
+    warnings: tuple[RuleWarning, ...] = ()  # rules that judged no job (--strict fails them)
 
     @property
     def input_problem(self) -> bool:
@@ -115,17 +124,26 @@ def _evaluated(
 
 
 def run_scan(
-    request: ScanRequest, catalog: Catalog, *, clock: Clock = SYSTEM, load: Loader = ingest_files
+    request: ScanRequest,
+    catalog: Catalog,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    load: Loader = ingest_files,
 ) -> ScanResult:
     """Evaluate ``catalog`` over the request's inputs. ``load`` puts the files into the store
     (the CLI's shows a progress bar)."""
     with _evaluated(request, catalog, load) as (store, evaluation, ingest, spans):
         if request.db is not None:
+            # The findings are durable once committed (the write-ahead log). Closing would
+            # also checkpoint, and the first checkpoint of a store filled in many batches
+            # compacts its spans (seconds, and memory in proportion to the store): that is
+            # left to the next writer that checkpoints anyway (audit serve, audit ingest).
+            store.con.execute("PRAGMA disable_checkpoint_on_shutdown")
             save_findings(
                 store.con,
                 evaluation.findings,
                 "scan",
-                clock.now().replace(tzinfo=None),
+                naive_utc(clock.now()),
                 [r.id for r in catalog.enabled_rules()],
             )
     shown, suppressed = apply_baseline(evaluation.findings, request.baseline)
@@ -144,7 +162,7 @@ def run_scan(
         judged=evaluation.judged,
     )
     warnings = tuple(
-        idle_rule_warning(rule, evaluation.job_runs, evaluation.job_names)
+        RuleWarning(rule.id, idle_rule_warning(rule, evaluation.job_runs, evaluation.job_names))
         for rule in catalog.enabled_rules()
         if not catalog.is_builtin(rule) and evaluation.judged.get(rule.id, 0) == 0
     )

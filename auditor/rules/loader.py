@@ -7,7 +7,13 @@ the CLI (``scan``, ``serve``, ``rules …``) and by tests.
 Contract:
 
 - ``load_rule_files(paths)`` takes files and folders; a folder contributes every ``*.yaml`` /
-  ``*.yml`` below it, recursively, in sorted order. Files are loaded in the order given.
+  ``*.yml`` below it, recursively, in sorted order, except rule test files (below). Files
+  are loaded in the order given; a file named twice (by path, or through a symlink) loads
+  once, where it first appears.
+- Rule test files (what ``audit rules test`` reads) live next to rules, so a folder skips
+  them: files named ``*_test.yaml`` / ``*.test.yaml`` (or ``.yml``), and every file in a
+  ``tests`` folder below the folder given. A rule test file named on its own is a problem
+  that says to run it with ``audit rules test``.
 - Every problem of every file is collected before anything is raised: one run shows them all,
   each as ``file:line:col: message``, files in load order, each file in reading order.
 - Rule ids are unique across everything loaded: a repeat is a problem at the second id,
@@ -27,18 +33,34 @@ from auditor.rules.model import Location, RuleFile, RuleSet
 from auditor.yamlloc import Problem, load_located
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
+TEST_FILE_ENDINGS = tuple(f"{sep}test{suffix}" for sep in "_." for suffix in RULE_FILE_SUFFIXES)
+TESTS_FOLDER = "tests"
+
+
+def is_rule_test_file(path: Path, folder: Path | None = None) -> bool:
+    """Whether ``path`` is a rule test file by its name, or, when it was found in ``folder``,
+    by a ``tests`` folder between the two."""
+    if path.name.endswith(TEST_FILE_ENDINGS):
+        return True
+    return folder is not None and TESTS_FOLDER in path.relative_to(folder).parts[:-1]
 
 
 def rule_file_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """The files that ``paths`` name (folders expanded), and problems for missing paths."""
+    """The files that ``paths`` name (folders expanded, their rule test files skipped), and
+    problems for missing paths and for rule test files named on their own."""
     files: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
             files += sorted(
-                p for p in path.rglob("*") if p.suffix in RULE_FILE_SUFFIXES and p.is_file()
+                p
+                for p in path.rglob("*")
+                if p.suffix in RULE_FILE_SUFFIXES and p.is_file() and not is_rule_test_file(p, path)
             )
+        elif path.is_file() and is_rule_test_file(path):
+            message = "a rule test file, not a rule file: run it with `audit rules test`"
+            problems.append(Problem(str(path), 0, 0, message))
         elif path.is_file():
             files.append(path)
         else:

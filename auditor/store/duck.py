@@ -3,7 +3,8 @@
 Whoever holds a ``DuckStore`` opened for writing is the single writer of that file (DuckDB
 allows one writing process). ``insert`` is the only way spans enter the store; it commits
 one transaction per call, so callers batch (``writer.GroupCommitWriter`` for the receivers,
-``ingest`` for files).
+``ingest`` for files). Commit times (``IngestedAt``, ``auditor_batches.committed_at``) are
+the injected ``Clock``'s, in UTC.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditor.clock import SYSTEM_CLOCK, Clock, naive_utc
 from auditor.errors import StoreError
 from auditor.otlp.batch import COLUMNS
 from auditor.store.schema import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_DDL
@@ -30,7 +32,7 @@ _QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
 # follows the batch, not the size of the store (no index to maintain).
 _INSERT_SQL = f"""
 INSERT INTO otel_traces ({_QUOTED}, "BatchId", "IngestedAt")
-SELECT {", ".join(f'b."{c}"' for c in COLUMNS)}, $batch_id, now()::TIMESTAMP
+SELECT {", ".join(f'b."{c}"' for c in COLUMNS)}, $batch_id, $committed_at
 FROM (SELECT DISTINCT ON ("TraceId", "SpanId") * FROM incoming) AS b
 ANTI JOIN (
     SELECT "TraceId", "SpanId" FROM otel_traces
@@ -67,9 +69,16 @@ class InsertResult:
 
 
 class DuckStore:
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        read_only: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
         self.path = str(path)
         self.read_only = read_only
+        self.clock = clock
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
@@ -162,12 +171,14 @@ class DuckStore:
             # fetchall: DuckDB refuses new work on a connection with an unfinished result.
             batch_id = con.execute("SELECT nextval('auditor_batch_seq')").fetchall()[0][0]
             con.register("incoming", table)
-            params = {"batch_id": batch_id, "lo": lo, "hi": hi}
+            # The clock's UTC, like every other stamp (DuckDB's now() would be local time).
+            committed_at = naive_utc(self.clock.now())
+            params = {"batch_id": batch_id, "lo": lo, "hi": hi, "committed_at": committed_at}
             stored = con.execute(_INSERT_SQL, params).fetchall()[0][0]
             con.execute(
-                "INSERT INTO auditor_batches VALUES (?, now()::TIMESTAMP, ?, ?, "
+                "INSERT INTO auditor_batches VALUES (?, ?, ?, ?, "
                 "make_timestamp_ns(?), make_timestamp_ns(?))",
-                [batch_id, received, stored, lo, hi],
+                [batch_id, committed_at, received, stored, lo, hi],
             )
             con.commit()
         except Exception:

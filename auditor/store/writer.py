@@ -40,13 +40,16 @@ class _Item:
 
 _STOP = object()
 
+# Spans waiting for a commit before submits are refused (``audit serve --max-pending-spans``).
+DEFAULT_MAX_PENDING_SPANS = 250_000
+
 
 class GroupCommitWriter:
     def __init__(
         self,
         store: DuckStore,
         *,
-        max_pending_spans: int = 250_000,
+        max_pending_spans: int = DEFAULT_MAX_PENDING_SPANS,
         max_group_spans: int = 100_000,
         min_group_spans: int = 20_000,
         linger_s: float = 0.002,

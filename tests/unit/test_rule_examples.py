@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from auditor.cli.main import main
@@ -34,3 +36,29 @@ def test_a_failing_rule_test_exits_1_and_says_what_differs(tmp_path: Path, capsy
     assert main(["rules", "test", str(test)]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "expected, not found" in out and "'job_id': 'nope'" in out
+
+
+def _audit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("audit")), *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_example_folder_lints_clean_without_its_rule_test_file() -> None:
+    done = _audit("rules", "lint", str(EXAMPLES))
+    assert done.returncode == 0, done.stderr
+    assert "3 rule(s) OK" in done.stderr
+
+
+def test_rules_test_on_a_folder_runs_the_rule_test_files_in_it() -> None:
+    done = _audit("rules", "test", str(EXAMPLES.parent))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("ok    ") == 4
+    assert "email_test.yaml" in done.stdout
+
+
+def test_rules_test_on_a_folder_without_test_files_is_a_usage_error(tmp_path: Path) -> None:
+    done = _audit("rules", "test", str(tmp_path))
+    assert done.returncode == 2
+    assert f"no rule test files in {tmp_path}" in done.stderr

@@ -119,13 +119,24 @@ def _live_group_members(pgid: int) -> list[int]:
 
 def start_server(tmp_path: Path, *args: str, name: str = "server") -> AuditServer:
     db = tmp_path / f"{name}.duckdb"
+    return launch_server(
+        tmp_path, db, "--db", str(db), "--http-port", "0", "--grpc-port", "0", *args, name=name
+    )
+
+
+def launch_server(
+    tmp_path: Path, db: Path, *args: str, name: str = "server", env: dict[str, str] | None = None
+) -> AuditServer:
+    """``audit serve ARGS`` (the caller chooses every flag; ``db`` is where the store will be,
+    the ports must be free ones), healthy."""
     log = tmp_path / f"{name}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [AUDIT, "serve", "--db", str(db), "--http-port", "0", "--grpc-port", "0", *args],
+            [AUDIT, "serve", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
     server = AuditServer(process, db, log)
     deadline = time.monotonic() + 60

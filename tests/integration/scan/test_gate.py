@@ -151,3 +151,14 @@ def test_pack_findings_carry_no_location_inside_the_installed_package() -> None:
     assert "site-packages" not in sarif.stdout and "_builtin_rules" not in sarif.stdout
     assert "site-packages" not in github.stdout and "_builtin_rules" not in github.stdout
     assert "::error" in github.stdout
+
+
+def test_with_the_packs_alone_the_summary_counts_their_job_checks_and_names_no_glob() -> None:
+    result = audit("scan", CELERY, "--format", "json")
+    document = json.loads(result.stdout)
+    assert document["summary"]["jobs_checked"] > 0
+    assert sum(document["summary"]["judged"].values()) == document["summary"]["jobs_checked"]
+    for f in document["findings"]:
+        assert "'*'" not in f["message"], f
+        if f["kind"] == "duplicate_effect":
+            assert f["job_name"], f  # the job that repeated the effect, by name

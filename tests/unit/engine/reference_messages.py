@@ -24,7 +24,8 @@ def duration_text(ns: int) -> str:
 
 
 def _effect(name: str) -> str:
-    return f"'{name}'" if name else "the expected effect"
+    # a glob (a pack's effect: "*") names no effect a person can look for
+    return f"'{name}'" if name and not any(c in name for c in "*?[") else "the expected effect"
 
 
 def message(

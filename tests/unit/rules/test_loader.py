@@ -131,3 +131,44 @@ def test_a_plugged_in_profile_schema_checks_systems_entries_in_the_same_words() 
         "s.yaml:3:5: unknown key 'job_spam' in system profile 'celery' (did you mean 'job_span'?)",
         "s.yaml:4:5: system profile is missing 'name'",
     ]
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+RULE = "rules:\n  - id: {id}\n    severity: low\n    jobs: {{system: celery}}\n    expect: {{effect: e}}\n"
+TEST = "rule_files: [rules.yaml]\ntests: []\n"
+
+
+def test_a_folder_skips_rule_test_files_by_name_and_below_a_tests_folder(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path / "tests" / "project",  # a "tests" folder above the one given does not count
+        {
+            "rules.yaml": RULE.format(id="kept"),
+            "nested/more.yml": RULE.format(id="kept-too"),
+            "email_test.yaml": TEST,
+            "email.test.yml": TEST,
+            "tests/anything.yaml": TEST,
+            "nested/tests/deeper/other.yaml": TEST,
+        },
+    )
+    rules = load_rule_files([root])
+    assert [r.id for r in rules] == ["kept-too", "kept"]
+
+
+def test_a_rule_test_file_named_on_its_own_says_how_to_run_it(tmp_path: Path) -> None:
+    test = _tree(tmp_path, {"email_test.yaml": TEST}) / "email_test.yaml"
+    assert problems([str(test)]) == [
+        f"{test}: a rule test file, not a rule file: run it with `audit rules test`"
+    ]
+
+
+def test_the_same_file_through_a_symlink_loads_once(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "real", {"rules.yaml": RULE.format(id="once")})
+    (tmp_path / "link").symlink_to(root)
+    assert [r.id for r in load_rule_files([root, tmp_path / "link"])] == ["once"]

@@ -44,4 +44,33 @@ FROM (
     ON "g"."system" = "q"."system" AND "g"."job_id" = "q"."job_id"
   WHERE
     "q"."profile" = $p1
+  UNION ALL
+  SELECT
+    'judged_count' AS "check",
+    CAST(NULL AS TEXT) AS "system",
+    CAST(NULL AS TEXT) AS "job_id",
+    CAST(NULL AS TEXT) AS "job_name",
+    CAST(NULL AS TEXT) AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    CAST(NULL AS BIGINT) AS "start_ns",
+    CAST(NULL AS BIGINT) AS "end_ns",
+    CAST(NULL AS TEXT) AS "trace_id",
+    CAST(NULL AS TEXT) AS "span_id",
+    CAST(NULL AS TEXT) AS "service",
+    CAST(NULL AS TEXT) AS "signals",
+    CAST(NULL AS TEXT) AS "effect_name",
+    CAST(NULL AS TEXT) AS "effect_key",
+    CAST(NULL AS TEXT[]) AS "related",
+    COUNT(*) AS "detail_ns",
+    CAST(NULL AS TEXT) AS "note"
+  FROM (
+    SELECT DISTINCT
+      "q"."system",
+      "q"."job_id",
+      "q"."job_name"
+    FROM "enqueues" AS "q"
+    WHERE
+      "q"."profile" = $p1
+  ) AS "judged"
 ) AS "checks";
