@@ -211,6 +211,23 @@ class Dialect:
 DUCKDB = Dialect("duckdb")
 
 
+def span_columns(a: str, dialect: Dialect) -> dict[str, exp.Expression]:
+    """The columns every derived table taken from one span has, by their derived names, over
+    span ``a`` of otel_traces (times as integer nanoseconds since the epoch)."""
+    return {
+        "start_ns": dialect.epoch_ns(col(a, "Timestamp")),
+        "end_ns": dialect.end_ns(a),
+        "trace_id": col(a, "TraceId"),
+        "span_id": col(a, "SpanId"),
+        "parent_span_id": col(a, "ParentSpanId"),
+        "service": col(a, "ServiceName"),
+        "span_name": col(a, "SpanName"),
+        "attributes": col(a, "SpanAttributes"),
+        "link_trace_ids": col(a, "Links.TraceId"),
+        "batch_id": col(a, "BatchId"),
+    }
+
+
 ATTRIBUTE_VALUES = "attribute_values"  # the column of read_attributes_once's list
 
 

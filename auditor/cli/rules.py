@@ -3,7 +3,9 @@
 - ``list``: every rule that would run (built-in packs and ``--rules``), where it is defined;
 - ``lint``: load and compile rule files, and bind every query (so a ``where:`` naming a
   column that does not exist is reported at its ``file:line:col``) without any spans;
-- ``explain ID``: the compiled SQL of each check, with its bound parameters;
+- ``explain ID``: the statement ``audit scan`` runs for the rule (every check at once, the
+  first column of each row naming its check), pretty, with its bound parameters, and the
+  shared effects table it reads when other rules accept the same effects;
 - ``test PATH…``: rule unit tests (``auditor.rules.testing``) of the files given, and of the
   rule test files in the folders given (named as ``auditor.rules.loader`` says): exit 0 all
   pass, 1 a test failed, 2 a rule or test file is broken;
@@ -26,8 +28,9 @@ from auditor.engine.derive import derive
 from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, RuleError, UsageError
 from auditor.profiles.schema import profile_schema
-from auditor.rules.compiler import compile_rule
+from auditor.rules.compiler import shared_effect_tables, statement_for
 from auditor.rules.loader import RULE_FILE_SUFFIXES, is_rule_test_file
+from auditor.rules.model import Rule
 from auditor.rules.schema import rule_file_schema
 from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
@@ -65,28 +68,24 @@ def list_command(
 
 
 def _bind_all(catalog: Catalog, only_user: bool = True) -> list[str]:
-    """Bind every compiled query against an empty store; problems as file:line:col."""
+    """Bind every rule's statement against an empty store; problems as file:line:col."""
     problems: list[str] = []
     with DuckStore(":memory:") as store:
         derive(store.con, catalog.profiles)
         for rule in catalog.rules.rules:
             if only_user and catalog.is_builtin(rule):
                 continue
-            compiled = compile_rule(rule)
-            for check in (*compiled.checks, compiled.judged):
-                if check is None:
-                    continue
-                try:
-                    store.con.execute("EXPLAIN " + check.sql(pretty=False), check.params).fetchall()
-                except duckdb.Error as exc:
-                    where = rule.location
-                    text = str(exc).splitlines()[0]
-                    for field in ("jobs.where", "expect.span.where"):
-                        if dict(rule.field_locations).get(field):
-                            where = rule.location_of(field)
-                            break
-                    problems.append(f"{where}: rule '{rule.id}' does not run: {text}")
-                    break
+            sql, params = statement_for(rule, judged="rows")  # every check and judged query
+            try:
+                store.con.execute("EXPLAIN " + sql, params).fetchall()
+            except duckdb.Error as exc:
+                where = rule.location
+                text = str(exc).splitlines()[0]
+                for field in ("jobs.where", "expect.span.where"):
+                    if dict(rule.field_locations).get(field):
+                        where = rule.location_of(field)
+                        break
+                problems.append(f"{where}: rule '{rule.id}' does not run: {text}")
     return problems
 
 
@@ -112,12 +111,15 @@ def explain_command(
     rules: list[Path] = typer.Option(
         [], "--rules", metavar="PATH", help="Rule files or folders to add."
     ),
+    packs: bool = typer.Option(
+        True, "--packs/--no-packs", help="Include the built-in packs, as audit scan does."
+    ),
     profiles: bool = typer.Option(
         False, "--profiles", help="Also print the SQL deriving job_runs, effects, …"
     ),
 ) -> None:
-    """Print the SQL a rule compiles to, one query per check."""
-    catalog = load_catalog(rules)
+    """Print the SQL statement audit scan runs for a rule."""
+    catalog = load_catalog(rules, packs=packs)
     rule = catalog.rules.get(rule_id)
     if rule is None:
         import difflib
@@ -131,12 +133,42 @@ def explain_command(
 
         for name, query in compile_profiles(catalog.profiles).items():
             print(f"-- derived table {name}\n{DUCKDB.render(query)};\n")
-    compiled = compile_rule(rule)
-    print(f"-- rule {rule.id} ({rule.location})")
-    for check in compiled.checks:
-        params = ", ".join(f"${k} = {v!r}" for k, v in check.params.items())
-        print(f"\n-- check {check.check}" + (f"; parameters: {params}" if params else ""))
-        print(check.sql() + ";")
+    print(explain_text(catalog, rule), end="")
+
+
+def explain_text(catalog: Catalog, rule: Rule) -> str:
+    """What ``audit rules explain`` prints for ``rule``: the statement ``audit scan`` runs
+    for it among the catalog's enabled rules (a rule accepting the same effects as another
+    reads the effects table made for both, printed first), pretty."""
+    shared, made = shared_effect_tables(catalog.enabled_rules())
+    table = shared.get(rule.id) if rule.enabled else None
+    # audit scan counts the jobs every rule judges (only --format junit lists them)
+    sql, params = statement_for(
+        rule, judged="count", tables={"e": table} if table else None, pretty=True
+    )
+    out = [f"-- rule {rule.id} ({rule.location})\n"]
+    for name, select, values in made:
+        if name == table:
+            others = ", ".join(sorted(r for r, t in shared.items() if t == name and r != rule.id))
+            shown = ", ".join(repr(v) for v in values)
+            out.append(
+                f"\n-- the effects table it reads, made once for it and {others}"
+                + (f"; parameters, in order: {shown}" if shown else "")
+                + f'\nCREATE OR REPLACE TEMP TABLE "{name}" AS\n{_pretty(select)};\n'
+            )
+    shown = ", ".join(f"${k} = {v!r}" for k, v in params.items())
+    out.append(
+        "\n-- every check at once; the first column of each row names its check"
+        + (f"; parameters: {shown}" if shown else "")
+        + f"\n{sql};\n"
+    )
+    return "".join(out)
+
+
+def _pretty(sql: str) -> str:
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write="duckdb", pretty=True)[0]
 
 
 @rules_app.command("schema")

@@ -12,17 +12,12 @@ from collections.abc import Iterable
 
 import duckdb
 
-from auditor.profiles.compiler import (
-    EFFECT_COLUMNS,
-    ENQUEUE_COLUMNS,
-    JOB_RUN_COLUMNS,
-    compile_profiles,
-)
+from auditor.profiles.compiler import compile_profiles
 from auditor.profiles.model import Profile
-from auditor.rules.compiler import OPTIONAL_COLUMNS
 from auditor.sqlbuild import DUCKDB, col, select, subquery
+from auditor.tables import DERIVED, OPTIONAL_COLUMNS
 
-_COLUMNS = {"job_runs": JOB_RUN_COLUMNS, "enqueues": ENQUEUE_COLUMNS, "effects": EFFECT_COLUMNS}
+_COLUMNS = {table.name: table.names for table in DERIVED}
 
 
 @functools.lru_cache(maxsize=64)
@@ -31,7 +26,8 @@ def derived_sql(
 ) -> tuple[tuple[str, str], ...]:
     """(table, SELECT text) of each derived table; compiled once per set of profiles.
     ``optional``: the (table, column) pairs of ``OPTIONAL_COLUMNS`` to derive (the ones the
-    rules read, ``rules.compiler.optional_columns``); None derives every column."""
+    rules read, ``rules.compiler.optional_columns``); None derives every column. The
+    columns, and which are optional, are ``auditor.tables``'s."""
     out = []
     for name, query in compile_profiles(profiles).items():
         skipped = [

@@ -27,9 +27,13 @@ from auditor.engine.derive import derived_sql, make_derived
 from auditor.engine.findings import make_findings
 from auditor.findings.report import CheckedJob
 from auditor.findings.table import SCHEMA, FindingTable
-from auditor.rules.compiler import compile_rule, effects_key, optional_columns
+from auditor.rules.compiler import (
+    effects_key,
+    optional_columns,
+    shared_effect_tables,
+    statement_for,
+)
 from auditor.rules.model import Rule
-from auditor.sqlbuild import DUCKDB
 
 DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none
 
@@ -58,8 +62,7 @@ def _effects_key(rule: Rule) -> tuple[str, tuple[object, ...]] | None:
 def _statement(
     rule: Rule, judged: str, tables: tuple[tuple[str, str], ...]
 ) -> tuple[str, dict[str, object]]:
-    query, params = compile_rule(rule).batch(judged=judged, consume=True, tables=dict(tables))
-    return DUCKDB.render(query, pretty=False, consume=True), params
+    return statement_for(rule, judged=judged, tables=dict(tables))
 
 
 def forget_compiled() -> None:
@@ -72,21 +75,7 @@ def forget_compiled() -> None:
 def _effect_groups(rules: list[Rule]) -> tuple[dict[str, str], list[tuple[str, str, list]]]:
     """Rules that accept the same effect spans (the same ``e``) read one table made once:
     (rule id -> table, [(table, SELECT, parameters)] to make)."""
-    groups: dict[tuple[str, tuple[object, ...]], list[Rule]] = {}
-    for rule in rules:
-        key = _effects_key(rule)
-        if key is not None:
-            groups.setdefault(key, []).append(rule)
-    tables: dict[str, str] = {}
-    made: list[tuple[str, str, list]] = []
-    for index, ((sql, values), members) in enumerate(groups.items()):
-        if len(members) < 2:
-            continue
-        table_name = f"shared_effects_{index}"
-        made.append((table_name, sql, list(values)))
-        for rule in members:
-            tables[rule.id] = table_name
-    return tables, made
+    return shared_effect_tables(rules, _effects_key)
 
 
 # The columns of a rule statement's rows (``CompiledRule.batch``), as stored for the findings

@@ -53,16 +53,6 @@ class Triage(StrEnum):
     MUTED = "muted"
 
 
-# check name (rule file) -> the kind of finding it raises
-CHECK_KINDS: dict[str, Kind] = {
-    "confirmed": Kind.UNCONFIRMED_DONE,
-    "before_done": Kind.PREMATURE_DONE,
-    "at_most_once": Kind.DUPLICATE_EFFECT,
-    "effect_ok": Kind.FAILED_EFFECT,
-    "complete_within": Kind.LOST_JOB,
-}
-
-
 @dataclass(frozen=True)
 class SpanRef:
     """One span shown as evidence, with why it is shown (``role``)."""

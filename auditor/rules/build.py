@@ -10,6 +10,13 @@ pass reports everything.
 Semantic rules checked here:
 
 - ``where:`` (on ``jobs`` and ``expect.span``) is a pure SQL condition (``auditor.rules.where``);
+- ``jobs.where`` names only columns every row the rule judges has: a job run's columns
+  (``attempt``, ``outcome``, ``done_ns`` …) not with ``complete_within``, which judges
+  enqueues (a lost job has no run, so no attempt: the condition could be neither true nor
+  false, and dropping it would judge jobs the author excluded), and an enqueue's
+  (``enqueued_ns``) not with ``expect``, which judges runs. The columns both have
+  (``system``, ``job_id``, ``job_name``, ``queue``, ``service`` …) and the span's own
+  (``ServiceName``, ``Duration``, ``SpanAttributes`` …) serve both;
 - ``expect.key`` only with ``correlate: key``;
 - durations parse (the schema pattern says the same thing, in the same words).
 
@@ -26,9 +33,9 @@ from typing import Any
 from auditor.findings.model import Severity
 from auditor.rules.durations import DurationError, parse_duration
 from auditor.rules.model import (
-    ALL_CHECKS,
     DEFAULT_TOLERANCE_S,
     Attributes,
+    Check,
     Correlate,
     Expect,
     JobSelector,
@@ -39,8 +46,9 @@ from auditor.rules.model import (
     SpanSelector,
     SystemEntry,
 )
-from auditor.rules.schema import EXPECT_CHECKS, RULE_FILE_VOCABULARY, field_label, rule_file_schema
-from auditor.rules.where import where_problem
+from auditor.rules.schema import RULE_FILE_VOCABULARY, field_label, rule_file_schema
+from auditor.rules.where import columns_named, where_problem
+from auditor.tables import ENQUEUES, JOB_RUNS
 from auditor.yamlloc import Located, Path, Problem, sorted_problems, validate
 
 _DURATIONS: tuple[Path, ...] = (("expect", "within"), ("expect", "tolerance"), ("complete_within",))
@@ -89,6 +97,8 @@ def _semantic_problems(document: Located) -> list[Problem]:
             text = document.get((*base, *rel))
             if isinstance(text, str):
                 message = where_problem(text, field_label(rel))
+                if message is None and rel == ("jobs", "where"):
+                    message = _jobs_where_problem(raw, text)
                 if message:
                     problems.append(document.problem((*base, *rel), message))
         for rel in _DURATIONS:
@@ -111,6 +121,29 @@ def _semantic_problems(document: Located) -> list[Problem]:
                     )
                 )
     return problems
+
+
+_RUN_ONLY = frozenset(JOB_RUNS.names) - frozenset(ENQUEUES.names)
+_ENQUEUE_ONLY = frozenset(ENQUEUES.names) - frozenset(JOB_RUNS.names)
+
+
+def _jobs_where_problem(raw: Mapping[str, Any], text: str) -> str | None:
+    """Why a valid ``jobs.where`` cannot select the rows the rule judges, or None."""
+    named = columns_named(text)
+    if "complete_within" in raw and named & _RUN_ONLY:
+        shown = ", ".join(sorted(named & _RUN_ONLY))
+        return (
+            f"jobs.where names {shown}, which a job run has and an enqueue has not; "
+            "complete_within judges enqueues (a lost job never ran): put complete_within "
+            "in a rule of its own"
+        )
+    if "expect" in raw and named & _ENQUEUE_ONLY:
+        shown = ", ".join(sorted(named & _ENQUEUE_ONLY))
+        return (
+            f"jobs.where names {shown}, which an enqueue has and a job run has not; "
+            "expect judges job runs"
+        )
+    return None
 
 
 def _text_pairs(mapping: Mapping[str, Any] | None) -> Attributes:
@@ -172,16 +205,16 @@ def _rule(
 ) -> Rule:
     expect = _expect(raw["expect"]) if "expect" in raw else None
     complete_within = _duration(raw, "complete_within")
-    chosen = set(raw.get("checks", EXPECT_CHECKS) if expect else ())
+    chosen = set(raw.get("checks", [c for c in Check if c.expects]) if expect else ())
     if complete_within is not None:
-        chosen.add("complete_within")
+        chosen.add(Check.COMPLETE_WITHIN)
     return Rule(
         id=raw["id"],
         title=raw.get("title", raw["id"]),
         severity=Severity(raw["severity"]),
         jobs=_jobs(raw.get("jobs") or {}),
         expect=expect,
-        checks=tuple(check for check in ALL_CHECKS if check in chosen),
+        checks=tuple(check for check in Check if check in chosen),
         complete_within_s=complete_within,
         labels=_text_pairs(raw.get("labels")),
         runbook=raw.get("runbook", ""),

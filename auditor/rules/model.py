@@ -13,8 +13,9 @@ Conventions the compiler can rely on:
 - Attribute values are text (``250`` → ``"250"``, ``true`` → ``"true"``), as the store
   keeps them; pairs are sorted by key.
 - Durations are seconds as floats (``within_s``, ``tolerance_s``, ``complete_within_s``).
-- ``Rule.checks`` is in canonical order and includes ``"complete_within"`` when the rule has
-  a ``complete_within`` deadline, so every check maps to one finding kind via ``CHECK_KINDS``.
+- ``Rule.checks`` holds ``Check`` values in canonical order (the enum's) and includes
+  ``Check.COMPLETE_WITHIN`` when the rule has a ``complete_within`` deadline, so every check
+  maps to one finding kind (``Check.kind``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from auditor.findings.model import CHECK_KINDS, Kind, RuleInfo, Severity
+from auditor.findings.model import Kind, RuleInfo, Severity
 from auditor.yamlloc import Located, Path
 
 # The probe convention (DESIGN.md): `expect: {effect: X}` means this span with this name.
@@ -33,14 +34,38 @@ EFFECT_NAME_ATTRIBUTE = "side_effect.name"
 EFFECT_KEY_ATTRIBUTE = "side_effect.key"
 JOB_ID = "job.id"
 
-# Order of Rule.checks; the first four come from `checks:`, the last from `complete_within:`.
-ALL_CHECKS: tuple[str, ...] = (
-    "confirmed",
-    "before_done",
-    "at_most_once",
-    "effect_ok",
-    "complete_within",
-)
+
+class Check(StrEnum):
+    """A check a rule makes, by its name in rule files, in canonical order. Each raises one
+    kind of finding (``kind``). The first four judge job runs against the expected effect and
+    are written in ``checks:`` (``expects``); ``complete_within`` comes from the rule's
+    ``complete_within:`` deadline and judges enqueues. The SQL of each is built by
+    ``auditor.rules.compiler.checks.BUILDERS[check]``."""
+
+    CONFIRMED = "confirmed"
+    BEFORE_DONE = "before_done"
+    AT_MOST_ONCE = "at_most_once"
+    EFFECT_OK = "effect_ok"
+    COMPLETE_WITHIN = "complete_within"
+
+    @property
+    def kind(self) -> Kind:
+        """The kind of finding the check raises."""
+        return _KIND_OF_CHECK[self]
+
+    @property
+    def expects(self) -> bool:
+        """Is it one of ``checks:`` (judging job runs against ``expect``)?"""
+        return self is not Check.COMPLETE_WITHIN
+
+
+_KIND_OF_CHECK = {
+    Check.CONFIRMED: Kind.UNCONFIRMED_DONE,
+    Check.BEFORE_DONE: Kind.PREMATURE_DONE,
+    Check.AT_MOST_ONCE: Kind.DUPLICATE_EFFECT,
+    Check.EFFECT_OK: Kind.FAILED_EFFECT,
+    Check.COMPLETE_WITHIN: Kind.LOST_JOB,
+}
 DEFAULT_TOLERANCE_S = 0.002
 
 Attributes = tuple[tuple[str, str], ...]
@@ -83,7 +108,9 @@ class JobSelector:
     name: str | None = None  # glob on job_name
     queue: str | None = None  # equality on queue
     attributes: Attributes = ()  # equality on the job run span's attributes, values as text
-    where: str | None = None  # a checked, pure SQL condition
+    # a checked, pure SQL condition on the job run's row (job_runs columns; for
+    # complete_within, enqueues columns) and its span's (otel_traces columns)
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +156,7 @@ class Rule:
     severity: Severity
     jobs: JobSelector
     expect: Expect | None
-    checks: tuple[str, ...]  # subset of ALL_CHECKS, in that order
+    checks: tuple[Check, ...]  # in the enum's order
     complete_within_s: float | None = None
     labels: Attributes = ()
     runbook: str = ""
@@ -142,7 +169,7 @@ class Rule:
 
     def finding_kinds(self) -> tuple[Kind, ...]:
         """The kinds of finding this rule can raise, in check order."""
-        return tuple(CHECK_KINDS[check] for check in self.checks)
+        return tuple(check.kind for check in self.checks)
 
     def location_of(self, dotted: str) -> Location:
         """Where ``dotted`` (e.g. ``jobs.where``) is written; the rule's location if absent."""

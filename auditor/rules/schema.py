@@ -25,11 +25,12 @@ from typing import Any
 
 from auditor.findings.model import Severity
 from auditor.rules.durations import DURATION_EXPECTED, DURATION_PATTERN
+from auditor.rules.model import Check
 from auditor.yamlloc import Path, Vocabulary
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
-EXPECT_CHECKS: tuple[str, ...] = ("confirmed", "before_done", "at_most_once", "effect_ok")
+_EXPECT_CHECKS = [str(check) for check in Check if check.expects]
 SPAN_KINDS: tuple[str, ...] = ("internal", "server", "client", "producer", "consumer")
 SPAN_STATUSES: tuple[str, ...] = ("ok", "error", "unset")
 CORRELATIONS: tuple[str, ...] = ("trace", "link", "key")
@@ -118,7 +119,13 @@ _JOB_SELECTOR: dict[str, Any] = {
         "name": {**_GLOB, "description": "Glob on the job name, e.g. tasks.send_*."},
         "queue": {"type": "string", "minLength": 1, "description": "The queue the job ran from."},
         "attributes": _ATTRIBUTES,
-        "where": _WHERE,
+        "where": {
+            **_WHERE,
+            "description": _WHERE["description"]
+            + " It may name the job run's columns (system, job_id, job_name, queue, attempt, "
+            "outcome, service, …; with complete_within, an enqueue's) and its span's "
+            "(ServiceName, Duration, SpanAttributes, …).",
+        },
     },
 }
 
@@ -216,10 +223,10 @@ _RULE: dict[str, Any] = {
         "expect": _EXPECT,
         "checks": {
             "type": "array",
-            "items": {"enum": list(EXPECT_CHECKS)},
+            "items": {"enum": _EXPECT_CHECKS},
             "uniqueItems": True,
             "minItems": 1,
-            "default": list(EXPECT_CHECKS),
+            "default": _EXPECT_CHECKS,
             "description": "Which checks apply to the expected effect: confirmed → "
             "unconfirmed_done, before_done → premature_done, at_most_once → duplicate_effect, "
             "effect_ok → failed_effect. Default: all four.",

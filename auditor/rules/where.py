@@ -13,12 +13,17 @@ environment or the catalog (``read_csv``, ``read_parquet``, ``glob``, ``getenv``
 placeholders (``?``, ``$1``, ``:x``), which would collide with the compiler's bound values;
 and top-level values that cannot be true or false (``42``, ``a + 1``). Rules also run on a
 connection with external access disabled; this check is the first wall, not the only one.
+
+Which table a column belongs to is the compiler's business: ``columns_named(text)`` lists
+the columns a condition names without a table, and ``qualified(tree, table_of)`` gives each
+of them the table ``table_of(name)`` says (a ``jobs.where`` reads the job run's row and its
+span, two tables, so its columns must say which).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
 
@@ -106,6 +111,28 @@ def parse_where(text: str) -> exp.Expression:
     """The condition as a sqlglot expression (DuckDB dialect); raises sqlglot's ParseError."""
     with _quiet_sqlglot():
         return cast(exp.Expression, sqlglot.parse_one(text, read=DIALECT, into=exp.Condition))
+
+
+def _unqualified(tree: exp.Expression) -> Iterator[exp.Column]:
+    """The columns of ``tree`` that name no table (a lambda's parameters are identifiers,
+    not columns, so they are not among them)."""
+    for column in tree.find_all(exp.Column):
+        if not column.table:
+            yield column
+
+
+def columns_named(text: str) -> frozenset[str]:
+    """The columns that the condition ``text`` (one that passed ``where_problem``) names
+    without a table, lowercase: DuckDB matches column names case-insensitively."""
+    return frozenset(str(column.name).lower() for column in _unqualified(parse_where(text)))
+
+
+def qualified(tree: exp.Expression, table_of: Callable[[str], str]) -> exp.Expression:
+    """``tree`` (changed in place) with each column that names no table given the table
+    ``table_of(lowercase name)``; a column the author qualified keeps its table."""
+    for column in list(_unqualified(tree)):
+        column.set("table", exp.to_identifier(table_of(str(column.name).lower()), quoted=True))
+    return tree
 
 
 def where_problem(text: str, label: str = "where") -> str | None:

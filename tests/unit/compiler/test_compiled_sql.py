@@ -3,10 +3,10 @@ the SQL text.
 
 Goldens (``tests/data/golden/sql/``): for every built-in pack rule and every rule of
 ``tests/data/fixtures/compiler/representative.yaml`` (each correlation, span selectors,
-``where:``, declared effects, ``complete_within``), the DuckDB SQL of each check, pretty, with
-its bound parameters; and the SQL deriving the narrow tables from the built-in profiles.
-Rewrite them with ``AUDITOR_UPDATE_GOLDENS=1`` and review the diff: it is a change in what
-every user's rules run.
+``where:``, declared effects, ``complete_within``), the statement the engine runs for the rule
+(``statement_for``: every check at once, and the number of jobs the rule judged), pretty, with
+its bound parameters; and the SQL deriving the narrow tables from the built-in profiles. Rewrite them with ``AUDITOR_UPDATE_GOLDENS=1`` and review
+the diff: it is a change in what every user's rules run.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from functools import cache
 from typing import Any
 
 import pytest
+import sqlglot
 
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.profiles.compiler import compile_profiles
-from auditor.rules.compiler import CompiledRule, compile_rule, effects_key
+from auditor.rules.compiler import compile_rule, effects_key, statement_for
 from auditor.rules.loader import load_rule_text
 from auditor.rules.model import Rule, RuleSet
 from auditor.sqlbuild import DUCKDB
@@ -44,14 +45,16 @@ def _representative_rules() -> list[Rule]:
     return [r for r in _catalog().rules.rules if not _catalog().is_builtin(r)]
 
 
-def render(compiled: CompiledRule) -> str:
-    """What a golden holds: each check's SQL and parameters, then the judged-jobs query."""
-    parts = [f"-- rule {compiled.rule.id}\n"]
-    checks = [*compiled.checks, *([compiled.judged] if compiled.judged else [])]
-    for check in checks:
-        params = json.dumps(check.params, sort_keys=True)
-        parts.append(f"\n-- check {check.check}\n-- params {params}\n{check.sql()};\n")
-    return "".join(parts)
+def _judged(rule: Rule) -> str:
+    """What the engine's statement adds for the judged jobs in ``audit scan``: their count,
+    for every rule (only ``--format junit`` lists them)."""
+    return "count"
+
+
+def render(rule: Rule) -> str:
+    """What a golden holds: the rule's statement, pretty, and its parameters."""
+    sql, params = statement_for(rule, judged=_judged(rule), pretty=True)
+    return f"-- rule {rule.id}\n-- params {json.dumps(params, sort_keys=True)}\n{sql};\n"
 
 
 def test_there_are_built_in_pack_rules_and_representative_rules_to_pin() -> None:
@@ -66,14 +69,25 @@ def test_there_are_built_in_pack_rules_and_representative_rules_to_pin() -> None
 def test_a_built_in_pack_rule_compiles_to_its_golden_sql(rule_id: str) -> None:
     rule = _catalog().rules.get(rule_id)
     assert rule is not None
-    assert_golden(f"sql/packs/{rule_id}.sql", render(compile_rule(rule)))
+    assert_golden(f"sql/packs/{rule_id}.sql", render(rule))
 
 
 @pytest.mark.parametrize("rule_id", [r.id for r in _representative_rules()])
 def test_a_representative_rule_compiles_to_its_golden_sql(rule_id: str) -> None:
     rule = _catalog().rules.get(rule_id)
     assert rule is not None
-    assert_golden(f"sql/rules/{rule_id}.sql", render(compile_rule(rule)))
+    assert_golden(f"sql/rules/{rule_id}.sql", render(rule))
+
+
+@pytest.mark.parametrize("rule", _catalog().rules.rules, ids=lambda r: r.id)
+def test_the_pretty_statement_is_the_statement_the_engine_runs(rule: Rule) -> None:
+    """Goldens and ``audit rules explain`` print the statement pretty; laid out on lines, it
+    parses to the same tree as the one-line text the engine executes."""
+    executed, params = statement_for(rule, judged=_judged(rule))
+    pretty, pretty_params = statement_for(rule, judged=_judged(rule), pretty=True)
+    assert pretty != executed
+    assert sqlglot.parse_one(pretty, read="duckdb") == sqlglot.parse_one(executed, read="duckdb")
+    assert pretty_params == params
 
 
 def test_the_built_in_profiles_derive_their_tables_with_the_golden_sql() -> None:
@@ -112,15 +126,11 @@ def test_no_value_written_in_a_rule_appears_in_its_sql_only_in_its_parameters(
 ) -> None:
     rule = _catalog().rules.get(rule_id)
     assert rule is not None
-    compiled = compile_rule(rule)
+    sql, params = statement_for(rule, judged=_judged(rule))
 
-    bound: set[object] = set()
-    for check in compiled.checks:
-        sql = check.sql()
-        bound |= set(check.params.values())
-        for value in _values(rule):
-            assert _literal(value) not in sql, (check.check, value)
-    assert set(_values(rule)) <= bound
+    for value in _values(rule):
+        assert _literal(value) not in sql, value
+    assert set(_values(rule)) <= set(params.values())
 
 
 # ------------------------------------------------------------------------- hostile values
@@ -159,19 +169,14 @@ def test_hostile_rule_values_are_bound_parameters_and_the_queries_still_run() ->
         derive(store.con, catalog.profiles)
         spans_before = store.span_count()
         for rule in rules:
-            compiled = compile_rule(rule)
-            bound: set[object] = set()
-            for check in (*compiled.checks, compiled.judged):
-                assert check is not None
-                sql = check.sql(pretty=False)
-                bound |= set(check.params.values())
-                for value in _values(rule):
-                    assert _literal(value) not in sql
-                rows: list[Any] = store.con.execute(sql, check.params).fetchall()
-                # the values match nothing: no job is named like that, and a quote in a
-                # value does not turn "system = '...'" into "OR '1'='1'"
-                assert rows == [], (rule.id, check.check)
-            assert set(_values(rule)) <= bound
+            sql, params = statement_for(rule, judged="rows")
+            for value in _values(rule):
+                assert _literal(value) not in sql
+            rows: list[Any] = store.con.execute(sql, params).fetchall()
+            # the values match nothing: no job is named like that, and a quote in a value
+            # does not turn "system = '...'" into "OR '1'='1'"
+            assert rows == [], rule.id
+            assert set(_values(rule)) <= set(params.values())
         assert store.span_count() == spans_before
         for table in ("otel_traces", "job_runs", "effects"):
             assert store.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] > 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from auditor.findings.model import CHECK_KINDS
+from auditor.rules.model import Check
 from tests.unit.engine.scanning import (
     SCAN_RULES,
     SYSTEMS,
@@ -92,7 +92,7 @@ def test_every_finding_of_the_design_rule_names_the_rule_and_the_capture_job(sys
 def _expected_for(checks: list[str], truth_entries: list[Mapping[str, Any]]) -> set[Pair]:
     """What a rule with only ``checks`` must report: the lies of those kinds. Without
     ``effect_ok``, a job that swallowed its failure is simply unconfirmed."""
-    kinds = {str(CHECK_KINDS[c]) for c in checks}
+    kinds = {str(Check(c).kind) for c in checks}
     expected = set()
     for entry in truth_entries:
         kind = entry["expected_kind"]
@@ -122,7 +122,7 @@ def test_each_check_subset_reports_only_its_kinds_and_all_of_them(system: str) -
         assert found == expected, (
             f"{rule['id']}: missing {expected - found}, extra {found - expected}"
         )
-        assert {kind for _, kind in found} <= {str(CHECK_KINDS[c]) for c in checks}
+        assert {kind for _, kind in found} <= {str(Check(c).kind) for c in checks}
 
 
 @pytest.mark.parametrize("system", SYSTEMS)

@@ -11,8 +11,9 @@ import pytest
 
 from auditor.engine import evaluate as engine
 from auditor.engine.catalog import load_catalog
-from auditor.rules.compiler import OPTIONAL_COLUMNS, optional_columns
+from auditor.rules.compiler import optional_columns
 from auditor.rules.model import Rule
+from auditor.tables import OPTIONAL_COLUMNS
 from tests.unit.engine.scanning import FIXTURES, capture, store_with_spans
 
 ROOT = Path(__file__).resolve().parents[3]

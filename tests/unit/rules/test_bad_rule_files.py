@@ -134,6 +134,13 @@ EXPECTED: dict[str, list[str]] = {
         "bad_where_table_function.yaml:9:16: expect.span.where must not call glob(): "
         "a condition may not read files, tables or settings",
     ],
+    "bad_where_column_the_rows_lack.yaml": [
+        "bad_where_column_the_rows_lack.yaml:8:14: jobs.where names attempt, which a job run "
+        "has and an enqueue has not; complete_within judges enqueues (a lost job never ran): "
+        "put complete_within in a rule of its own",
+        "bad_where_column_the_rows_lack.yaml:21:14: jobs.where names enqueued_ns, which an "
+        "enqueue has and a job run has not; expect judges job runs",
+    ],
     "bad_where_semicolon.yaml": [
         "bad_where_semicolon.yaml:5:14: jobs.where must be one SQL condition, without ';'",
     ],

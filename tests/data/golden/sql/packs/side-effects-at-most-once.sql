@@ -1,8 +1,6 @@
 -- rule side-effects-at-most-once
-
--- check at_most_once
 -- params {"p1": "*"}
-WITH j AS (
+WITH j AS MATERIALIZED (
   SELECT
     "r"."system",
     "r"."job_id",
@@ -21,7 +19,7 @@ WITH j AS (
   FROM "job_runs" AS "r"
   WHERE
     TRUE
-), e AS (
+), e AS MATERIALIZED (
   SELECT
     "f"."effect_name",
     "f"."effect_key",
@@ -38,7 +36,7 @@ WITH j AS (
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" GLOB $p1
-), m AS (
+), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
     "j"."span_id" AS "j_span_id",
@@ -78,74 +76,78 @@ WITH j AS (
     )
 )
 SELECT
-  MIN("j_system") AS "system",
-  STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
-  '' AS "job_name",
-  '' AS "queue",
-  CAST(NULL AS BIGINT) AS "attempt",
-  CAST(NULL AS BIGINT) AS "done_ns",
-  MIN("start_ns") AS "start_ns",
-  MAX("end_ns") AS "end_ns",
-  MIN("trace_id") AS "trace_id",
-  '' AS "span_id",
-  MIN("service") AS "service",
-  '' AS "signals",
-  "effect_name" AS "effect_name",
-  "effect_key" AS "effect_key",
-  LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
-  COUNT(DISTINCT "span_id") AS "detail_ns",
-  '' AS "note"
+  *
 FROM (
   SELECT
-    *
-  FROM "m"
-  WHERE
-    "ok"
-    AND "effect_key" <> ''
-    AND ("effect_name", "effect_key") IN (
-      SELECT
-        "effect_name",
-        "effect_key"
-      FROM "m"
-      WHERE
-        "ok" AND "effect_key" <> ''
-      GROUP BY
-        "effect_name",
-        "effect_key"
-      HAVING
-        MIN("span_id") <> MAX("span_id")
-    )
-) AS "d"
-GROUP BY
-  "effect_name",
-  "effect_key";
-
--- check judged
--- params {}
-WITH j AS (
+    'at_most_once' AS "check",
+    MIN("j_system") AS "system",
+    STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
+    '' AS "job_name",
+    '' AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    MIN("start_ns") AS "start_ns",
+    MAX("end_ns") AS "end_ns",
+    MIN("trace_id") AS "trace_id",
+    '' AS "span_id",
+    MIN("service") AS "service",
+    '' AS "signals",
+    "effect_name" AS "effect_name",
+    "effect_key" AS "effect_key",
+    LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
+    COUNT(DISTINCT "span_id") AS "detail_ns",
+    '' AS "note"
+  FROM (
+    SELECT
+      *
+    FROM "m"
+    WHERE
+      "ok"
+      AND "effect_key" <> ''
+      AND ("effect_name", "effect_key") IN (
+        SELECT
+          "effect_name",
+          "effect_key"
+        FROM "m"
+        WHERE
+          "ok" AND "effect_key" <> ''
+        GROUP BY
+          "effect_name",
+          "effect_key"
+        HAVING
+          MIN("span_id") <> MAX("span_id")
+      )
+  ) AS "d"
+  GROUP BY
+    "effect_name",
+    "effect_key"
+  UNION ALL
   SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
-  WHERE
-    TRUE
-)
-SELECT DISTINCT
-  "j"."system",
-  "j"."job_id",
-  "j"."job_name"
-FROM "j" AS "j"
-WHERE
-  "j"."outcome" = 'done';
+    'judged_count' AS "check",
+    CAST(NULL AS TEXT) AS "system",
+    CAST(NULL AS TEXT) AS "job_id",
+    CAST(NULL AS TEXT) AS "job_name",
+    CAST(NULL AS TEXT) AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    CAST(NULL AS BIGINT) AS "start_ns",
+    CAST(NULL AS BIGINT) AS "end_ns",
+    CAST(NULL AS TEXT) AS "trace_id",
+    CAST(NULL AS TEXT) AS "span_id",
+    CAST(NULL AS TEXT) AS "service",
+    CAST(NULL AS TEXT) AS "signals",
+    CAST(NULL AS TEXT) AS "effect_name",
+    CAST(NULL AS TEXT) AS "effect_key",
+    CAST(NULL AS TEXT[]) AS "related",
+    COUNT(*) AS "detail_ns",
+    CAST(NULL AS TEXT) AS "note"
+  FROM (
+    SELECT DISTINCT
+      "j"."system",
+      "j"."job_id",
+      "j"."job_name"
+    FROM "j" AS "j"
+    WHERE
+      "j"."outcome" = 'done'
+  ) AS "judged"
+) AS "checks";

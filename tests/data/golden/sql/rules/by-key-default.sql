@@ -1,8 +1,6 @@
 -- rule by-key-default
-
--- check confirmed
--- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
-WITH j AS (
+-- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent", "p4": 2000000}
+WITH j AS MATERIALIZED (
   SELECT
     "r"."system",
     "r"."job_id",
@@ -21,7 +19,7 @@ WITH j AS (
   FROM "job_runs" AS "r"
   WHERE
     "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
-), e AS (
+), e AS MATERIALIZED (
   SELECT
     "f"."effect_name",
     "f"."effect_key",
@@ -38,7 +36,7 @@ WITH j AS (
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p3
-), m AS (
+), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
     "j"."span_id" AS "j_span_id",
@@ -52,7 +50,7 @@ WITH j AS (
     ON "e"."job_id" = "j"."job_id"
   WHERE
     "e"."job_id" <> ''
-), confirmed AS (
+), confirmed AS MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -64,7 +62,7 @@ WITH j AS (
     "j_trace_id",
     "j_span_id",
     "j_expected"
-), failed AS (
+), failed AS NOT MATERIALIZED (
   SELECT
     "m"."j_trace_id",
     "m"."j_span_id",
@@ -96,7 +94,7 @@ WITH j AS (
     AND (
       "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
     )
-), failures AS (
+), failures AS MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -109,90 +107,7 @@ WITH j AS (
     "j_trace_id",
     "j_span_id",
     "j_expected"
-)
-SELECT
-  "j"."system" AS "system",
-  "j"."job_id" AS "job_id",
-  "j"."job_name" AS "job_name",
-  "j"."queue" AS "queue",
-  "j"."attempt" AS "attempt",
-  "j"."done_ns" AS "done_ns",
-  "j"."start_ns" AS "start_ns",
-  "j"."end_ns" AS "end_ns",
-  "j"."trace_id" AS "trace_id",
-  "j"."span_id" AS "span_id",
-  "j"."service" AS "service",
-  "j"."signals" AS "signals",
-  $p3 AS "effect_name",
-  '' AS "effect_key",
-  CAST([] AS TEXT[]) AS "related",
-  CAST(NULL AS BIGINT) AS "detail_ns",
-  '' AS "note"
-FROM "j" AS "j"
-ANTI JOIN "confirmed" AS "c"
-  ON "c"."j_trace_id" = "j"."trace_id"
-  AND "c"."j_span_id" = "j"."span_id"
-  AND "c"."j_expected" = "j"."expected"
-ANTI JOIN "failures" AS "f"
-  ON "f"."j_trace_id" = "j"."trace_id"
-  AND "f"."j_span_id" = "j"."span_id"
-  AND "f"."j_expected" = "j"."expected"
-WHERE
-  "j"."outcome" = 'done';
-
--- check before_done
--- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent", "p4": 2000000}
-WITH j AS (
-  SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
-  WHERE
-    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
-), e AS (
-  SELECT
-    "f"."effect_name",
-    "f"."effect_key",
-    "f"."job_id",
-    "f"."system",
-    "f"."ok",
-    "f"."start_ns",
-    "f"."end_ns",
-    "f"."trace_id",
-    "f"."span_id",
-    "f"."span_name",
-    "f"."status_message",
-    "f"."service"
-  FROM "effects" AS "f"
-  WHERE
-    "f"."effect_name" = $p3
-), m AS (
-  SELECT
-    "j"."trace_id" AS "j_trace_id",
-    "j"."span_id" AS "j_span_id",
-    "j"."expected" AS "j_expected",
-    "j"."outcome" AS "j_outcome",
-    "j"."job_id" AS "j_job_id",
-    "j"."system" AS "j_system",
-    "e".*
-  FROM "j" AS "j"
-  JOIN "e" AS "e"
-    ON "e"."job_id" = "j"."job_id"
-  WHERE
-    "e"."job_id" <> ''
-), first_ok AS (
+), first_ok AS NOT MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -209,293 +124,167 @@ WITH j AS (
     "j_expected"
 )
 SELECT
-  "j"."system" AS "system",
-  "j"."job_id" AS "job_id",
-  "j"."job_name" AS "job_name",
-  "j"."queue" AS "queue",
-  "j"."attempt" AS "attempt",
-  "j"."done_ns" AS "done_ns",
-  "j"."start_ns" AS "start_ns",
-  "j"."end_ns" AS "end_ns",
-  "j"."trace_id" AS "trace_id",
-  "j"."span_id" AS "span_id",
-  "j"."service" AS "service",
-  "j"."signals" AS "signals",
-  $p3 AS "effect_name",
-  "f"."key" AS "effect_key",
-  ["f"."ref"] AS "related",
-  "f"."first_end" - "j"."done_ns" AS "detail_ns",
-  '' AS "note"
-FROM "j" AS "j"
-JOIN "first_ok" AS "f"
-  ON "f"."j_trace_id" = "j"."trace_id"
-  AND "f"."j_span_id" = "j"."span_id"
-  AND "f"."j_expected" = "j"."expected"
-WHERE
-  "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p4;
-
--- check at_most_once
--- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
-WITH j AS (
-  SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
-  WHERE
-    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
-), e AS (
-  SELECT
-    "f"."effect_name",
-    "f"."effect_key",
-    "f"."job_id",
-    "f"."system",
-    "f"."ok",
-    "f"."start_ns",
-    "f"."end_ns",
-    "f"."trace_id",
-    "f"."span_id",
-    "f"."span_name",
-    "f"."status_message",
-    "f"."service"
-  FROM "effects" AS "f"
-  WHERE
-    "f"."effect_name" = $p3
-), m AS (
-  SELECT
-    "j"."trace_id" AS "j_trace_id",
-    "j"."span_id" AS "j_span_id",
-    "j"."expected" AS "j_expected",
-    "j"."outcome" AS "j_outcome",
-    "j"."job_id" AS "j_job_id",
-    "j"."system" AS "j_system",
-    "e".*
-  FROM "j" AS "j"
-  JOIN "e" AS "e"
-    ON "e"."job_id" = "j"."job_id"
-  WHERE
-    "e"."job_id" <> ''
-)
-SELECT
-  MIN("j_system") AS "system",
-  STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
-  '' AS "job_name",
-  '' AS "queue",
-  CAST(NULL AS BIGINT) AS "attempt",
-  CAST(NULL AS BIGINT) AS "done_ns",
-  MIN("start_ns") AS "start_ns",
-  MAX("end_ns") AS "end_ns",
-  MIN("trace_id") AS "trace_id",
-  '' AS "span_id",
-  MIN("service") AS "service",
-  '' AS "signals",
-  "effect_name" AS "effect_name",
-  "effect_key" AS "effect_key",
-  LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
-  COUNT(DISTINCT "span_id") AS "detail_ns",
-  '' AS "note"
+  *
 FROM (
   SELECT
-    *
-  FROM "m"
-  WHERE
-    "ok"
-    AND "effect_key" <> ''
-    AND ("effect_name", "effect_key") IN (
-      SELECT
-        "effect_name",
-        "effect_key"
-      FROM "m"
-      WHERE
-        "ok" AND "effect_key" <> ''
-      GROUP BY
-        "effect_name",
-        "effect_key"
-      HAVING
-        MIN("span_id") <> MAX("span_id")
-    )
-) AS "d"
-GROUP BY
-  "effect_name",
-  "effect_key";
-
--- check effect_ok
--- params {"p1": "zeta-system", "p2": "zeta-tenant-1", "p3": "zeta.email.sent"}
-WITH j AS (
-  SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
-  WHERE
-    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
-), e AS (
-  SELECT
-    "f"."effect_name",
-    "f"."effect_key",
-    "f"."job_id",
-    "f"."system",
-    "f"."ok",
-    "f"."start_ns",
-    "f"."end_ns",
-    "f"."trace_id",
-    "f"."span_id",
-    "f"."span_name",
-    "f"."status_message",
-    "f"."service"
-  FROM "effects" AS "f"
-  WHERE
-    "f"."effect_name" = $p3
-), m AS (
-  SELECT
-    "j"."trace_id" AS "j_trace_id",
-    "j"."span_id" AS "j_span_id",
-    "j"."expected" AS "j_expected",
-    "j"."outcome" AS "j_outcome",
-    "j"."job_id" AS "j_job_id",
-    "j"."system" AS "j_system",
-    "e".*
+    'confirmed' AS "check",
+    "j"."system" AS "system",
+    "j"."job_id" AS "job_id",
+    "j"."job_name" AS "job_name",
+    "j"."queue" AS "queue",
+    "j"."attempt" AS "attempt",
+    "j"."done_ns" AS "done_ns",
+    "j"."start_ns" AS "start_ns",
+    "j"."end_ns" AS "end_ns",
+    "j"."trace_id" AS "trace_id",
+    "j"."span_id" AS "span_id",
+    "j"."service" AS "service",
+    "j"."signals" AS "signals",
+    $p3 AS "effect_name",
+    '' AS "effect_key",
+    CAST([] AS TEXT[]) AS "related",
+    CAST(NULL AS BIGINT) AS "detail_ns",
+    '' AS "note"
   FROM "j" AS "j"
-  JOIN "e" AS "e"
-    ON "e"."job_id" = "j"."job_id"
-  WHERE
-    "e"."job_id" <> ''
-), confirmed AS (
-  SELECT
-    "j_trace_id",
-    "j_span_id",
-    "j_expected"
-  FROM "m"
-  WHERE
-    "ok"
-  GROUP BY
-    "j_trace_id",
-    "j_span_id",
-    "j_expected"
-), failed AS (
-  SELECT
-    "m"."j_trace_id",
-    "m"."j_span_id",
-    "m"."j_expected",
-    "m"."trace_id" || '/' || "m"."span_id" AS "ref",
-    "m"."span_name" AS "name",
-    "m"."status_message" AS "message",
-    "m"."effect_key" AS "key"
-  FROM "m" AS "m"
-  WHERE
-    NOT "m"."ok"
-  UNION ALL
-  SELECT
-    "j"."trace_id" AS "j_trace_id",
-    "j"."span_id" AS "j_span_id",
-    "j"."expected" AS "j_expected",
-    "x"."trace_id" || '/' || "x"."span_id" AS "ref",
-    "x"."span_name" AS "name",
-    "x"."status_message" AS "message",
-    '' AS "key"
-  FROM "j" AS "j"
-  JOIN "error_spans" AS "x"
-    ON "x"."trace_id" = "j"."trace_id"
+  ANTI JOIN "confirmed" AS "c"
+    ON "c"."j_trace_id" = "j"."trace_id"
+    AND "c"."j_span_id" = "j"."span_id"
+    AND "c"."j_expected" = "j"."expected"
+  ANTI JOIN "failures" AS "f"
+    ON "f"."j_trace_id" = "j"."trace_id"
+    AND "f"."j_span_id" = "j"."span_id"
+    AND "f"."j_expected" = "j"."expected"
   WHERE
     "j"."outcome" = 'done'
-    AND "x"."span_id" <> "j"."span_id"
-    AND "x"."start_ns" >= "j"."start_ns"
-    AND "x"."start_ns" <= "j"."end_ns"
-    AND (
-      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
-    )
-), failures AS (
+  UNION ALL
   SELECT
-    "j_trace_id",
-    "j_span_id",
-    "j_expected",
-    LIST("ref") AS "refs",
-    MAX("key") AS "key",
-    MIN("name" || ': ' || "message") AS "why"
-  FROM "failed"
-  GROUP BY
-    "j_trace_id",
-    "j_span_id",
-    "j_expected"
-)
-SELECT
-  "j"."system" AS "system",
-  "j"."job_id" AS "job_id",
-  "j"."job_name" AS "job_name",
-  "j"."queue" AS "queue",
-  "j"."attempt" AS "attempt",
-  "j"."done_ns" AS "done_ns",
-  "j"."start_ns" AS "start_ns",
-  "j"."end_ns" AS "end_ns",
-  "j"."trace_id" AS "trace_id",
-  "j"."span_id" AS "span_id",
-  "j"."service" AS "service",
-  "j"."signals" AS "signals",
-  $p3 AS "effect_name",
-  "f"."key" AS "effect_key",
-  "f"."refs" AS "related",
-  CAST(NULL AS BIGINT) AS "detail_ns",
-  "f"."why" AS "note"
-FROM "j" AS "j"
-ANTI JOIN "confirmed" AS "c"
-  ON "c"."j_trace_id" = "j"."trace_id"
-  AND "c"."j_span_id" = "j"."span_id"
-  AND "c"."j_expected" = "j"."expected"
-JOIN "failures" AS "f"
-  ON "f"."j_trace_id" = "j"."trace_id"
-  AND "f"."j_span_id" = "j"."span_id"
-  AND "f"."j_expected" = "j"."expected"
-WHERE
-  "j"."outcome" = 'done';
-
--- check judged
--- params {"p1": "zeta-system", "p2": "zeta-tenant-1"}
-WITH j AS (
-  SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
+    'before_done' AS "check",
+    "j"."system" AS "system",
+    "j"."job_id" AS "job_id",
+    "j"."job_name" AS "job_name",
+    "j"."queue" AS "queue",
+    "j"."attempt" AS "attempt",
+    "j"."done_ns" AS "done_ns",
+    "j"."start_ns" AS "start_ns",
+    "j"."end_ns" AS "end_ns",
+    "j"."trace_id" AS "trace_id",
+    "j"."span_id" AS "span_id",
+    "j"."service" AS "service",
+    "j"."signals" AS "signals",
+    $p3 AS "effect_name",
+    "f"."key" AS "effect_key",
+    ["f"."ref"] AS "related",
+    "f"."first_end" - "j"."done_ns" AS "detail_ns",
+    '' AS "note"
+  FROM "j" AS "j"
+  JOIN "first_ok" AS "f"
+    ON "f"."j_trace_id" = "j"."trace_id"
+    AND "f"."j_span_id" = "j"."span_id"
+    AND "f"."j_expected" = "j"."expected"
   WHERE
-    "r"."system" = $p1 AND COALESCE("r"."attributes" ->> '$."zeta.tenant"', '') = $p2
-)
-SELECT DISTINCT
-  "j"."system",
-  "j"."job_id",
-  "j"."job_name"
-FROM "j" AS "j"
-WHERE
-  "j"."outcome" = 'done';
+    "j"."outcome" = 'done' AND "f"."first_end" > "j"."done_ns" + $p4
+  UNION ALL
+  SELECT
+    'at_most_once' AS "check",
+    MIN("j_system") AS "system",
+    STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
+    '' AS "job_name",
+    '' AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    MIN("start_ns") AS "start_ns",
+    MAX("end_ns") AS "end_ns",
+    MIN("trace_id") AS "trace_id",
+    '' AS "span_id",
+    MIN("service") AS "service",
+    '' AS "signals",
+    "effect_name" AS "effect_name",
+    "effect_key" AS "effect_key",
+    LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
+    COUNT(DISTINCT "span_id") AS "detail_ns",
+    '' AS "note"
+  FROM (
+    SELECT
+      *
+    FROM "m"
+    WHERE
+      "ok"
+      AND "effect_key" <> ''
+      AND ("effect_name", "effect_key") IN (
+        SELECT
+          "effect_name",
+          "effect_key"
+        FROM "m"
+        WHERE
+          "ok" AND "effect_key" <> ''
+        GROUP BY
+          "effect_name",
+          "effect_key"
+        HAVING
+          MIN("span_id") <> MAX("span_id")
+      )
+  ) AS "d"
+  GROUP BY
+    "effect_name",
+    "effect_key"
+  UNION ALL
+  SELECT
+    'effect_ok' AS "check",
+    "j"."system" AS "system",
+    "j"."job_id" AS "job_id",
+    "j"."job_name" AS "job_name",
+    "j"."queue" AS "queue",
+    "j"."attempt" AS "attempt",
+    "j"."done_ns" AS "done_ns",
+    "j"."start_ns" AS "start_ns",
+    "j"."end_ns" AS "end_ns",
+    "j"."trace_id" AS "trace_id",
+    "j"."span_id" AS "span_id",
+    "j"."service" AS "service",
+    "j"."signals" AS "signals",
+    $p3 AS "effect_name",
+    "f"."key" AS "effect_key",
+    "f"."refs" AS "related",
+    CAST(NULL AS BIGINT) AS "detail_ns",
+    "f"."why" AS "note"
+  FROM "j" AS "j"
+  ANTI JOIN "confirmed" AS "c"
+    ON "c"."j_trace_id" = "j"."trace_id"
+    AND "c"."j_span_id" = "j"."span_id"
+    AND "c"."j_expected" = "j"."expected"
+  JOIN "failures" AS "f"
+    ON "f"."j_trace_id" = "j"."trace_id"
+    AND "f"."j_span_id" = "j"."span_id"
+    AND "f"."j_expected" = "j"."expected"
+  WHERE
+    "j"."outcome" = 'done'
+  UNION ALL
+  SELECT
+    'judged_count' AS "check",
+    CAST(NULL AS TEXT) AS "system",
+    CAST(NULL AS TEXT) AS "job_id",
+    CAST(NULL AS TEXT) AS "job_name",
+    CAST(NULL AS TEXT) AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    CAST(NULL AS BIGINT) AS "start_ns",
+    CAST(NULL AS BIGINT) AS "end_ns",
+    CAST(NULL AS TEXT) AS "trace_id",
+    CAST(NULL AS TEXT) AS "span_id",
+    CAST(NULL AS TEXT) AS "service",
+    CAST(NULL AS TEXT) AS "signals",
+    CAST(NULL AS TEXT) AS "effect_name",
+    CAST(NULL AS TEXT) AS "effect_key",
+    CAST(NULL AS TEXT[]) AS "related",
+    COUNT(*) AS "detail_ns",
+    CAST(NULL AS TEXT) AS "note"
+  FROM (
+    SELECT DISTINCT
+      "j"."system",
+      "j"."job_id",
+      "j"."job_name"
+    FROM "j" AS "j"
+    WHERE
+      "j"."outcome" = 'done'
+  ) AS "judged"
+) AS "checks";

@@ -1,8 +1,6 @@
 -- rule by-key-explicit
-
--- check confirmed
 -- params {"p1": "zeta.charge", "p2": "zeta.payment.captured"}
-WITH j AS (
+WITH j AS MATERIALIZED (
   SELECT
     "r"."system",
     "r"."job_id",
@@ -22,7 +20,7 @@ WITH j AS (
   FROM "job_runs" AS "r"
   WHERE
     "r"."job_name" = $p1
-), e AS (
+), e AS MATERIALIZED (
   SELECT
     "f"."effect_name",
     "f"."effect_key",
@@ -39,7 +37,7 @@ WITH j AS (
   FROM "effects" AS "f"
   WHERE
     "f"."effect_name" = $p2
-), m AS (
+), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
     "j"."span_id" AS "j_span_id",
@@ -53,7 +51,7 @@ WITH j AS (
     ON "e"."effect_key" = COALESCE("j"."attributes" ->> '$."zeta.order.id"', '')
   WHERE
     "e"."effect_key" <> ''
-), confirmed AS (
+), confirmed AS NOT MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -67,155 +65,105 @@ WITH j AS (
     "j_expected"
 )
 SELECT
-  "j"."system" AS "system",
-  "j"."job_id" AS "job_id",
-  "j"."job_name" AS "job_name",
-  "j"."queue" AS "queue",
-  "j"."attempt" AS "attempt",
-  "j"."done_ns" AS "done_ns",
-  "j"."start_ns" AS "start_ns",
-  "j"."end_ns" AS "end_ns",
-  "j"."trace_id" AS "trace_id",
-  "j"."span_id" AS "span_id",
-  "j"."service" AS "service",
-  "j"."signals" AS "signals",
-  $p2 AS "effect_name",
-  '' AS "effect_key",
-  CAST([] AS TEXT[]) AS "related",
-  CAST(NULL AS BIGINT) AS "detail_ns",
-  '' AS "note"
-FROM "j" AS "j"
-ANTI JOIN "confirmed" AS "c"
-  ON "c"."j_trace_id" = "j"."trace_id"
-  AND "c"."j_span_id" = "j"."span_id"
-  AND "c"."j_expected" = "j"."expected"
-WHERE
-  "j"."outcome" = 'done';
-
--- check at_most_once
--- params {"p1": "zeta.charge", "p2": "zeta.payment.captured"}
-WITH j AS (
-  SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    "r"."attributes",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
-  WHERE
-    "r"."job_name" = $p1
-), e AS (
-  SELECT
-    "f"."effect_name",
-    "f"."effect_key",
-    "f"."job_id",
-    "f"."system",
-    "f"."ok",
-    "f"."start_ns",
-    "f"."end_ns",
-    "f"."trace_id",
-    "f"."span_id",
-    "f"."span_name",
-    "f"."status_message",
-    "f"."service"
-  FROM "effects" AS "f"
-  WHERE
-    "f"."effect_name" = $p2
-), m AS (
-  SELECT
-    "j"."trace_id" AS "j_trace_id",
-    "j"."span_id" AS "j_span_id",
-    "j"."expected" AS "j_expected",
-    "j"."outcome" AS "j_outcome",
-    "j"."job_id" AS "j_job_id",
-    "j"."system" AS "j_system",
-    "e".*
-  FROM "j" AS "j"
-  JOIN "e" AS "e"
-    ON "e"."effect_key" = COALESCE("j"."attributes" ->> '$."zeta.order.id"', '')
-  WHERE
-    "e"."effect_key" <> ''
-)
-SELECT
-  MIN("j_system") AS "system",
-  STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
-  '' AS "job_name",
-  '' AS "queue",
-  CAST(NULL AS BIGINT) AS "attempt",
-  CAST(NULL AS BIGINT) AS "done_ns",
-  MIN("start_ns") AS "start_ns",
-  MAX("end_ns") AS "end_ns",
-  MIN("trace_id") AS "trace_id",
-  '' AS "span_id",
-  MIN("service") AS "service",
-  '' AS "signals",
-  "effect_name" AS "effect_name",
-  "effect_key" AS "effect_key",
-  LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
-  COUNT(DISTINCT "span_id") AS "detail_ns",
-  '' AS "note"
+  *
 FROM (
   SELECT
-    *
-  FROM "m"
+    'confirmed' AS "check",
+    "j"."system" AS "system",
+    "j"."job_id" AS "job_id",
+    "j"."job_name" AS "job_name",
+    "j"."queue" AS "queue",
+    "j"."attempt" AS "attempt",
+    "j"."done_ns" AS "done_ns",
+    "j"."start_ns" AS "start_ns",
+    "j"."end_ns" AS "end_ns",
+    "j"."trace_id" AS "trace_id",
+    "j"."span_id" AS "span_id",
+    "j"."service" AS "service",
+    "j"."signals" AS "signals",
+    $p2 AS "effect_name",
+    '' AS "effect_key",
+    CAST([] AS TEXT[]) AS "related",
+    CAST(NULL AS BIGINT) AS "detail_ns",
+    '' AS "note"
+  FROM "j" AS "j"
+  ANTI JOIN "confirmed" AS "c"
+    ON "c"."j_trace_id" = "j"."trace_id"
+    AND "c"."j_span_id" = "j"."span_id"
+    AND "c"."j_expected" = "j"."expected"
   WHERE
-    "ok"
-    AND "effect_key" <> ''
-    AND ("effect_name", "effect_key") IN (
-      SELECT
-        "effect_name",
-        "effect_key"
-      FROM "m"
-      WHERE
-        "ok" AND "effect_key" <> ''
-      GROUP BY
-        "effect_name",
-        "effect_key"
-      HAVING
-        MIN("span_id") <> MAX("span_id")
-    )
-) AS "d"
-GROUP BY
-  "effect_name",
-  "effect_key";
-
--- check judged
--- params {"p1": "zeta.charge"}
-WITH j AS (
+    "j"."outcome" = 'done'
+  UNION ALL
   SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    "r"."attributes",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
-  WHERE
-    "r"."job_name" = $p1
-)
-SELECT DISTINCT
-  "j"."system",
-  "j"."job_id",
-  "j"."job_name"
-FROM "j" AS "j"
-WHERE
-  "j"."outcome" = 'done';
+    'at_most_once' AS "check",
+    MIN("j_system") AS "system",
+    STRING_AGG(DISTINCT "j_job_id", ',') AS "job_id",
+    '' AS "job_name",
+    '' AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    MIN("start_ns") AS "start_ns",
+    MAX("end_ns") AS "end_ns",
+    MIN("trace_id") AS "trace_id",
+    '' AS "span_id",
+    MIN("service") AS "service",
+    '' AS "signals",
+    "effect_name" AS "effect_name",
+    "effect_key" AS "effect_key",
+    LIST(DISTINCT "d"."trace_id" || '/' || "d"."span_id") AS "related",
+    COUNT(DISTINCT "span_id") AS "detail_ns",
+    '' AS "note"
+  FROM (
+    SELECT
+      *
+    FROM "m"
+    WHERE
+      "ok"
+      AND "effect_key" <> ''
+      AND ("effect_name", "effect_key") IN (
+        SELECT
+          "effect_name",
+          "effect_key"
+        FROM "m"
+        WHERE
+          "ok" AND "effect_key" <> ''
+        GROUP BY
+          "effect_name",
+          "effect_key"
+        HAVING
+          MIN("span_id") <> MAX("span_id")
+      )
+  ) AS "d"
+  GROUP BY
+    "effect_name",
+    "effect_key"
+  UNION ALL
+  SELECT
+    'judged_count' AS "check",
+    CAST(NULL AS TEXT) AS "system",
+    CAST(NULL AS TEXT) AS "job_id",
+    CAST(NULL AS TEXT) AS "job_name",
+    CAST(NULL AS TEXT) AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    CAST(NULL AS BIGINT) AS "start_ns",
+    CAST(NULL AS BIGINT) AS "end_ns",
+    CAST(NULL AS TEXT) AS "trace_id",
+    CAST(NULL AS TEXT) AS "span_id",
+    CAST(NULL AS TEXT) AS "service",
+    CAST(NULL AS TEXT) AS "signals",
+    CAST(NULL AS TEXT) AS "effect_name",
+    CAST(NULL AS TEXT) AS "effect_key",
+    CAST(NULL AS TEXT[]) AS "related",
+    COUNT(*) AS "detail_ns",
+    CAST(NULL AS TEXT) AS "note"
+  FROM (
+    SELECT DISTINCT
+      "j"."system",
+      "j"."job_id",
+      "j"."job_name"
+    FROM "j" AS "j"
+    WHERE
+      "j"."outcome" = 'done'
+  ) AS "judged"
+) AS "checks";

@@ -1,8 +1,6 @@
 -- rule span-status-error
-
--- check effect_ok
 -- params {"p1": "zeta-queue", "p2": "zeta.http.post"}
-WITH j AS (
+WITH j AS MATERIALIZED (
   SELECT
     "r"."system",
     "r"."job_id",
@@ -22,7 +20,7 @@ WITH j AS (
   FROM "job_runs" AS "r"
   WHERE
     "r"."queue" = $p1
-), e AS (
+), e AS MATERIALIZED (
   SELECT
     "s"."SpanName" AS "effect_name",
     COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
@@ -45,7 +43,7 @@ WITH j AS (
     WHERE
       "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
   ) AS "s"
-), m AS (
+), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
     "j"."span_id" AS "j_span_id",
@@ -139,7 +137,7 @@ WITH j AS (
     (
       "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
     )
-), confirmed AS (
+), confirmed AS NOT MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -151,7 +149,7 @@ WITH j AS (
     "j_trace_id",
     "j_span_id",
     "j_expected"
-), failed AS (
+), failed AS NOT MATERIALIZED (
   SELECT
     "m"."j_trace_id",
     "m"."j_span_id",
@@ -183,7 +181,7 @@ WITH j AS (
     AND (
       "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
     )
-), failures AS (
+), failures AS NOT MATERIALIZED (
   SELECT
     "j_trace_id",
     "j_span_id",
@@ -198,62 +196,65 @@ WITH j AS (
     "j_expected"
 )
 SELECT
-  "j"."system" AS "system",
-  "j"."job_id" AS "job_id",
-  "j"."job_name" AS "job_name",
-  "j"."queue" AS "queue",
-  "j"."attempt" AS "attempt",
-  "j"."done_ns" AS "done_ns",
-  "j"."start_ns" AS "start_ns",
-  "j"."end_ns" AS "end_ns",
-  "j"."trace_id" AS "trace_id",
-  "j"."span_id" AS "span_id",
-  "j"."service" AS "service",
-  "j"."signals" AS "signals",
-  $p2 AS "effect_name",
-  "f"."key" AS "effect_key",
-  "f"."refs" AS "related",
-  CAST(NULL AS BIGINT) AS "detail_ns",
-  "f"."why" AS "note"
-FROM "j" AS "j"
-ANTI JOIN "confirmed" AS "c"
-  ON "c"."j_trace_id" = "j"."trace_id"
-  AND "c"."j_span_id" = "j"."span_id"
-  AND "c"."j_expected" = "j"."expected"
-JOIN "failures" AS "f"
-  ON "f"."j_trace_id" = "j"."trace_id"
-  AND "f"."j_span_id" = "j"."span_id"
-  AND "f"."j_expected" = "j"."expected"
-WHERE
-  "j"."outcome" = 'done';
-
--- check judged
--- params {"p1": "zeta-queue"}
-WITH j AS (
+  *
+FROM (
   SELECT
-    "r"."system",
-    "r"."job_id",
-    "r"."job_name",
-    "r"."queue",
-    "r"."attempt",
-    "r"."outcome",
-    "r"."done_ns",
-    "r"."start_ns",
-    "r"."end_ns",
-    "r"."trace_id",
-    "r"."span_id",
-    "r"."service",
-    "r"."signals",
-    "r"."link_trace_ids",
-    '' AS "expected"
-  FROM "job_runs" AS "r"
+    'effect_ok' AS "check",
+    "j"."system" AS "system",
+    "j"."job_id" AS "job_id",
+    "j"."job_name" AS "job_name",
+    "j"."queue" AS "queue",
+    "j"."attempt" AS "attempt",
+    "j"."done_ns" AS "done_ns",
+    "j"."start_ns" AS "start_ns",
+    "j"."end_ns" AS "end_ns",
+    "j"."trace_id" AS "trace_id",
+    "j"."span_id" AS "span_id",
+    "j"."service" AS "service",
+    "j"."signals" AS "signals",
+    $p2 AS "effect_name",
+    "f"."key" AS "effect_key",
+    "f"."refs" AS "related",
+    CAST(NULL AS BIGINT) AS "detail_ns",
+    "f"."why" AS "note"
+  FROM "j" AS "j"
+  ANTI JOIN "confirmed" AS "c"
+    ON "c"."j_trace_id" = "j"."trace_id"
+    AND "c"."j_span_id" = "j"."span_id"
+    AND "c"."j_expected" = "j"."expected"
+  JOIN "failures" AS "f"
+    ON "f"."j_trace_id" = "j"."trace_id"
+    AND "f"."j_span_id" = "j"."span_id"
+    AND "f"."j_expected" = "j"."expected"
   WHERE
-    "r"."queue" = $p1
-)
-SELECT DISTINCT
-  "j"."system",
-  "j"."job_id",
-  "j"."job_name"
-FROM "j" AS "j"
-WHERE
-  "j"."outcome" = 'done';
+    "j"."outcome" = 'done'
+  UNION ALL
+  SELECT
+    'judged_count' AS "check",
+    CAST(NULL AS TEXT) AS "system",
+    CAST(NULL AS TEXT) AS "job_id",
+    CAST(NULL AS TEXT) AS "job_name",
+    CAST(NULL AS TEXT) AS "queue",
+    CAST(NULL AS BIGINT) AS "attempt",
+    CAST(NULL AS BIGINT) AS "done_ns",
+    CAST(NULL AS BIGINT) AS "start_ns",
+    CAST(NULL AS BIGINT) AS "end_ns",
+    CAST(NULL AS TEXT) AS "trace_id",
+    CAST(NULL AS TEXT) AS "span_id",
+    CAST(NULL AS TEXT) AS "service",
+    CAST(NULL AS TEXT) AS "signals",
+    CAST(NULL AS TEXT) AS "effect_name",
+    CAST(NULL AS TEXT) AS "effect_key",
+    CAST(NULL AS TEXT[]) AS "related",
+    COUNT(*) AS "detail_ns",
+    CAST(NULL AS TEXT) AS "note"
+  FROM (
+    SELECT DISTINCT
+      "j"."system",
+      "j"."job_id",
+      "j"."job_name"
+    FROM "j" AS "j"
+    WHERE
+      "j"."outcome" = 'done'
+  ) AS "judged"
+) AS "checks";

@@ -1,0 +1,84 @@
+"""The two tables every check of a rule reads, built once per rule: ``j`` and ``e``.
+
+``j``  the job runs the rule judges (any outcome; checks that judge "done" filter on it),
+       each with ``expected``: the effect name it must prove (one row per declared effect
+       with ``expect: {declared: true}``, else '');
+``e``  the effect spans the rule accepts as proof, in the ``effects`` table's columns: rows
+       of ``effects`` (the ``effect:`` shorthand, a glob on the effect name) or spans of
+       ``otel_traces`` chosen by ``expect.span``.
+
+Owns both queries. ``e`` is also what rules accepting the same effects share
+(``effects_key``): its text must depend only on the effect side of the rule.
+
+Must never join ``j`` and ``e``: that is the correlation's (``correlate``).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from auditor.rules.compiler.columns import e_columns, j_columns
+from auditor.rules.compiler.context import Build
+from auditor.rules.compiler.selectors import selected, span_filter
+from auditor.sqlbuild import (
+    alias,
+    col,
+    func,
+    lit,
+    select,
+    select_reading_attributes_once,
+    span_columns,
+    table,
+)
+
+
+def job_runs(b: Build) -> exp.Select:
+    """``j``: the runs the rule judges, with ``expected`` = the effect name each must prove."""
+    a = "r"
+    declared: list[exp.Expression] = []
+    if b.declared:
+        listed = col(a, "expected_effects")
+        names = exp.Case(
+            ifs=[exp.If(this=func("starts_with", listed, lit("[")),
+                        true=func("from_json", listed, lit('["VARCHAR"]')))],
+            default=func("string_split", listed, lit(",")),
+        )  # fmt: skip
+        expected = func("trim", func("unnest", names))
+        declared.append(exp.NEQ(this=listed.copy(), expression=lit("")))
+    else:
+        expected = lit("")
+    query = select(*[col(a, c) for c in j_columns(b)], alias(expected, "expected")).from_(
+        table("job_runs", a), copy=False
+    )
+    return selected(query, b, a, *declared)
+
+
+def effects(b: Build) -> exp.Select:
+    """``e``: the effect spans this rule accepts, in the ``effects`` table's columns."""
+    expect = b.rule.expect
+    assert expect is not None
+    if expect.span is None:
+        a = "f"
+        query = select(*[col(a, c) for c in e_columns(b)]).from_(table("effects", a), copy=False)
+        if b.declared:
+            return query
+        return query.where(b.text_match(col(a, "effect_name"), expect.effect or ""), copy=False)
+    a = "s"
+    d = b.d
+    key_attr = expect.key.effect if expect.key is not None else "side_effect.key"
+    columns = {
+        **span_columns(a, d),
+        "effect_name": col(a, "SpanName"),
+        "effect_key": d.attr(a, key_attr if key_attr not in ("job.id",) else "side_effect.key"),
+        "job_id": d.attr(a, "job.id"),
+        "system": d.attr(a, "job.system"),
+        "ok": exp.NEQ(this=col(a, "StatusCode"), expression=lit("Error")),
+        "status_message": col(a, "StatusMessage"),
+    }
+    return select_reading_attributes_once(
+        [alias(columns[k], k) for k in e_columns(b)],
+        a,
+        table("otel_traces", a),
+        span_filter(b, expect.span, a),
+        d,
+    )
