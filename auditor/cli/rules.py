@@ -25,6 +25,7 @@ import typer
 from auditor.cli.help import typer_app
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
+from auditor.engine.lint import traffic_warnings, unknown_system_warnings
 from auditor.engine.scan import ScanRequest, run_scan
 from auditor.errors import ExitCode, InputError, RuleError, UsageError
 from auditor.profiles.schema import profile_schema
@@ -94,15 +95,35 @@ def lint_command(
     paths: list[Path] = typer.Argument(
         ..., metavar="PATH", help="Rule files or folders (rule test files in them are skipped)."
     ),
+    spans: list[Path] = typer.Option(
+        [],
+        "--spans",
+        metavar="FILE",
+        help="Span files to try the rules on: warn about rules that judge no job there.",
+    ),
+    db: Path | None = typer.Option(
+        None, "--db", metavar="PATH", help="A store to try the rules on, as --spans."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit 2 when there is a warning."),
 ) -> int:
-    """Check rule files: schema, semantics, and that every query runs."""
+    """Check rule files: schema, semantics, and that every query runs; warn about selectors
+    that can match nothing (a system no profile names; given traffic, rules judging no job)."""
     catalog = load_catalog(paths, packs=False)
     problems = _bind_all(catalog)
     if problems:
         raise RuleError(problems)
+    warnings = unknown_system_warnings(catalog)
+    if spans or db is not None:
+        if db is not None and not db.exists():
+            raise InputError(f"no store at {db}")
+        request = ScanRequest(files=tuple(str(p) for p in spans), db=db, evidence=False)
+        warnings += traffic_warnings(load_catalog(paths, packs=True), request)
+    for warning in warnings:
+        print(f"audit: warning: {warning}", file=sys.stderr)
     user = [r for r in catalog.rules.rules if not catalog.is_builtin(r)]
-    print(f"{len(user)} rule(s) OK", file=sys.stderr)
-    return 0
+    note = f", {len(warnings)} warning(s)" if warnings else ""
+    print(f"{len(user)} rule(s) OK{note}", file=sys.stderr)
+    return int(ExitCode.USAGE) if strict and warnings else 0
 
 
 @rules_app.command("explain")

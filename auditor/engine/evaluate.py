@@ -34,6 +34,7 @@ from auditor.rules.compiler import (
     statement_for,
 )
 from auditor.rules.model import Rule
+from auditor.tables import CHECK_ROW
 
 DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none
 
@@ -80,14 +81,11 @@ def _effect_groups(rules: list[Rule]) -> tuple[dict[str, str], list[tuple[str, s
 
 # The columns of a rule statement's rows (``CompiledRule.batch``), as stored for the findings
 # statement; the first says which rule (its index in the evaluation) made the row.
-_CANDIDATES = """
-CREATE OR REPLACE TEMP TABLE audit_candidates (
-    rule_idx INTEGER, "check" VARCHAR, system VARCHAR, job_id VARCHAR, job_name VARCHAR,
-    queue VARCHAR, attempt BIGINT, done_ns BIGINT, start_ns BIGINT, end_ns BIGINT,
-    trace_id VARCHAR, span_id VARCHAR, service VARCHAR, signals VARCHAR, effect_name VARCHAR,
-    effect_key VARCHAR, related VARCHAR[], detail_ns BIGINT, note VARCHAR
+_CANDIDATES = (
+    "CREATE OR REPLACE TEMP TABLE audit_candidates (rule_idx INTEGER, "
+    + ", ".join(f'"{name}" {sql_type}' for name, sql_type in CHECK_ROW)
+    + ")"
 )
-"""
 
 
 def _timed(what: Callable[..., object], *args: object) -> float:

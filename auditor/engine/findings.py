@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import duckdb
 
+from auditor.rules.model import Check
+
 MISSES_PER_FINDING = 3
 
 # Helpers the statements below share: the phrases of findings.messages.
@@ -46,9 +48,10 @@ CREATE OR REPLACE TEMP MACRO audit_job(system, name, id) AS
             ELSE ' (' || system || ')' END;
 """
 
-_KINDS = """CASE c."check" WHEN 'confirmed' THEN 'unconfirmed_done'
-    WHEN 'before_done' THEN 'premature_done' WHEN 'at_most_once' THEN 'duplicate_effect'
-    WHEN 'effect_ok' THEN 'failed_effect' WHEN 'complete_within' THEN 'lost_job' END"""
+# the kind of finding each check raises (``rules.model.Check.kind``), as SQL
+_KINDS = (
+    'CASE c."check" ' + " ".join(f"WHEN '{check}' THEN '{check.kind}'" for check in Check) + " END"
+)
 
 _MESSAGE = r"""CASE kind
     WHEN 'unconfirmed_done' THEN audit_job(system, job_name, job_id)
