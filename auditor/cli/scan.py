@@ -54,6 +54,16 @@ def parse_as_of(text: str) -> int:
     return int(moment.timestamp() * 1e9)
 
 
+def check_inputs(files: list[str] | None, db: Path | None) -> list[str]:
+    """The span files of a command that reads files or a store (scan, show); none at all, or
+    a store that does not exist, is an error before any work."""
+    if not files and db is None:
+        raise UsageError("give span files to read, or --db PATH of a store")
+    if db is not None and not files and not db.exists():
+        raise InputError(f"no store at {db}")
+    return files or []
+
+
 def check_writable(flag: str, path: Path) -> None:
     """A path a command will write, checked before any work: every problem is a usage error."""
     if path.is_dir():
@@ -146,11 +156,7 @@ def scan_command(
     ),
 ) -> int:
     """Evaluate rules over span files or a store; exit 1 when jobs lied."""
-    files = files or []
-    if not files and db is None:
-        raise UsageError("give span files to scan, or --db PATH of a store")
-    if db is not None and not files and not db.exists():
-        raise InputError(f"no store at {db}")
+    files = check_inputs(files, db)
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     check_format(fmt)
     threshold = _severity(fail_on)

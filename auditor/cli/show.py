@@ -12,10 +12,9 @@ from pathlib import Path
 
 import typer
 
-from auditor.cli.scan import parse_as_of
+from auditor.cli.scan import check_inputs, parse_as_of
 from auditor.engine.catalog import load_catalog
 from auditor.engine.scan import ScanRequest, show_finding
-from auditor.errors import InputError, UsageError
 from auditor.reports import show
 
 
@@ -38,11 +37,7 @@ def show_command(
     ),
 ) -> int:
     """Show one finding: what was expected, what is missing, its job and trace."""
-    files = files or []
-    if not files and db is None:
-        raise UsageError("give span files, or --db PATH of a store, as for audit scan")
-    if db is not None and not files and not db.exists():
-        raise InputError(f"no store at {db}")
+    files = check_inputs(files, db)
     catalog = load_catalog(rules, packs=packs)
     request = ScanRequest(files=tuple(files), db=db, as_of_ns=parse_as_of(as_of) if as_of else None)
     sys.stdout.write(show.render(show_finding(request, fingerprint, catalog)))
