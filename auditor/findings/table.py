@@ -25,6 +25,8 @@ import pyarrow.compute as pc
 
 from auditor.findings.model import Finding, Kind, Severity, SpanRef, State, Triage, order_key
 
+JSON_BATCH = 8192  # findings per batch of JSON text
+
 SPAN_REF = pa.struct(
     [
         ("role", pa.string()),
@@ -134,8 +136,9 @@ class FindingTable(Sequence[Finding]):
     def __repr__(self) -> str:
         return f"FindingTable({len(self)} findings)"
 
-    def json_batches(self, rows: int = 8192) -> Iterator[pa.Array]:
+    def json_batches(self, rows: int | None = None) -> Iterator[pa.Array]:
         """The findings' JSON texts, a string array per batch of ``rows``."""
+        rows = rows or JSON_BATCH
         column = self.table.column("json")
         for start in range(0, len(self), rows):
             yield column.slice(start, rows).combine_chunks()

@@ -29,6 +29,9 @@ _RENDERERS = {
 }
 
 
+_WRITERS = {"json": json_report.write, "sarif": sarif.write, "github": github.write}
+
+
 def check_format(fmt: str) -> None:
     """Raise ``UsageError`` (with the nearest format) unless ``fmt`` is one of ``FORMATS``."""
     if fmt not in FORMATS:
@@ -56,9 +59,10 @@ def write_report(
     width: int | None = None,
     wide: bool = False,
 ) -> None:
-    """``render`` through ``out`` (``file.write``); the JSON report streams batch by batch."""
-    if fmt == "json":
-        json_report.write(report, out)
+    """``render`` through ``out`` (``file.write``). JSON, SARIF and GitHub annotations stream
+    a batch of findings at a time; the table, markdown (capped) and JUnit are written whole."""
+    if fmt in _WRITERS:
+        _WRITERS[fmt](report, out)
     else:
         out(render(fmt, report, color=color, width=width, wide=wide))
 

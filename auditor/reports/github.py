@@ -21,6 +21,7 @@ pull request's diff, when the rule file is in the repository).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from auditor.findings.model import Finding, Severity
 from auditor.findings.report import Report
@@ -64,7 +65,19 @@ def _annotation(report: Report, f: Finding) -> str:
     return f"::{command} {','.join(properties)}::{escape_data(message)}"
 
 
+def write(report: Report, out: Callable[[str], object]) -> None:
+    """The annotations through ``out``, a batch of lines at a time."""
+    batch: list[str] = []
+    for f in common.ordered(report.findings):
+        batch.append(_annotation(report, f) + "\n")
+        if len(batch) == 2048:
+            out("".join(batch))
+            batch = []
+    batch.append(f"::notice title=auditor::{escape_data(common.summary_line(report))}\n")
+    out("".join(batch))
+
+
 def render(report: Report) -> str:
-    lines = [_annotation(report, f) for f in common.ordered(report.findings)]
-    lines.append(f"::notice title=auditor::{escape_data(common.summary_line(report))}")
-    return "\n".join(lines) + "\n"
+    lines: list[str] = []
+    write(report, lines.append)
+    return "".join(lines)

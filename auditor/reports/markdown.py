@@ -143,8 +143,8 @@ def render(report: Report) -> str:
         return f"## auditor: no lies found\n\n{text(clean)}\n"
 
     lines = [f"## auditor: {text(common.counts_phrase(report))}", "", paragraph(summary), ""]
-    findings = common.ordered(report.findings)
-    shown = findings[:MAX_ROWS]
+    findings = report.table  # in report order; only the rows shown become Finding values
+    shown = list(findings[:MAX_ROWS])
     for severity, count in common.severity_counts(shown):
         lines += [f"### {severity.capitalize()} ({count})", ""]
         lines += _table(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -157,12 +158,18 @@ def _result(report: Report, rule: RuleInfo, index: int, f: Finding) -> dict[str,
     return result
 
 
-def document(report: Report) -> dict[str, Any]:
+_RESULTS = "\u0000results\u0000"  # where write() puts the streamed results
+_INDENT = " " * 8  # a result's indent inside {"runs": [{"results": [ … ]}]}
+BATCH = 2048  # results encoded per write
+
+
+def document(report: Report, *, results: bool = True) -> dict[str, Any]:
+    """The SARIF log as a dict (``results=False``: a marker where the results go)."""
     rules = common.all_rules(report)
-    index = {r.id: i for i, r in enumerate(rules)}
     kinds: dict[str, set[str]] = {r.id: set() for r in rules}
-    for f in report.findings:
-        kinds[f.rule_id].add(str(f.kind))
+    pairs = report.table.table.group_by(["rule_id", "kind"]).aggregate([]).to_pylist()
+    for pair in pairs:
+        kinds[pair["rule_id"]].add(pair["kind"])
 
     driver: dict[str, Any] = {
         "name": common.TOOL_NAME,
@@ -171,23 +178,48 @@ def document(report: Report) -> dict[str, Any]:
     }
     if INFORMATION_URI:
         driver["informationUri"] = INFORMATION_URI
-    by_id = {r.id: r for r in rules}
-    results = [
-        _result(report, by_id[f.rule_id], index[f.rule_id], f)
-        for f in common.ordered(report.findings)
-    ]
     return {
         "$schema": SCHEMA_URI,
         "version": SARIF_VERSION,
         "runs": [
             {
                 "tool": {"driver": driver},
-                "results": results,
+                "results": list(_results(report, rules)) if results else _RESULTS,
                 "columnKind": "unicodeCodePoints",
                 "properties": {"summary": report.summary()},
             }
         ],
     }
+
+
+def _results(report: Report, rules: list[RuleInfo]) -> Iterator[dict[str, Any]]:
+    index = {r.id: i for i, r in enumerate(rules)}
+    by_id = {r.id: r for r in rules}
+    for f in common.ordered(report.findings):
+        yield _result(report, by_id[f.rule_id], index[f.rule_id], f)
+
+
+def write(report: Report, out: Callable[[str], object]) -> None:
+    """The log through ``out``, its results encoded a batch at a time (the same text as
+    ``render``): memory is bounded by a batch of results, not by the findings."""
+    head, tail = json.dumps(document(report, results=False), indent=2).split(
+        json.dumps(_RESULTS), 1
+    )
+    out(head)
+    if not len(report.findings):
+        out("[]")
+    else:
+        batch: list[str] = []
+        first = True
+        for result in _results(report, common.all_rules(report)):
+            batch.append(_INDENT + json.dumps(result, indent=2).replace("\n", "\n" + _INDENT))
+            if len(batch) == BATCH:
+                out(("[\n" if first else ",\n") + ",\n".join(batch))
+                first, batch = False, []
+        if batch:
+            out(("[\n" if first else ",\n") + ",\n".join(batch))
+        out("\n      ]")
+    out(tail + "\n")
 
 
 def render(report: Report) -> str:

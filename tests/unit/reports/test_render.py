@@ -33,3 +33,20 @@ def test_an_unknown_format_is_a_usage_error_that_suggests_the_nearest() -> None:
 def test_an_unknown_format_with_no_near_match_lists_the_formats() -> None:
     with pytest.raises(UsageError, match="choose one of table, json, sarif"):
         reports.render("pdf", rich_report())
+
+
+@pytest.mark.parametrize("fmt", reports.FORMATS)
+def test_writing_a_report_in_batches_gives_the_text_render_returns(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.findings import table as finding_table
+    from auditor.reports import sarif
+
+    monkeypatch.setattr(sarif, "BATCH", 2)  # several batches out of the sample's 7 findings
+    monkeypatch.setattr(finding_table, "JSON_BATCH", 3)
+    report = rich_report()
+    chunks: list[str] = []
+    reports.write_report(fmt, report, chunks.append)
+    assert "".join(chunks) == reports.render(fmt, report)
+    if fmt in ("json", "sarif"):
+        assert len(chunks) > 3  # streamed, not one string
