@@ -6,7 +6,7 @@ literal nodes that sqlglot escapes, and values from rule files are bound paramet
 
 The functions that differ between engines go through ``Dialect`` so that the same compiler
 can target DuckDB (the embedded default) and, later, ClickHouse's ``otel_traces``. Only
-constructs DESIGN.md lists as portable are used: anti joins on subqueries, uncorrelated
+constructs docs/design.md lists as portable are used: anti joins on subqueries, uncorrelated
 ``IN`` subqueries, ``GROUP BY … HAVING``, and ``COALESCE`` around attribute reads (a missing
 key is NULL in DuckDB but '' in ClickHouse). Pure: no I/O.
 """

@@ -1,7 +1,7 @@
 """probes: what job code imports to prove its side effects with OpenTelemetry spans.
 
 Depends on ``opentelemetry-api`` only (a test checks that importing it loads no duckdb,
-textual, grpc, typer, pyarrow or aiohttp). The span shapes are DESIGN.md's "probe
+textual, grpc, typer, pyarrow or aiohttp). The span shapes are docs/design.md's "probe
 conventions"; the attribute keys are in ``probes.semconv``.
 
     from probes import confirm, expects

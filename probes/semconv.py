@@ -1,4 +1,4 @@
-"""Attribute keys, span and event names of the probes convention (DESIGN.md, "The probe conventions").
+"""Attribute keys, span and event names of the probes convention (docs/design.md, "The probe conventions").
 
 Named the way ``opentelemetry.semconv`` names its constants, so code that builds or reads these
 spans (the adapters, the reconcilers, users' own assertions) never spells a key by hand. The

@@ -59,6 +59,8 @@ def check_inputs(files: list[str] | None, db: Path | None) -> list[str]:
     a store that does not exist, is an error before any work."""
     if not files and db is None:
         raise UsageError("give span files to read, or --db PATH of a store")
+    if db is not None and db.is_dir():
+        raise UsageError(f"--db {db} is a directory; give the store's file")
     if db is not None and not files and not db.exists():
         raise InputError(f"no store at {db}")
     return files or []

@@ -2,7 +2,7 @@
 
 Pure: no I/O. Built by the evaluator from query rows, rendered by ``auditor.reports``,
 kept in the store, shown in the TUI and sent by alert sinks. The JSON form
-(``Finding.to_dict``) is a user-facing contract (DESIGN.md, ``audit scan --format json``):
+(``Finding.to_dict``) is a user-facing contract (docs/design.md, ``audit scan --format json``):
 fields may be added, never renamed.
 """
 

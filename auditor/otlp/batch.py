@@ -1,6 +1,6 @@
 """The columnar span batch: what decoding produces and the store consumes.
 
-A ``SpanBatch`` is one list per column of ``otel_traces`` (DESIGN.md, "The store"), in the
+A ``SpanBatch`` is one list per column of ``otel_traces`` (docs/design.md, "The store"), in the
 OpenTelemetry Collector ClickHouse exporter's names and meanings, plus the span's W3C
 ``Flags``. No per-span Python object survives decoding; ``to_arrow`` turns the lists into one
 Arrow table for a batched insert. Attribute maps are JSON object text (see ``values``).

@@ -1,5 +1,5 @@
 """The typed model of a system profile: how one job system's spans become job runs,
-enqueues, effects and signals (DESIGN.md, "Profiles are data").
+enqueues, effects and signals (docs/design.md, "Profiles are data").
 
 Pure values, built by ``profiles.loader`` from ``rules/systems/*.yaml`` (or a rule file's
 ``systems:``) and compiled to SQL by ``profiles.compiler``. A profile says nothing about

@@ -2,7 +2,7 @@
 
 Both receivers (OTLP/HTTP and OTLP/gRPC) call ``Pipeline.export`` and translate its result or
 exception into their protocol's answer. ``export`` returns only after the request's spans
-are committed: acknowledge after commit (DESIGN.md, "The data path").
+are committed: acknowledge after commit (docs/design.md, "The data path").
 
 Decoding happens in the process that received the request. Where the committed spans go
 is the ``Committer``'s business:

@@ -2,7 +2,7 @@
 
 ``audit probe sql`` and ``audit probe http`` poll a PostgreSQL query or an HTTP status
 endpoint; each row (a sent email, a captured payment) becomes one ``side_effect.confirm``
-span (DESIGN.md, "The probe conventions") exported over OTLP/HTTP to ``audit serve`` or a
+span (docs/design.md, "The probe conventions") exported over OTLP/HTTP to ``audit serve`` or a
 Collector. Rules correlate these by key (``correlate: key``), not by trace.
 
 Stages, one module each: ``sources`` (rows from PostgreSQL via psycopg 3, or from JSON via

@@ -120,7 +120,7 @@ def confirmation(row: Mapping[str, Any], mapping: Columns) -> Confirmation | Non
 
 def span_ids(identity: str) -> tuple[int, int]:
     """Trace and span id derived from the identity: a re-sent confirmation is the same span,
-    which the store keeps once (DESIGN.md: one span per (TraceId, SpanId))."""
+    which the store keeps once (docs/design.md: one span per (TraceId, SpanId))."""
     digest = hashlib.sha256(identity.encode()).digest()
     trace_id = int.from_bytes(digest[:16], "big") or 1
     span_id = int.from_bytes(digest[16:24], "big") or 1

@@ -75,11 +75,18 @@ def counts_phrase(report: Report) -> str:
 
 
 def scope_phrase(report: Report) -> str:
-    """``in 14 job checks by 5 rules; failing at >= low`` (a check: one rule judging one job)"""
+    """``in 14 job checks by 5 rules over 42 spans and 12 job runs (celery 12); failing at >=
+    low`` (a check: one rule judging one job; what was read when the report knows it)"""
     summary = report.summary()
+    read = ""
+    if report.spans:
+        runs = sum(report.job_runs.values())
+        systems = ", ".join(f"{s} {n}" for s, n in sorted(report.job_runs.items()))
+        read = f" over {plural(report.spans, 'span')}"
+        read += f" and {plural(runs, 'job run')} ({systems})" if systems else ""
     return (
         f"in {plural(summary['jobs_checked'], 'job check')} by "
-        f"{plural(summary['rules'], 'rule')}; failing at >= {report.fail_on}"
+        f"{plural(summary['rules'], 'rule')}{read}; failing at >= {report.fail_on}"
     )
 
 

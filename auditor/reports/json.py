@@ -1,6 +1,6 @@
 """``--format json``: exactly one JSON object, ``{"findings": [...], "summary": {...}}``.
 
-The user-facing contract of DESIGN.md ("The CLI"): each finding is ``Finding.to_dict()`` (so
+The user-facing contract of docs/design.md ("The CLI"): each finding is ``Finding.to_dict()`` (so
 at least ``rule_id, kind, severity, state, system, job_id, job_name, effect_key, trace_id,
 fingerprint, message``; fields are added, never renamed), and the summary is
 ``Report.summary()`` plus ``"tool": {"name": "auditor", "version": ...}``.

@@ -1,7 +1,7 @@
 """The typed rule model: what a rule file means, as frozen values with their source locations.
 
 Pure: no I/O, no parsing. Built by ``auditor.rules.build`` from a validated rule file (so every
-value here already obeys DESIGN.md's contract and the schema), read by the SQL compiler, the
+value here already obeys docs/design.md's contract and the schema), read by the SQL compiler, the
 evaluator, ``audit rules list|explain`` and reports. Defaults are already applied: a
 compiler never needs to know what an absent key means.
 
@@ -28,7 +28,7 @@ from typing import Any
 from auditor.findings.model import Kind, RuleInfo, Severity
 from auditor.yamlloc import Located, Path
 
-# The probe convention (DESIGN.md): `expect: {effect: X}` means this span with this name.
+# The probe convention (docs/design.md): `expect: {effect: X}` means this span with this name.
 CONFIRM_SPAN_NAME = "side_effect.confirm"
 EFFECT_NAME_ATTRIBUTE = "side_effect.name"
 EFFECT_KEY_ATTRIBUTE = "side_effect.key"

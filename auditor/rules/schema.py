@@ -1,6 +1,6 @@
 """The JSON Schema of a rule file, and the words its error messages use.
 
-Owns the structural half of the rule-file contract in DESIGN.md ("The rule file"): which keys
+Owns the structural half of the rule-file contract in docs/design.md ("The rule file"): which keys
 exist at every level, their types, enums, patterns and defaults, with descriptions for
 editors (``audit rules schema`` publishes ``rule_file_schema()``; yaml-language-server and
 VS Code read ``description``, ``default`` and ``patternErrorMessage``). Unknown keys are

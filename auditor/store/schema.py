@@ -1,7 +1,7 @@
 """The store's schema and its migrations.
 
 ``otel_traces`` uses the column names and meanings of the OpenTelemetry Collector's
-ClickHouse exporter (DESIGN.md, "The store"), so that rules compiled for DuckDB and for a
+ClickHouse exporter (docs/design.md, "The store"), so that rules compiled for DuckDB and for a
 ClickHouse filled by a Collector fleet read the same columns. Nested columns (events,
 links) are parallel lists under the exporter's dotted names. Extra columns: ``Flags`` (W3C
 span flags as received), ``BatchId`` (the commit that stored the row: the watermark for

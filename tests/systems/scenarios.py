@@ -7,7 +7,7 @@ job's behaviour; the behaviour itself lives in ``tests/systems/shop/behaviour.py
 which jobs to enqueue, which finding kind each one must produce, and which real-world effects
 (emails accepted by the SMTP server) to wait for before it stops the workers.
 
-Finding kinds are the ones in DESIGN.md: ``unconfirmed_done``, ``premature_done``,
+Finding kinds are the ones in docs/design.md: ``unconfirmed_done``, ``premature_done``,
 ``duplicate_effect``, ``failed_effect``, ``lost_job``; ``None`` means "no finding".
 """
 

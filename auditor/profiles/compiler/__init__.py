@@ -1,4 +1,4 @@
-"""Profiles → the SQL that derives the narrow tables rules join (DESIGN.md, "The store").
+"""Profiles → the SQL that derives the narrow tables rules join (docs/design.md, "The store").
 
 ========== ===============================================================================
 table      one row per

@@ -9,7 +9,7 @@ Every job-centred check reads the same three tables, built once per rule:
 ``e``  the effect spans the rule accepts as proof (``shared``),
 ``m``  which effects belong to which run, by the rule's correlation (``correlate``).
 
-The checks (DESIGN.md, "Finding kinds"; one module each under ``checks``):
+The checks (docs/design.md, "Finding kinds"; one module each under ``checks``):
 
 - ``confirmed``: a done run with no ok effect in ``m``  → ``unconfirmed_done``;
 - ``effect_ok``: such a run that has a failed effect in ``m``, or an error span in its trace

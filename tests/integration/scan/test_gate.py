@@ -162,3 +162,9 @@ def test_with_the_packs_alone_the_summary_counts_their_job_checks_and_names_no_g
         assert "'*'" not in f["message"], f
         if f["kind"] == "duplicate_effect":
             assert f["job_name"], f  # the job that repeated the effect, by name
+
+
+def test_a_store_that_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = audit("scan", "--db", tmp_path)
+    assert result.returncode == 2
+    assert "is a directory" in _one_error_line(result)

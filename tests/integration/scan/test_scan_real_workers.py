@@ -4,7 +4,7 @@ For Celery, RQ and BullMQ, the systems harness (``tests/systems/harness.py``) ru
 scenario against real brokers, real worker processes with their own OpenTelemetry
 instrumentation and a real SMTP server, exporting OTLP/HTTP to the product's ``audit serve``
 (temporary DuckDB store). Once the server has drained and stopped, ``audit scan --db`` with
-the DESIGN.md-format rule files of ``tests/data/rules/scan/`` must report exactly the ground
+the docs/design.md-format rule files of ``tests/data/rules/scan/`` must report exactly the ground
 truth *that run* produced: its own, fresh job ids, not the recorded captures'.
 
 One harness run per system (module-scoped), shared by the assertions. Needs Redis on

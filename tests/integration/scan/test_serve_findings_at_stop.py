@@ -1,7 +1,7 @@
 """The findings ``audit serve`` keeps in its store describe every span it acknowledged.
 
 ``audit tui --db`` and ``audit scan --db`` read the findings a stopped ``audit serve`` left in
-the store (DESIGN.md, "The CLI"). Stopping drains: every acknowledged span is committed. The
+the store (docs/design.md, "The CLI"). Stopping drains: every acknowledged span is committed. The
 findings must then be those of all the committed spans, not of the last evaluation tick
 before the last spans arrived: a job whose run arrived after that tick is not lost.
 """

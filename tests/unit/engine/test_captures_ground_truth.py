@@ -3,7 +3,7 @@
 The captures (``tests/data/captures/<system>/``) were recorded from real workers running their
 own, unmodified OpenTelemetry instrumentation; ``ground_truth.json`` says which finding kind
 each job must produce. The rule files (``tests/data/rules/scan/<system>-<variant>.yaml``) are
-the DESIGN.md example in its own format with ``jobs.name`` set to each shop's job names, and
+the docs/design.md example in its own format with ``jobs.name`` set to each shop's job names, and
 variants of it: ``correlate: key`` without ``key:`` and with an explicit one, a ``span:`` selector on the SMTP
 client span, and subsets of ``checks:``. Every scan runs through the ``audit`` entry point.
 

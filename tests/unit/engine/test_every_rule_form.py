@@ -5,7 +5,7 @@ both) and on span selectors, span selectors, ``key:`` maps, declared effects,
 
 Each form is a rule over one capture (``tests/data/captures/<system>/``). What it must find is
 derived from the capture's ``ground_truth.json`` (which job lies, how, with which key) and
-the semantics DESIGN.md gives the form, never from the compiler: a check subset keeps the
+the semantics docs/design.md gives the form, never from the compiler: a check subset keeps the
 kinds of its checks, a selector keeps the jobs it names, a ``where:`` or a selector that
 rejects a confirmation makes its job unconfirmed. Every rule runs through
 ``auditor.engine.evaluate`` twice: alone, and in one evaluation with every other form and the

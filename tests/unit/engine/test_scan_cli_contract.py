@@ -1,4 +1,4 @@
-"""The ``audit scan`` and ``audit rules`` contract that scripts and CI rely on (DESIGN.md,
+"""The ``audit scan`` and ``audit rules`` contract that scripts and CI rely on (docs/design.md,
 "The CLI"): exit codes, the JSON fields, valid SARIF, JUnit test cases per (rule, job),
 baselines, ``--as-of``, findings kept in a ``--db`` store, and the rule tooling's exit codes
 and messages. Every call goes through the ``audit`` entry point, in-process.

@@ -68,5 +68,5 @@ def test_a_rule_without_a_file_gives_an_annotation_without_a_location() -> None:
 
 def test_a_clean_report_is_one_notice() -> None:
     assert reports.render("github", clean_report()) == (
-        "::notice title=auditor::No findings in 4 job checks by 2 rules; failing at >= high\n"
+        "::notice title=auditor::No findings in 4 job checks by 2 rules over 88 spans; failing at >= high\n"
     )

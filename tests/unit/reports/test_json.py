@@ -1,4 +1,4 @@
-"""``--format json`` prints one object with the contract fields of DESIGN.md, deterministically."""
+"""``--format json`` prints one object with the contract fields of docs/design.md, deterministically."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def test_a_message_cannot_become_a_heading_or_list_item() -> None:
 def test_a_clean_report_says_no_lies_found() -> None:
     assert reports.render("markdown", clean_report()) == (
         "## auditor: no lies found\n\n"
-        "No lies found in 4 job checks by 2 rules; failing at &gt;= high\n"
+        "No lies found in 4 job checks by 2 rules over 88 spans; failing at &gt;= high\n"
     )
 
 

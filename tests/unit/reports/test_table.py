@@ -16,13 +16,13 @@ def test_the_last_line_summarises_counts_scope_and_threshold() -> None:
     last = reports.render("table", rich_report()).splitlines()[-1]
     assert last == (
         "7 findings (1 critical, 3 high, 1 medium, 1 low, 1 info) in 11 job checks by "
-        "5 rules; failing at >= low (5 failing); 2 suppressed by baseline"
+        "5 rules over 1234 spans; failing at >= low (5 failing); 2 suppressed by baseline"
     )
 
 
 def test_a_clean_report_is_one_line() -> None:
     assert reports.render("table", clean_report()) == (
-        "No findings in 4 job checks by 2 rules; failing at >= high\n"
+        "No findings in 4 job checks by 2 rules over 88 spans; failing at >= high\n"
     )
 
 

@@ -1,4 +1,4 @@
-"""``Check``: every check a rule file can ask for, the finding kind it raises (DESIGN.md,
+"""``Check``: every check a rule file can ask for, the finding kind it raises (docs/design.md,
 "Finding kinds"), and the builder of its SQL. The engine's findings statement turns a
 check into its kind in SQL: it must say the same.
 """
@@ -15,7 +15,7 @@ from auditor.rules.compiler.checks import BUILDERS
 from auditor.rules.model import Check
 from auditor.rules.schema import rule_file_schema
 
-DESIGN = {  # DESIGN.md: "Checks map to finding kinds"
+DESIGN = {  # docs/design.md: "Checks map to finding kinds"
     "confirmed": "unconfirmed_done",
     "before_done": "premature_done",
     "at_most_once": "duplicate_effect",
