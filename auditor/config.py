@@ -170,6 +170,23 @@ class Settings:
             )
         ),
     )
+    token: str | None = field(
+        default=None,
+        repr=False,  # a secret: never in a log line or a traceback
+        metadata=_about(
+            Source(
+                "Bearer token the API, /metrics and both OTLP receivers require "
+                "(Authorization: Bearer TOKEN; gRPC: authorization metadata); /healthz and "
+                "/readyz stay open. Prefer the variable or ${VAR} in the file: a flag is "
+                "visible to other users of the machine.",
+                key="token",
+                env="AUDIT_TOKEN",
+                flag="--token",
+                metavar="TOKEN",
+                default_text="none",
+            )
+        ),
+    )
     evaluation_interval_s: float = field(
         default=10.0,
         metadata=_about(
@@ -289,6 +306,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "decode_workers": {"type": "integer", "minimum": 0},
             },
         },
+        "token": {"type": "string", "minLength": 1, "description": source_of("token").help},
         "evaluation": {
             "type": "object",
             "additionalProperties": False,

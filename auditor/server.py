@@ -11,6 +11,12 @@ Decoding OTLP is pure-Python CPU work; in worker processes it uses every core an
 competes with the DuckDB writer for one interpreter lock. ``--decode-workers 0`` runs the
 receivers inside the store process instead (one process, for small setups and tests).
 
+The OTLP/HTTP port also serves the API (``auditor.api``: ``/api/v1/…``, ``/openapi.json``,
+``/metrics``, ``/readyz``). Its requests are answered in the store process, by
+``api.service.ApiService`` on a thread pool of their own (each on its own DuckDB cursor):
+forwarded over the hub by the front-end workers, or directly with ``--decode-workers 0``.
+With a token (``--token``), the API, ``/metrics`` and both OTLP receivers require it.
+
 Everything it is configured with is one ``auditor.config.Settings`` (defaults, ``audit.yaml``,
 ``AUDIT_*``, flags); nothing here has a default of its own.
 
@@ -33,12 +39,18 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 from aiohttp import web
 
-from auditor.clock import SYSTEM_CLOCK, Clock
+from auditor.api import frontend as api_frontend
+from auditor.api import queries
+from auditor.api.metrics import Latencies
+from auditor.api.service import AlertStats, ApiService
+from auditor.api.wire import ApiRequest, ApiResponse
+from auditor.clock import SYSTEM_CLOCK, Clock, naive_utc
 from auditor.config import Settings
 from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
@@ -54,6 +66,7 @@ from auditor.store.writer import GroupCommitWriter
 log = logging.getLogger("auditor.serve")
 
 WORKER_START_TIMEOUT_S = 60
+API_THREADS = 4  # API requests answered at once (each on a DuckDB cursor of its own)
 
 
 def _grpc_host(host: str) -> str:
@@ -81,6 +94,7 @@ class Server:
         self.clock = clock
         # Rules load first: a broken rule file stops the start with file:line:col problems.
         catalog = load_catalog(settings.rules)
+        self.catalog = catalog
         self.store = DuckStore(settings.store, clock=clock)
         self.writer = GroupCommitWriter(self.store, max_pending_spans=settings.max_pending_spans)
         self.evaluation = (
@@ -105,6 +119,12 @@ class Server:
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._runner: web.AppRunner | None = None
         self._grpc: grpc.aio.Server | None = None
+        self.latencies = Latencies()  # every process's request timings, added up here
+        self.api = ApiService(self)
+        self.api_executor = ThreadPoolExecutor(API_THREADS, thread_name_prefix="auditor-api")
+        self.alerting: Any = None  # an alerting outbox with .stats(), once one is wired in
+        self._ready = False
+        self._stopping = False
 
     # ------------------------------------------------------------------ health
 
@@ -127,11 +147,54 @@ class Server:
             "uptime_s": round((self.clock.now_ns() - self.started_at_ns) / 1e9, 1),
             **counts,
             "spans_stored": self.writer.stored,
+            "spans_deduplicated": self.writer.received - self.writer.stored,
             "commits": self.writer.commits,
             "pending_spans": self.writer.pending_spans,
             "workers": self.workers,
             "evaluation": None if self.evaluation is None else vars(self.evaluation.stats),
         }
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready once the store is open and the first evaluation ran (or had nothing to
+        evaluate); once ready, ready until draining."""
+        if self._stopping:
+            return False, "draining"
+        if self._ready or self.evaluation is None or self.evaluation.stats.passes > 0:
+            self._ready = True
+            return True, ""
+        con = self.store.cursor()
+        try:
+            waiting = queries.unevaluated_since(con, self.evaluation.stats.last_batch)
+        finally:
+            con.close()
+        if waiting is None:  # nothing committed yet: nothing to evaluate
+            self._ready = True
+            return True, ""
+        return False, "the first evaluation of the store has not run yet"
+
+    def evaluation_stats(self) -> dict[str, Any] | None:
+        """The evaluation loop's numbers, and ``waiting_s``: how long the oldest commit no
+        evaluation has seen yet has waited (0 when every commit was evaluated)."""
+        if self.evaluation is None:
+            return None
+        stats = dict(vars(self.evaluation.stats))
+        con = self.store.cursor()
+        try:
+            since = queries.unevaluated_since(con, int(stats["last_batch"]))
+        finally:
+            con.close()
+        now = naive_utc(self.clock.now())
+        stats["waiting_s"] = 0.0 if since is None else round((now - since).total_seconds(), 3)
+        return stats
+
+    def alert_stats(self) -> AlertStats:
+        """Outbox depth and failed deliveries per sink, from the alerting outbox's
+        ``stats()`` once one is wired in (``self.alerting``); zeros until then."""
+        if self.alerting is None:
+            return AlertStats()
+        stats = self.alerting.stats()
+        read = stats.get if isinstance(stats, dict) else lambda k, d: getattr(stats, k, d)
+        return AlertStats(int(read("outbox_depth", 0)), dict(read("failures", {}) or {}))
 
     # ------------------------------------------------------------------ start / stop
 
@@ -149,13 +212,20 @@ class Server:
         http_socket = _listen(o.host, o.http_port)
         self.http_port = int(http_socket.getsockname()[1])
         self.grpc_port = _free_port(o.host, o.grpc_port)
-        self.hub = Hub(self.writer, self.health)
+        self.hub = Hub(
+            self.writer,
+            self.health,
+            calls={"api": self.api.handle},
+            executor=self.api_executor,
+            on_observe=self.latencies.merge,
+        )
         context = multiprocessing.get_context("spawn")
         for index in range(self.workers):
             parent, child = context.Pipe(duplex=True)
             worker = frontend.WorkerOptions(
                 index=index,
                 grpc_address=f"{_grpc_host(o.host)}:{self.grpc_port}",
+                token=o.token or "",
                 body_limit=o.max_body_size,
                 record=o.record,
                 log_level=logging.getLevelName(o.log_level.upper()),
@@ -194,7 +264,17 @@ class Server:
         async def health() -> dict[str, Any]:
             return self.health()
 
-        app = http_receiver.make_app(self.pipeline, health)
+        loop = asyncio.get_running_loop()
+
+        async def forward(request: ApiRequest) -> ApiResponse:
+            return await loop.run_in_executor(self.api_executor, self.api.handle, request)
+
+        app = http_receiver.make_app(
+            self.pipeline,
+            health,
+            middlewares=api_frontend.middlewares(o.token or "", self.latencies),
+        )
+        api_frontend.add_routes(app, forward)
         # auto_decompress off: the pipeline inflates gzip itself, within the body limit.
         self._runner = web.AppRunner(app, auto_decompress=False, access_log=None)
         await self._runner.setup()
@@ -202,13 +282,17 @@ class Server:
         self.http_port = int(http_socket.getsockname()[1])
         await web.SockSite(self._runner, http_socket, backlog=1024).start()
         server, self.grpc_port = grpc_receiver.make_server(
-            self.pipeline, f"{_grpc_host(o.host)}:{_free_port(o.host, o.grpc_port)}"
+            self.pipeline,
+            f"{_grpc_host(o.host)}:{_free_port(o.host, o.grpc_port)}",
+            token=o.token or "",
+            observe=self.latencies.observe,
         )
         self._grpc = server
         await server.start()
 
     async def stop(self) -> None:
         """Drain: refuse new work, answer what is in flight, commit, close."""
+        self._stopping = True
         if self.hub is not None:
             self.hub.stop_workers()
             await asyncio.get_running_loop().run_in_executor(None, self._join_workers)
@@ -220,6 +304,7 @@ class Server:
             if self._runner is not None:
                 await self._runner.cleanup()
             self.pipeline.close()
+        self.api_executor.shutdown(wait=True)  # no API request reads a closing store
         self.writer.stop()
         if self.evaluation is not None:
             self.evaluation.stop()

@@ -40,6 +40,7 @@ RECORD = _flag("record")
 MAX_BODY_SIZE = _flag("max_body_size")
 MAX_PENDING_SPANS = _flag("max_pending_spans")
 DECODE_WORKERS = _flag("decode_workers")
+TOKEN = _flag("token")
 EVALUATION_INTERVAL = _flag("evaluation_interval_s")
 LOG_LEVEL = _flag("log_level")
 CONFIG = typer.Option(
@@ -62,6 +63,7 @@ def serve_command(
     max_body_size: int | None = MAX_BODY_SIZE,
     max_pending_spans: int | None = MAX_PENDING_SPANS,
     decode_workers: int | None = DECODE_WORKERS,
+    token: str | None = TOKEN,
     evaluation_interval: str | None = EVALUATION_INTERVAL,
     log_level: str | None = LOG_LEVEL,
 ) -> None:
@@ -79,6 +81,7 @@ def serve_command(
         max_body_size=max_body_size,
         max_pending_spans=max_pending_spans,
         decode_workers=decode_workers,
+        token=token,
         evaluation_interval_s=evaluation_interval,
         log_level=None if log_level is None else log_level.lower(),
     )

@@ -4,13 +4,17 @@ The method is registered with no request deserializer, so the raw request bytes 
 decode workers untouched (parsing them here would spend the event loop's core). Status codes:
 OK after commit (with ``partial_success`` for rejected spans), INVALID_ARGUMENT for an
 undecodable request, RESOURCE_EXHAUSTED with ``RetryInfo`` when the write queue is full
-(the OTLP exporters retry it), UNAVAILABLE while shutting down or when the store failed.
-gRPC itself handles gzip and enforces the message size limit.
+(the OTLP exporters retry it), UNAVAILABLE while shutting down or when the store failed,
+UNAUTHENTICATED when a token is configured and the ``authorization`` metadata does not carry
+it as ``Bearer <token>``. gRPC itself handles gzip and enforces the message size limit.
+``observe`` (when given) is told each call's status code and time to answer.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -18,6 +22,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from auditor.api.frontend import authorized
 from auditor.otlp.batch import OtlpDecodeError
 from auditor.receivers import answers
 from auditor.receivers.decoding import PROTOBUF, PayloadTooLarge
@@ -27,6 +32,7 @@ from auditor.store.writer import Overloaded
 log = logging.getLogger(__name__)
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+ENDPOINT = f"{SERVICE}/Export"
 RETRY_AFTER_S = 1
 
 
@@ -39,12 +45,38 @@ def _details(status: Any, retry: Any = None) -> tuple[tuple[str, bytes], ...]:
     return tuple(trailers)
 
 
-def make_server(pipeline: Pipeline, address: str) -> tuple[grpc.aio.Server, int]:
+Observe = Callable[[str, str, str, float], None]  # protocol, endpoint, code, seconds
+
+
+def _bearer(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return None
+
+
+def make_server(
+    pipeline: Pipeline, address: str, *, token: str = "", observe: Observe | None = None
+) -> tuple[grpc.aio.Server, int]:
     """A gRPC server bound to ``address`` (host:port; port 0 picks one). Returns (server, port)."""
 
     async def export(
         request: bytes, context: grpc.aio.ServicerContext
     ) -> ExportTraceServiceResponse:
+        started = time.perf_counter()
+        try:
+            return await _export(request, context)
+        finally:
+            if observe is not None:
+                code = context.code() if hasattr(context, "code") else None
+                name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+                observe("grpc", ENDPOINT, name, time.perf_counter() - started)
+
+    async def _export(
+        request: bytes, context: grpc.aio.ServicerContext
+    ) -> ExportTraceServiceResponse:
+        if token and not authorized(_bearer(context), token):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
             result = await pipeline.export(request, PROTOBUF, None)
         except OtlpDecodeError as exc:

@@ -1,10 +1,14 @@
 """OTLP/HTTP receiver: ``POST /v1/traces`` (protobuf or JSON, gzip or not) and ``GET /healthz``.
 
+The same application serves the API (``auditor.api.frontend`` adds its routes, and a bearer
+token check that answers 401 with an UNAUTHENTICATED status when a token is configured).
+
 Status codes as the OTLP specification says:
 
 ====  ===============================================================================
 200   spans committed (``partial_success`` lists spans rejected one by one)
 400   undecodable body; a ``google.rpc.Status`` body gives the reason
+401   a token is configured and the request lacks it (``Authorization: Bearer``)
 413   body, or its decompressed form, over the limit
 415   content type other than ``application/x-protobuf`` / ``application/json``,
       or content encoding other than gzip
@@ -20,7 +24,7 @@ limit also holds while inflating.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -37,9 +41,13 @@ RETRY_AFTER_S = 1
 
 
 def make_app(
-    pipeline: Pipeline, health: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    pipeline: Pipeline,
+    health: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    middlewares: Iterable[Any] = (),
 ) -> web.Application:
-    app = web.Application(client_max_size=pipeline.body_limit)
+    """The OTLP/HTTP application; ``middlewares`` wrap every route (``auditor.api.frontend``:
+    the bearer token and request timing), and more routes may be added before it starts."""
+    app = web.Application(client_max_size=pipeline.body_limit, middlewares=list(middlewares))
     handler = _Handler(pipeline, health)
     app.router.add_post("/v1/traces", handler.traces)
     app.router.add_get("/healthz", handler.healthz)

@@ -10,8 +10,14 @@ worker → store process         store process → worker
 ``("export", id, ipc, n_bad)``  ``("ok", id, None)`` after the commit, or
                                 ``("overloaded", id, why)`` / ``("error", id, why)``
 ``("health", id, None)``        ``("health", id, {...})``
+``("call", id, (name, arg))``   ``("result", id, value)`` or ``("failed", id, why)``
+``("observe", 0, deltas)``      nothing (request latencies to add up)
 ``("ready", index, None)``      ``("stop", 0, None)``: drain and exit
 =============================  =================================================
+
+A ``call`` runs ``calls[name](arg)`` on the store process's thread pool (``executor``), so a
+slow one (an API request reading the store) never holds up the exports behind it on the
+pipe; ``observe`` hands what a worker measured to ``on_observe``.
 
 ``ipc`` is the decoded batch as an Arrow IPC stream (zero-copy to read back). A worker whose
 pipe closes (the store process died) exits at once: nothing it had in flight was
@@ -25,7 +31,8 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -50,9 +57,19 @@ def ipc_to_table(data: bytes) -> pa.Table:
 class Hub:
     """The store process's side: one reader thread per worker pipe."""
 
-    def __init__(self, writer: GroupCommitWriter, health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        writer: GroupCommitWriter,
+        health: Callable[[], dict[str, Any]],
+        calls: Mapping[str, Callable[[Any], Any]] | None = None,
+        executor: Executor | None = None,
+        on_observe: Callable[[Any], None] | None = None,
+    ) -> None:
         self.writer = writer
         self.health = health
+        self.calls = dict(calls or {})
+        self.executor = executor
+        self.on_observe = on_observe
         self.requests = 0
         self.spans_accepted = 0
         self.spans_rejected = 0
@@ -93,6 +110,34 @@ class Hub:
                 self._send(conn, lock, ("health", ident, self.health()))
             elif kind == "export":
                 self._export(conn, lock, ident, payload)
+            elif kind == "call":
+                self._call(conn, lock, ident, payload)
+            elif kind == "observe" and self.on_observe is not None:
+                try:
+                    self.on_observe(payload)
+                except Exception:
+                    log.exception("a worker's observations could not be merged")
+
+    def _call(
+        self, conn: Connection, lock: threading.Lock, ident: int, payload: tuple[str, Any]
+    ) -> None:
+        name, argument = payload
+        function = self.calls.get(name)
+        if function is None or self.executor is None:
+            self._send(conn, lock, ("failed", ident, f"no call named {name!r}"))
+            return
+
+        def done(f: Any) -> None:
+            error = f.exception()
+            if error is None:
+                self._send(conn, lock, ("result", ident, f.result()))
+            else:
+                self._send(conn, lock, ("failed", ident, f"{type(error).__name__}: {error}"))
+
+        try:
+            self.executor.submit(function, argument).add_done_callback(done)
+        except RuntimeError as exc:  # the pool is shut down: the server is stopping
+            self._send(conn, lock, ("failed", ident, str(exc)))
 
     def _export(
         self, conn: Connection, lock: threading.Lock, ident: int, payload: tuple[bytes, int]
@@ -173,11 +218,19 @@ class RemoteCommitter:
     async def health(self) -> dict[str, Any]:
         return await self._call("health", None)
 
+    async def call(self, name: str, argument: Any) -> Any:
+        """``calls[name](argument)`` run in the store process (see ``Hub``)."""
+        return await self._call("call", (name, argument))
+
+    def observe(self, deltas: Any) -> None:
+        """Send what this worker measured to the store process (no answer)."""
+        self._send(("observe", 0, deltas))
+
 
 def _resolve(future: asyncio.Future[Any], kind: str, payload: Any) -> None:
     if future.done():
         return
-    if kind in ("ok", "health"):
+    if kind in ("ok", "health", "result"):
         future.set_result(payload)
     elif kind == "overloaded":
         future.set_exception(Overloaded(payload))

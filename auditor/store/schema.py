@@ -102,6 +102,19 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        "rule mutes",
+        """
+        CREATE TABLE rule_mutes (
+            rule_id VARCHAR NOT NULL,
+            muted_at TIMESTAMP NOT NULL,
+            until TIMESTAMP NOT NULL,        -- the mute holds while now < until
+            author VARCHAR NOT NULL,
+            note VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
