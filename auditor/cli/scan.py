@@ -6,13 +6,18 @@ Files are loaded into a temporary in-memory store (with ``--db`` they are added 
 store instead, and the findings are kept there for ``audit tui --db``). The input is taken
 as complete, so nothing is pending unless ``--as-of`` sets the evaluation time.
 
+With ``--server URL`` the store of a running ``audit serve`` is scanned, by its rules, through
+its API (``api.client.remote_scan``): the same report, formats and exit codes as ``--db`` on
+that store. A store's findings carry the triage kept in it (``store.triage``).
+
 Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage / config / rule error,
 3 unreadable input (a file that cannot be read, or lines / spans in it that were rejected:
-a verdict on part of the input would be a lie).
+a verdict on part of the input would be a lie; a server that cannot be reached).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -21,13 +26,17 @@ from pathlib import Path
 
 import typer
 
+from auditor.api.client import remote_scan
 from auditor.cli.ingest import ingest_with_progress, print_summary
+from auditor.clock import SYSTEM_CLOCK, naive_utc
 from auditor.engine.catalog import load_catalog
-from auditor.engine.scan import ScanRequest, run_scan
+from auditor.engine.scan import ScanRequest, ScanResult, run_scan
 from auditor.errors import ExitCode, InputError, UsageError
 from auditor.findings.baseline import Baseline, read_baseline, write_baseline
 from auditor.findings.model import Severity
+from auditor.findings.report import Report
 from auditor.reports import FORMATS, check_format, write_report
+from auditor.store.triage import read_triage
 
 
 def register(app: typer.Typer) -> None:
@@ -98,6 +107,86 @@ def _severity(text: str) -> Severity:
         ) from None
 
 
+TOKEN = typer.Option(
+    None,
+    "--token",
+    envvar="AUDIT_TOKEN",
+    metavar="TOKEN",
+    help="With --server: the server's bearer token.  [env var: AUDIT_TOKEN]",
+    show_envvar=False,
+)
+
+
+def check_remote(files: list[str] | None, db: Path | None, rules: list[Path], packs: bool) -> None:
+    """``--server`` scans what the server has, by its rules: nothing local may be given."""
+    given = [
+        what
+        for what, present in (
+            ("span files", bool(files)),
+            ("--db", db is not None),
+            ("--rules", bool(rules)),
+            ("--no-packs", not packs),
+        )
+        if present
+    ]
+    if given:
+        raise UsageError(
+            f"--server scans the server's store by the server's rules; drop {', '.join(given)}"
+        )
+
+
+def _scan(
+    files: list[str],
+    db: Path | None,
+    rules: list[Path],
+    packs: bool,
+    as_of_ns: int | None,
+    threshold: Severity,
+    accepted: Baseline,
+    fail_on_pending: bool,
+    fmt: str,
+) -> ScanResult:
+    """The scan of span files or a store, here."""
+    catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
+    request = ScanRequest(
+        files=tuple(files),
+        db=db,
+        as_of_ns=as_of_ns,
+        fail_on=threshold,
+        baseline=accepted,
+        fail_on_pending=fail_on_pending,
+        list_checked=fmt == "junit",
+    )
+    progress = sys.stderr.isatty()
+    result = run_scan(
+        request,
+        catalog,
+        load=lambda store, paths: ingest_with_progress(store, paths, show_progress=progress),
+    )
+    if db is None:
+        return result
+    # what people decided about these findings (audit serve's API) is kept in the store
+    findings = read_triage(db, result.report.table, naive_utc(SYSTEM_CLOCK.now()))
+    return dataclasses.replace(result, report=dataclasses.replace(result.report, findings=findings))
+
+
+def emit(fmt: str, report: Report, output: Path | None, color: bool | None, wide: bool) -> None:
+    """Write ``report`` in ``fmt`` to ``output`` or stdout (a terminal gets its width, and
+    color unless NO_COLOR or ``--no-color``)."""
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() and output is None else None
+    use_color = (
+        color
+        if color is not None
+        else (sys.stdout.isatty() and output is None and "NO_COLOR" not in os.environ)
+    )
+    if output is not None:
+        with output.open("w", encoding="utf-8") as out:
+            write_report(fmt, report, out.write, color=bool(use_color), wide=wide)
+    else:
+        write_report(fmt, report, sys.stdout.write, color=bool(use_color), width=width, wide=wide)
+        sys.stdout.flush()
+
+
 def scan_command(
     files: list[str] = typer.Argument(
         None, help="Span files (OTLP JSON lines, OTLP/JSON, protobuf, .gz; - for stdin)."
@@ -156,9 +245,20 @@ def scan_command(
         "--color/--no-color",
         help="Color the table (default: on a terminal, unless NO_COLOR).",
     ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL",
+        help="Scan the store of a running audit serve, by its rules, through its API "
+        "(http://host:4318) instead of files or --db.",
+    ),
+    token: str | None = TOKEN,
 ) -> int:
     """Evaluate rules over span files or a store; exit 1 when jobs lied."""
-    files = check_inputs(files, db)
+    if server is not None:
+        check_remote(files, db, rules, packs)
+    else:
+        files = check_inputs(files, db)
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     check_format(fmt)
     threshold = _severity(fail_on)
@@ -169,40 +269,24 @@ def scan_command(
     accepted = Baseline()
     if baseline is not None:
         accepted = read_baseline(read_text("--baseline", baseline), str(baseline))
-    catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
-
-    request = ScanRequest(
-        files=tuple(files),
-        db=db,
-        as_of_ns=as_of_ns,
-        fail_on=threshold,
-        baseline=accepted,
-        fail_on_pending=fail_on_pending,
-        list_checked=fmt == "junit",
-    )
-    progress = sys.stderr.isatty()
-    result = run_scan(
-        request,
-        catalog,
-        load=lambda store, paths: ingest_with_progress(store, paths, show_progress=progress),
-    )
+    if server is not None:
+        result = remote_scan(
+            server,
+            token,
+            as_of_ns=as_of_ns,
+            fail_on=threshold,
+            fail_on_pending=fail_on_pending,
+            baseline=accepted,
+            list_checked=fmt == "junit",
+        )
+    else:
+        result = _scan(files, db, rules, packs, as_of_ns, threshold, accepted, fail_on_pending, fmt)
     if result.input_problem and result.ingest is not None:
         print_summary(result.ingest, str(db) if db is not None else "the in-memory store")
     for warning in result.warnings:
         print(f"audit: warning: {warning}", file=sys.stderr)
     report = result.report
-    width = shutil.get_terminal_size().columns if sys.stdout.isatty() and output is None else None
-    use_color = (
-        color
-        if color is not None
-        else (sys.stdout.isatty() and output is None and "NO_COLOR" not in os.environ)
-    )
-    if output is not None:
-        with output.open("w", encoding="utf-8") as out:
-            write_report(fmt, report, out.write, color=bool(use_color), wide=wide)
-    else:
-        write_report(fmt, report, sys.stdout.write, color=bool(use_color), width=width, wide=wide)
-        sys.stdout.flush()
+    emit(fmt, report, output, color, wide)
     if write_baseline_to is not None:
         write_baseline_to.write_text(write_baseline(result.findings), encoding="utf-8")
     if result.input_problem:

@@ -26,6 +26,7 @@ clock.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +37,7 @@ import pyarrow.compute as pc
 
 from auditor.findings.model import Triage
 from auditor.findings.table import FindingTable
+from auditor.store.duck import DuckStore
 
 
 class Action(StrEnum):
@@ -236,3 +238,11 @@ def overlay_triage(
     table = table.set_column(index("triage"), "triage", effective)
     table = table.set_column(index("json"), "json", texts)
     return FindingTable(table)
+
+
+def read_triage(
+    path: str | os.PathLike[str], findings: FindingTable, now: datetime
+) -> FindingTable:
+    """``overlay_triage`` with the store at ``path``, opened read-only for it."""
+    with DuckStore(path, read_only=True) as store:
+        return overlay_triage(store.con, findings, now)
