@@ -133,5 +133,5 @@ def add_routes(app: web.Application, forward: Forward) -> None:
         )
         return _response(answer)
 
-    for path in ("/readyz", "/openapi.json", "/metrics", "/api/{tail:.*}"):
+    for path in ("/readyz", "/openapi.json", "/metrics", r"/api/{tail:[\s\S]*}"):
         app.router.add_route("*", path, handle)

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from auditor import __version__
@@ -80,6 +81,7 @@ _HEX = re.compile(r"^[0-9a-f]{1,64}$")
 _EPOCH = datetime(1970, 1, 1)
 _LATEST = datetime(2262, 1, 1)
 _LATEST_S = (_LATEST - _EPOCH).total_seconds()
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60")
 
 
 class ApiError(Exception):
@@ -495,7 +497,8 @@ def _flag(text: str | None, name: str) -> bool:
 
 
 def _time(text: str | None, name: str) -> datetime | None:
-    """ISO 8601 (UTC unless it says otherwise) or epoch seconds, as naive UTC."""
+    """ISO 8601 / RFC 3339 (UTC unless it says otherwise) or epoch seconds, as naive UTC.
+    A time before 1970 or after 2261 reads as that bound: no span or finding is outside."""
     if text is None:
         return None
     try:
@@ -503,23 +506,26 @@ def _time(text: str | None, name: str) -> datetime | None:
     except ValueError:
         pass
     else:
-        if not 0 <= seconds < _LATEST_S:  # NaN fails this too
-            raise ApiError(400, f"'{name}' is out of range: {text!r}")
-        return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+        if math.isnan(seconds):
+            raise ApiError(400, f"'{name}' is not a time: {text!r}")
+        seconds = min(max(seconds, 0.0), _LATEST_S - 1)
+        return _EPOCH + timedelta(seconds=seconds)
+    written = _LEAP_SECOND.sub(r"\g<1>59", text.upper().replace("Z", "+00:00"))
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(written)
     except ValueError:
         raise ApiError(
             400, f"'{name}' must be ISO 8601 like 2026-11-28T10:00:00Z or epoch seconds"
         ) from None
     if moment.tzinfo is not None:
-        try:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:
-            raise ApiError(400, f"'{name}' is out of range: {text!r}") from None
-    if not _EPOCH <= moment < _LATEST:
-        raise ApiError(400, f"'{name}' must be between 1970 and 2261: {text!r}")
-    return moment
+        offset = moment.utcoffset() or timedelta()
+        naive = moment.replace(tzinfo=None)
+        if naive - _EPOCH < offset:  # before 1970 in UTC (or before year 1)
+            return _EPOCH
+        if _LATEST - naive <= -offset:
+            return _LATEST - timedelta(seconds=1)
+        moment = naive - offset
+    return min(max(moment, _EPOCH), _LATEST - timedelta(seconds=1))
 
 
 def _body(request: ApiRequest) -> dict[str, Any]:
@@ -536,8 +542,6 @@ def _body(request: ApiRequest) -> dict[str, Any]:
 
 def _text(body: dict[str, Any], name: str, limit: int) -> str:
     value = body.get(name, "")
-    if value is None:
-        return ""
     if not isinstance(value, str):
         raise ApiError(400, f"'{name}' must be a string")
     if len(value) > limit:

@@ -48,8 +48,8 @@ class ApiRequest:
         return values[-1] if values else None
 
     def params(self, name: str) -> list[str]:
-        """Every value of ``name`` (repeated, or comma-separated)."""
-        return [v for k, value in self.query if k == name for v in value.split(",") if v]
+        """Every value of ``name`` (repeated, or comma-separated; empty ones too)."""
+        return [v for k, value in self.query if k == name for v in value.split(",")]
 
 
 @dataclass(frozen=True)
