@@ -122,7 +122,7 @@ class Server:
         self.latencies = Latencies()  # every process's request timings, added up here
         self.api = ApiService(self)
         self.api_executor = ThreadPoolExecutor(API_THREADS, thread_name_prefix="auditor-api")
-        self.alerting: Any = None  # an alerting outbox with .stats(), once one is wired in
+        self.alerting: Any = None  # auditor.alerts.Alerting, once alerting is wired in here
         self._ready = False
         self._stopping = False
 
@@ -188,13 +188,17 @@ class Server:
         return stats
 
     def alert_stats(self) -> AlertStats:
-        """Outbox depth and failed deliveries per sink, from the alerting outbox's
-        ``stats()`` once one is wired in (``self.alerting``); zeros until then."""
+        """Outbox depth and failed deliveries per sink, from ``self.alerting.stats()``
+        (``auditor.alerts.Alerting``: ``{"pending": n, "sinks": {name: {"failed": n, …}}}``)
+        once alerting is wired into the server; zeros until then."""
         if self.alerting is None:
             return AlertStats()
         stats = self.alerting.stats()
-        read = stats.get if isinstance(stats, dict) else lambda k, d: getattr(stats, k, d)
-        return AlertStats(int(read("outbox_depth", 0)), dict(read("failures", {}) or {}))
+        sinks = stats.get("sinks") or {}
+        return AlertStats(
+            int(stats.get("pending", 0)),
+            {str(name): int(sink.get("failed", 0)) for name, sink in sinks.items()},
+        )
 
     # ------------------------------------------------------------------ start / stop
 
