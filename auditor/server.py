@@ -159,6 +159,7 @@ class Server:
                 body_limit=o.max_body_size,
                 record=o.record,
                 log_level=logging.getLevelName(o.log_level.upper()),
+                log_format=o.log_format,
             )
             process = context.Process(
                 target=frontend.run,
