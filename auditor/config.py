@@ -184,6 +184,20 @@ class Settings:
             )
         ),
     )
+    retention_s: float = field(
+        default=0.0,
+        metadata=_about(
+            Source(
+                "Drop spans older than this, e.g. 7d (never those an open or pending finding "
+                "cites); 0 keeps everything.",
+                key="retention",
+                env="AUDIT_RETENTION",
+                flag="--retention",
+                metavar="DURATION",
+                kind="duration",
+            )
+        ),
+    )
     grace_s: float = field(
         default=DEFAULT_WITHIN_S,
         metadata=_about(

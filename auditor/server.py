@@ -90,6 +90,7 @@ class Server:
                 settings.evaluation_interval_s,
                 settings.grace_s,
                 clock=clock,
+                retention_s=settings.retention_s,
             )
             if settings.evaluation_interval_s > 0
             else None

@@ -50,6 +50,7 @@ DECODE_WORKERS = _flag("decode_workers")
 EVALUATION_INTERVAL = _flag("evaluation_interval_s")
 LOG_LEVEL = _flag("log_level")
 LOG_FORMAT = _flag("log_format")
+RETENTION = _flag("retention_s")
 CONFIG = typer.Option(
     None,
     "--config",
@@ -73,6 +74,7 @@ def serve_command(
     evaluation_interval: str | None = EVALUATION_INTERVAL,
     log_level: str | None = LOG_LEVEL,
     log_format: str | None = LOG_FORMAT,
+    retention: str | None = RETENTION,
 ) -> None:
     """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
     if log_level is not None and log_level.lower() not in LOG_LEVELS:
@@ -93,6 +95,7 @@ def serve_command(
         evaluation_interval_s=evaluation_interval,
         log_level=None if log_level is None else log_level.lower(),
         log_format=None if log_format is None else log_format.lower(),
+        retention_s=retention,
     )
     logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))

@@ -39,6 +39,7 @@ from auditor.engine.evaluate import DEFAULT_WITHIN_S, Evaluation, evaluate
 from auditor.findings.model import Kind
 from auditor.store.duck import DuckStore
 from auditor.store.findings import save_findings
+from auditor.store.retention import drop_old_spans
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,14 @@ class LoopStats:
     last_pass_ns: int = 0  # when the last pass evaluated ("as of")
     lag_s: float = 0.0  # how old the newest evaluated batch was when its pass ended
     next_due_ns: int = 0  # when the first pending finding's grace window closes (0: none)
+    spans_dropped: int = 0  # by retention, since the start
     last_error: str = ""
 
 
 # What is told of a finding that opens or resolves (log lines, JSON log fields).
 _TOLD = ("rule_id", "kind", "severity", "system", "job_name", "job_id", "effect_key", "trace_id")
 SUMMARY_EVERY_S = 60.0
+RETAIN_EVERY_S = 60.0
 
 ChangeHook = Callable[[duckdb.DuckDBPyConnection, tuple[str, ...], tuple[str, ...]], None]
 
@@ -75,6 +78,7 @@ class EvaluationLoop:
         grace_s: float = DEFAULT_WITHIN_S,
         clock: Clock = SYSTEM_CLOCK,
         on_change: ChangeHook | None = None,
+        retention_s: float = 0.0,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -82,6 +86,8 @@ class EvaluationLoop:
         self.grace_s = grace_s
         self.clock = clock
         self.on_change = on_change  # (connection, opened, resolved) after each pass
+        self.retention_s = retention_s  # 0: keep every span
+        self._retained_ns = 0
         self.stats = LoopStats()
         self._summarized_ns = 0
         self._stop = threading.Event()
@@ -223,6 +229,22 @@ class EvaluationLoop:
         the time: a full pass over a large store must not starve ingestion."""
         return max(self.interval_s, 9 * self.stats.last_seconds)
 
+    def retain(self) -> int:
+        """Drop the spans past the retention period (at most once a minute); how many."""
+        now = self.clock.now_ns()
+        if self.retention_s <= 0 or now - self._retained_ns < RETAIN_EVERY_S * 1e9:
+            return 0
+        self._retained_ns = now
+        con = self.store.cursor()
+        try:
+            dropped = drop_old_spans(con, now, self.retention_s)
+        finally:
+            con.close()
+        self.stats.spans_dropped += dropped
+        if dropped:
+            log.info("retention: dropped %d spans older than %.0f s", dropped, self.retention_s)
+        return dropped
+
     def _run(self) -> None:
         # Ingestion (acknowledging clients) comes first: this thread runs at a lower
         # scheduling priority (Linux schedules threads one by one).
@@ -231,6 +253,7 @@ class EvaluationLoop:
         while not self._stop.wait(self._wait_s()):
             try:
                 self.run_once()
+                self.retain()
             except Exception as exc:  # keep serving; say what failed
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("evaluation pass failed")
