@@ -336,6 +336,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "retention": {
+            "type": ["string", "number"],
+            "pattern": DURATION_PATTERN,
+            "x-expected": "a duration like 7d",
+            "description": source_of("retention_s").help,
+        },
         "alerts": {
             "type": "array",
             "description": source_of("alerts").help,
