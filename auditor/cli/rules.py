@@ -35,6 +35,7 @@ from auditor.rules.model import Rule
 from auditor.rules.schema import rule_file_schema
 from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
+from auditor.store.sandbox import sandbox
 from auditor.yamlloc import load_located, validate
 
 rules_app = typer_app(help="List, lint, explain and test rules.", add_completion=False)
@@ -73,6 +74,7 @@ def _bind_all(catalog: Catalog, only_user: bool = True) -> list[str]:
     problems: list[str] = []
     with DuckStore(":memory:") as store:
         derive(store.con, catalog.profiles)
+        sandbox(store.con)  # the walls rules run behind in scan and serve
         for rule in catalog.rules.rules:
             if only_user and catalog.is_builtin(rule):
                 continue
