@@ -9,7 +9,8 @@
 - ``test PATH…``: rule unit tests (``auditor.rules.testing``) of the files given, and of the
   rule test files in the folders given (named as ``auditor.rules.loader`` says): exit 0 all
   pass, 1 a test failed, 2 a rule or test file is broken;
-- ``schema``: the JSON Schema of rule files (with the system profile schema inside).
+- ``schema``: the JSON Schema of rule files (with the system profile schema inside);
+- ``suggest``: propose rules from traffic (``cli.suggest``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import duckdb
 import typer
 
 from auditor.cli.help import typer_app
+from auditor.cli.suggest import suggest_command
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.engine.lint import traffic_warnings, unknown_system_warnings
@@ -42,6 +44,9 @@ rules_app = typer_app(help="List, lint, explain and test rules.", add_completion
 
 def register(app: typer.Typer) -> None:
     app.add_typer(rules_app, name="rules")
+
+
+rules_app.command("suggest")(suggest_command)
 
 
 @rules_app.command("list")
