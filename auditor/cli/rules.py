@@ -39,14 +39,11 @@ from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
 from auditor.yamlloc import load_located, validate
 
-rules_app = typer_app(help="List, lint, explain and test rules.", add_completion=False)
+rules_app = typer_app(help="List, lint, explain, test and suggest rules.", add_completion=False)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(rules_app, name="rules")
-
-
-rules_app.command("suggest")(suggest_command)
 
 
 @rules_app.command("list")
@@ -291,3 +288,6 @@ def test_command(
                 print(f"        found, not expected: {got}")
     print(f"{total - failed} passed, {failed} failed", file=sys.stderr)
     return int(ExitCode.FINDINGS) if failed else 0
+
+
+rules_app.command("suggest")(suggest_command)

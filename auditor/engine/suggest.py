@@ -30,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from auditor.engine.derive import derive
+from auditor.engine.derive import derived_sql, make_derived
 from auditor.engine.scan import Loader
 from auditor.errors import InputError
 from auditor.profiles.model import Profile
@@ -223,7 +223,7 @@ def job_stats(
     examples: int = EXAMPLES,
 ) -> list[JobStats]:
     """Every named job with runs marked done and its most frequent candidates (every stable
-    one, with example runs), over the derived tables ``derive`` made on ``con``."""
+    one, with example runs), over the derived tables made on ``con`` (``engine.derive``)."""
     rows = con.execute(
         SQL,
         {
@@ -297,7 +297,8 @@ def suggest(
         if store.span_count() == 0:
             where = ", ".join(request.files) if request.files else str(db)
             raise InputError(f"no spans in {where}: nothing to learn from")
-        derive(store.con, profiles)
+        # the statistics read none of the optional columns (attributes, links, …)
+        make_derived(store.con, derived_sql(tuple(profiles), frozenset()))
         jobs = job_stats(store.con, min_runs=request.min_runs, min_ratio=request.min_ratio)
     inputs = request.files or (str(db),)
     return SuggestResult(
