@@ -180,37 +180,30 @@ stats AS (
     QUALIFY stable OR row_number() OVER (
         PARTITION BY system, job_name ORDER BY confirmed DESC, sig) <= $max_candidates
 ),
--- example runs (the earliest) of stable candidates: ones that had it, ones that did not
--- (the runs a rule expecting it would flag), and how many did not
-confirmed_examples AS (
+-- example runs (the earliest) of stable candidates: ones that had it, and ones that did not
+-- (the runs a rule expecting it would flag)
+examples AS (
     SELECT s.system, s.job_name, s.sig,
-           arg_min({{'trace_id': r.trace_id, 'job_id': r.job_id}},
-                   {{'at': r.start_ns, 'span': r.span_id}}, $examples) AS examples
+           arg_min(r.example, r.at, $examples) FILTER (WHERE p.ok) AS confirmed_examples,
+           arg_min(r.example, r.at, $examples) FILTER (WHERE p.ok IS NOT TRUE) AS missing_examples
     FROM stats AS s
-    JOIN runs AS r ON r.system = s.system AND r.job_name = s.job_name
-    JOIN per_run AS p ON p.run_trace = r.trace_id AND p.run_span = r.span_id AND p.sig = s.sig
-    WHERE s.stable AND p.ok
-    GROUP BY ALL
-),
-missing_examples AS (
-    SELECT s.system, s.job_name, s.sig,
-           arg_min({{'trace_id': r.trace_id, 'job_id': r.job_id}},
-                   {{'at': r.start_ns, 'span': r.span_id}}, $examples) AS examples
-    FROM stats AS s
-    JOIN runs AS r ON r.system = s.system AND r.job_name = s.job_name
+    JOIN (
+        SELECT *, {{'trace_id': trace_id, 'job_id': job_id}} AS example,
+               {{'at': start_ns, 'span': span_id}} AS at
+        FROM runs
+    ) AS r ON r.system = s.system AND r.job_name = s.job_name
     LEFT JOIN per_run AS p
       ON p.run_trace = r.trace_id AND p.run_span = r.span_id AND p.sig = s.sig
-    WHERE s.stable AND p.ok IS NOT TRUE
+    WHERE s.stable
     GROUP BY ALL
 )
 SELECT j.system, j.job_name, j.runs, s.sig, s.confirmed, s.failed,
        coalesce(s.stable, false) AS stable,
-       coalesce(ce.examples, []) AS confirmed_examples,
-       coalesce(me.examples, []) AS missing_examples
+       coalesce(x.confirmed_examples, []) AS confirmed_examples,
+       coalesce(x.missing_examples, []) AS missing_examples
 FROM jobs AS j
 LEFT JOIN stats AS s USING (system, job_name)
-LEFT JOIN confirmed_examples AS ce USING (system, job_name, sig)
-LEFT JOIN missing_examples AS me USING (system, job_name, sig)
+LEFT JOIN examples AS x USING (system, job_name, sig)
 ORDER BY j.system, j.job_name, s.confirmed DESC NULLS LAST, s.sig
 """
 
