@@ -9,7 +9,8 @@
 - ``test PATH…``: rule unit tests (``auditor.rules.testing``) of the files given, and of the
   rule test files in the folders given (named as ``auditor.rules.loader`` says): exit 0 all
   pass, 1 a test failed, 2 a rule or test file is broken;
-- ``schema``: the JSON Schema of rule files (with the system profile schema inside).
+- ``schema``: the JSON Schema of rule files (with the system profile schema inside);
+- ``suggest``: propose rules from traffic (``cli.suggest``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import duckdb
 import typer
 
 from auditor.cli.help import typer_app
+from auditor.cli.suggest import suggest_command
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.engine.lint import traffic_warnings, unknown_system_warnings
@@ -38,7 +40,7 @@ from auditor.store.duck import DuckStore
 from auditor.store.sandbox import sandbox
 from auditor.yamlloc import load_located, validate
 
-rules_app = typer_app(help="List, lint, explain and test rules.", add_completion=False)
+rules_app = typer_app(help="List, lint, explain, test and suggest rules.", add_completion=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -288,3 +290,6 @@ def test_command(
                 print(f"        found, not expected: {got}")
     print(f"{total - failed} passed, {failed} failed", file=sys.stderr)
     return int(ExitCode.FINDINGS) if failed else 0
+
+
+rules_app.command("suggest")(suggest_command)
