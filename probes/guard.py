@@ -334,10 +334,19 @@ class PostgresStore:
             raise GuardUnavailable(f"PostgreSQL could not {what}: {exc}") from exc
 
     def _ensure_table(self, conn: Any, *, caller: bool) -> None:
+        """Create the table once, committed on the store's own connection. Without a dsn it
+        can only be created in the caller's transaction, which may roll back: then it is
+        looked up (and created if missing) every time."""
         if self._ready:
             return
         import psycopg
 
+        if caller and self.dsn is not None:
+            conn, caller = self._connection(), False
+        if caller:
+            found = conn.execute("SELECT to_regclass(%s)", (self._qualified(),)).fetchone()
+            if found is not None and found[0] is not None:
+                return
         # in the caller's transaction, a savepoint: a lost creation race must not abort it
         block = conn.transaction() if caller else contextlib.nullcontext()
         try:
@@ -345,7 +354,11 @@ class PostgresStore:
                 conn.execute(self.create_table_sql())
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
             pass  # created concurrently by another process
-        self._ready = True
+        if not caller:
+            self._ready = True
+
+    def _qualified(self) -> str:
+        return ".".join('"' + part.replace('"', '""') + '"' for part in self.table.split("."))
 
     def scope(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
         if connection is None:
