@@ -774,11 +774,19 @@ class effect_once:
 
     # -- context manager (the key and connection as given)
 
-    def __enter__(self) -> Attempt:
+    def _begin(self) -> Attempt:
         if callable(self.key):
             raise TypeError("effect_once as a context manager needs a key, not a function")
         self._attempt = self.attempt()
-        return self._attempt.__enter__()
+        return self._attempt
+
+    def _end(self) -> Attempt:
+        attempt, self._attempt = self._attempt, None
+        assert attempt is not None
+        return attempt
+
+    def __enter__(self) -> Attempt:
+        return self._begin().__enter__()
 
     def __exit__(
         self,
@@ -786,15 +794,10 @@ class effect_once:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        attempt, self._attempt = self._attempt, None
-        assert attempt is not None
-        attempt.__exit__(exc_type, exc, tb)
+        self._end().__exit__(exc_type, exc, tb)
 
     async def __aenter__(self) -> Attempt:
-        if callable(self.key):
-            raise TypeError("effect_once as a context manager needs a key, not a function")
-        self._attempt = self.attempt()
-        return await self._attempt.__aenter__()
+        return await self._begin().__aenter__()
 
     async def __aexit__(
         self,
@@ -802,9 +805,7 @@ class effect_once:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        attempt, self._attempt = self._attempt, None
-        assert attempt is not None
-        await attempt.__aexit__(exc_type, exc, tb)
+        await self._end().__aexit__(exc_type, exc, tb)
 
     # -- decorator
 

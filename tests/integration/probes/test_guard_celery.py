@@ -16,11 +16,9 @@ ledger rows to PostgreSQL. Each run has its own queue, Redis key prefix and tabl
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +33,7 @@ import pytest
 import redis
 
 from tests.systems.audit_serve import audit_serve
+from tests.systems.probes_apps.runner import _stop
 from tests.systems.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -67,17 +66,6 @@ class Outcome:
 def item(task: str, guard: str, scenario: str, order_id: str, *recipients: str) -> dict:
     return {"task": f"guard_app.{task}", "guard": guard, "scenario": scenario,
             "order_id": order_id, "recipients": list(recipients or (GOOD,))}  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 def scan(db: Path) -> dict[str, set[str]]:
