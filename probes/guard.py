@@ -28,7 +28,9 @@ the body takes: an attempt that outlives its lease can be overtaken by another.
 ``GuardUnavailable`` is raised (let the job system retry). When a concurrent attempt still
 holds the lease after ``wait``, ``EffectBusy`` is raised. After the body succeeded, a store
 failure is logged (the effect happened; raising would make the job retry it) and the key stays
-leased until the lease expires. Both exceptions are ``GuardError``\\ s.
+leased until the lease expires; on the caller's PostgreSQL connection it is raised instead (the
+transaction cannot commit: the effect's own writes roll back with the key). Both exceptions
+are subclasses of ``GuardError``.
 
 The store is per call or a default set once with ``configure(store=...)``. ``RedisStore``
 needs ``redis`` (the ``guard-redis`` extra), ``PostgresStore`` needs ``psycopg`` 3 (the

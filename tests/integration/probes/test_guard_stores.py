@@ -26,7 +26,13 @@ from opentelemetry.trace import StatusCode
 import probes
 from probes import guard
 from probes.guard import EffectBusy, GuardUnavailable, PostgresStore, RedisStore, effect_once
-from probes.testing import assert_confirmed, assert_not_confirmed, confirmations
+from probes.testing import (
+    assert_confirmed,
+    assert_not_confirmed,
+    assert_skipped,
+    confirmations,
+    skips,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,13 +102,6 @@ class Boom(Exception):
     pass
 
 
-def skips(spans, key=None):
-    return [
-        s for s in spans.named("side_effect.skip")
-        if key is None or s.attributes["side_effect.key"] == key
-    ]  # fmt: skip
-
-
 # ----------------------------------------------------------------------------- once, skip, retry
 
 
@@ -128,7 +127,7 @@ def test_the_effect_runs_once_then_later_calls_skip_with_a_skip_span(spans, make
     assert confirmed.attributes["job.id"] == "job-1"
     assert confirmed.attributes["job.system"] == "shop"
     assert confirmed.attributes["channel"] == "smtp"
-    first, second = skips(spans, "ORD-1")
+    first, second = assert_skipped(spans, "email.sent", key="ORD-1", times=2)
     assert dict(first.attributes) == {
         "side_effect.name": "email.sent",
         "side_effect.key": "ORD-1",
@@ -165,7 +164,7 @@ def test_a_failed_body_records_nothing_so_the_retry_performs_the_effect(spans, m
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.attributes["side_effect.status"] == "error"
     assert ok.attributes["side_effect.status"] == "ok"
-    assert len(skips(spans, "PAY-1")) == 1
+    assert len(skips(spans, key="PAY-1")) == 1
 
 
 def test_a_failed_read_back_records_nothing_and_does_not_raise(spans, make_store):
@@ -197,7 +196,7 @@ def test_the_context_manager_form_says_whether_to_perform(spans, make_store):
         assert todo.skipped is (performed == 1 and not todo)
     assert performed == 1
     assert_confirmed(spans, "sms.sent", key="SMS-1", times=1)
-    assert len(skips(spans, "SMS-1")) == 2
+    assert len(skips(spans, key="SMS-1")) == 2
 
 
 def test_coroutines_are_guarded_too(spans, make_store):
@@ -281,7 +280,7 @@ def test_concurrent_attempts_perform_the_effect_once(spans, make_store):
     assert len(performed) == 1
     assert sorted(results, key=str) == [None, None, None, None, None, "sent"]
     assert_confirmed(spans, "email.sent", key="ORD-5", times=1)
-    assert len(skips(spans, "ORD-5")) == 5
+    assert len(skips(spans, key="ORD-5")) == 5
 
 
 def test_an_attempt_still_leased_past_the_wait_raises_effect_busy(spans, make_store):
@@ -492,7 +491,7 @@ def test_a_concurrent_attempt_waits_for_the_callers_transaction_then_skips(spans
     assert performed is False
     assert at >= committed_at
     assert rows(ledger) == [("L-5", 1)]
-    assert len(skips(spans, "L-5")) == 1
+    assert len(skips(spans, key="L-5")) == 1
 
 
 def test_an_unreachable_store_after_a_claim_does_not_lose_the_claim(spans, pg):

@@ -24,7 +24,7 @@ from probes.guard import (
     RedisStore,
     effect_once,
 )
-from probes.testing import confirmations
+from probes.testing import assert_skipped, confirmations, skips
 
 
 def closed_port() -> int:
@@ -131,3 +131,9 @@ def test_a_redis_store_takes_no_connection():
         effect_once("email.sent", key="K", store=store, connection=object()),
     ):
         pass
+
+
+def test_assert_skipped_fails_when_nothing_was_skipped(spans):
+    with pytest.raises(AssertionError, match=r"'email.sent' key='ORD-1' was skipped 0 time"):
+        assert_skipped(spans, "email.sent", key="ORD-1")
+    assert skips(spans) == []
