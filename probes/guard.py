@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import logging
@@ -245,7 +246,8 @@ class PostgresStore:
     ``lease_until``) or ``done`` (and ``expires_at``, NULL with ``ttl=None``).
 
     Without a connection the store uses its own (autocommit, one per process, from ``dsn``).
-    With ``effect_once(..., connection=conn)`` (a psycopg 3 connection) the claim, the body
+    With ``effect_once(..., connection=conn)`` (a psycopg 3 ``Connection``; not an
+    ``AsyncConnection``) the claim, the body
     and the record run in one transaction of ``conn``: the effect's own writes on ``conn``
     and the key commit together, or roll back together. A connection outside a transaction
     gets a transaction that commits when the block ends (before the confirmation is emitted);
@@ -755,7 +757,10 @@ class effect_once:
         self.wait = wait
         self.tracer_provider = tracer_provider
         self.attributes = attributes
-        self._attempt: Attempt | None = None
+        #: the attempts of ``with`` blocks in progress, per thread and task (they may nest)
+        self._attempts: contextvars.ContextVar[tuple[Attempt, ...]] = contextvars.ContextVar(
+            f"probes_effect_once_{id(self)}", default=()
+        )
 
     def _store(self) -> Store:
         store = self.store if self.store is not None else _default_store
@@ -779,16 +784,19 @@ class effect_once:
     def _begin(self) -> Attempt:
         if callable(self.key):
             raise TypeError("effect_once as a context manager needs a key, not a function")
-        self._attempt = self.attempt()
-        return self._attempt
+        return self.attempt()
+
+    def _entered(self, attempt: Attempt) -> Attempt:
+        self._attempts.set((*self._attempts.get(), attempt))
+        return attempt
 
     def _end(self) -> Attempt:
-        attempt, self._attempt = self._attempt, None
-        assert attempt is not None
+        *outer, attempt = self._attempts.get()
+        self._attempts.set(tuple(outer))
         return attempt
 
     def __enter__(self) -> Attempt:
-        return self._begin().__enter__()
+        return self._entered(self._begin().__enter__())
 
     def __exit__(
         self,
@@ -799,7 +807,7 @@ class effect_once:
         self._end().__exit__(exc_type, exc, tb)
 
     async def __aenter__(self) -> Attempt:
-        return await self._begin().__aenter__()
+        return self._entered(await self._begin().__aenter__())
 
     async def __aexit__(
         self,

@@ -283,6 +283,31 @@ def test_concurrent_attempts_perform_the_effect_once(spans, make_store):
     assert len(skips(spans, key="ORD-5")) == 5
 
 
+def test_one_guard_object_serves_concurrent_with_blocks(spans, make_store):
+    store = make_store(lease=10)
+    shared = effect_once("sms.sent", key="SMS-9", store=store)
+    start = threading.Barrier(4)
+    performed, answers = [], []
+
+    def attempt():
+        start.wait()
+        with shared as todo:
+            answers.append(bool(todo))
+            if todo:
+                time.sleep(0.3)
+                performed.append(1)
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert performed == [1]
+    assert sorted(answers) == [False, False, False, True]
+    assert_confirmed(spans, "sms.sent", key="SMS-9", times=1)
+    assert_skipped(spans, "sms.sent", key="SMS-9", times=3)
+
+
 def test_an_attempt_still_leased_past_the_wait_raises_effect_busy(spans, make_store):
     store = make_store(lease=10)
     inside, finish = threading.Event(), threading.Event()
