@@ -175,7 +175,7 @@ def run_guard_app(
             conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_ledger")
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
-        client.delete(queue, f"_kombu.binding.{queue}")
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         client.close()
     effects, runs = stored_spans(db)
     found = scan(db)
