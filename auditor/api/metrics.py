@@ -91,6 +91,7 @@ class Snapshot:
     evaluation_passes: int
     evaluation_seconds: float
     evaluation_lag_seconds: float
+    evaluation_waiting_seconds: float
     outbox_depth: int
     alert_failures: dict[str, int] = field(default_factory=dict)
 
@@ -128,6 +129,8 @@ class _Scrape(Collector):
             ("auditor_evaluation_duration_seconds", s.evaluation_seconds,
              "How long the last evaluation pass took."),
             ("auditor_evaluation_lag_seconds", s.evaluation_lag_seconds,
+             "How old the newest evaluated commit was when the last pass ended."),
+            ("auditor_evaluation_waiting_seconds", s.evaluation_waiting_seconds,
              "How long the oldest commit not yet evaluated has waited (0: none waits)."),
             ("auditor_alert_outbox_depth", s.outbox_depth, "Alerts waiting in the outbox."),
         )  # fmt: skip

@@ -228,6 +228,7 @@ class ApiService:
             evaluation_passes=int(evaluation.get("passes", 0)),
             evaluation_seconds=float(evaluation.get("last_seconds", 0.0)),
             evaluation_lag_seconds=float(evaluation.get("lag_s", 0.0)),
+            evaluation_waiting_seconds=float(evaluation.get("waiting_s", 0.0)),
             outbox_depth=alerts.outbox_depth,
             alert_failures=dict(alerts.failures),
         )

@@ -37,7 +37,9 @@ class FakeHost:
         self.latencies = Latencies()
         self.ready = (True, "")
         self.alerts = AlertStats()
-        self.evaluation: dict[str, Any] | None = {"passes": 3, "last_seconds": 0.25, "lag_s": 0.5}
+        self.evaluation: dict[str, Any] | None = {
+            "passes": 3, "last_seconds": 0.25, "lag_s": 0.5, "waiting_s": 4.0,
+        }  # fmt: skip
 
     def health(self) -> dict[str, Any]:
         return {

@@ -46,6 +46,7 @@ def test_a_scrape_parses_as_prometheus_text() -> None:
             evaluation_passes=5,
             evaluation_seconds=0.5,
             evaluation_lag_seconds=1.5,
+            evaluation_waiting_seconds=2.5,
             outbox_depth=0,
             alert_failures={"webhook": 1},
         )
@@ -68,3 +69,4 @@ def test_a_scrape_parses_as_prometheus_text() -> None:
     assert samples[("auditor_build_info", (("version", "1.2.3"),))] == 1
     assert samples[("auditor_alert_failures_total", (("sink", "webhook"),))] == 1
     assert samples[("auditor_evaluation_lag_seconds", ())] == 1.5
+    assert samples[("auditor_evaluation_waiting_seconds", ())] == 2.5

@@ -187,7 +187,9 @@ def test_stats_and_readiness(service: ApiService, host: FakeHost) -> None:
     assert stats["store"] == {"path": ":memory:", "bytes": 0, "spans": 42}
     assert stats["ingest"]["spans_received"] == 42
     assert stats["ingest"]["workers"] == 2
-    assert stats["evaluation"] == {"passes": 3, "last_seconds": 0.25, "lag_s": 0.5}
+    assert stats["evaluation"] == {
+        "passes": 3, "last_seconds": 0.25, "lag_s": 0.5, "waiting_s": 4.0,
+    }  # fmt: skip
     assert stats["alerts"] == {"outbox_depth": 0, "failures": {}}
     assert ok(call(service, "/readyz")) == {"status": "ready"}
     host.ready = (False, "the first evaluation of the store has not run yet")
@@ -216,6 +218,7 @@ def test_metrics(service: ApiService, host: FakeHost) -> None:
     assert samples[("auditor_spans_deduplicated_total", ())] == 2
     assert samples[("auditor_evaluation_duration_seconds", ())] == 0.25
     assert samples[("auditor_evaluation_lag_seconds", ())] == 0.5
+    assert samples[("auditor_evaluation_waiting_seconds", ())] == 4.0
     assert samples[("auditor_alert_outbox_depth", ())] == 3
     assert samples[("auditor_alert_failures_total", (("sink", "slack"),))] == 2
     assert samples[("auditor_findings", (("kind", "premature_done"),
