@@ -23,11 +23,11 @@ import typer
 from auditor import __version__
 from auditor.api.client import ApiClient
 from auditor.api.wire import finding_from_json
-from auditor.cli.scan import TOKEN, check_writable, emit
+from auditor.cli.scan import COLOR, FORMAT, OUTPUT, TOKEN, WIDE, check_writable, emit
 from auditor.errors import ExitCode, UsageError
 from auditor.findings.model import Finding, Severity, State, Triage
 from auditor.findings.report import Report
-from auditor.reports import FORMATS, check_format
+from auditor.reports import check_format
 
 DEFAULT_STATES = (str(State.PENDING), str(State.OPEN))
 _SETTLED = (Triage.FALSE_POSITIVE, Triage.MUTED)
@@ -93,15 +93,8 @@ def findings_command(
         metavar="TIME",
         help="Only findings last seen at or after this time (ISO 8601 or epoch seconds).",
     ),
-    fmt: str | None = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"Report format: {', '.join(FORMATS)} (default: table on a terminal, json otherwise).",
-    ),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write the report here instead of stdout."
-    ),
+    fmt: str | None = FORMAT,
+    output: Path | None = OUTPUT,
     fail_on: str = typer.Option(
         "low",
         "--fail-on",
@@ -110,12 +103,8 @@ def findings_command(
     fail_on_pending: bool = typer.Option(
         False, "--fail-on-pending", help="Pending findings fail too."
     ),
-    wide: bool = typer.Option(False, "--wide", help="Full job ids in the table."),
-    color: bool | None = typer.Option(
-        None,
-        "--color/--no-color",
-        help="Color the table (default: on a terminal, unless NO_COLOR).",
-    ),
+    wide: bool = WIDE,
+    color: bool | None = COLOR,
 ) -> int:
     """List the findings a running audit serve keeps; exit 1 when one still needs someone."""
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")

@@ -107,6 +107,18 @@ def _severity(text: str) -> Severity:
         ) from None
 
 
+# Options of every command that writes a report (scan, findings).
+FORMAT = typer.Option(
+    None,
+    "--format",
+    "-f",
+    help=f"Report format: {', '.join(FORMATS)} (default: table on a terminal, json otherwise).",
+)
+OUTPUT = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout.")
+WIDE = typer.Option(False, "--wide", help="Full job ids in the table.")
+COLOR = typer.Option(
+    None, "--color/--no-color", help="Color the table (default: on a terminal, unless NO_COLOR)."
+)
 TOKEN = typer.Option(
     None,
     "--token",
@@ -197,15 +209,8 @@ def scan_command(
     rules: list[Path] = typer.Option(
         [], "--rules", help="Rule files or folders, added to the built-in profiles and packs."
     ),
-    fmt: str | None = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"Report format: {', '.join(FORMATS)} (default: table on a terminal, json otherwise).",
-    ),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write the report here instead of stdout."
-    ),
+    fmt: str | None = FORMAT,
+    output: Path | None = OUTPUT,
     fail_on: str = typer.Option(
         "low",
         "--fail-on",
@@ -236,15 +241,11 @@ def scan_command(
     strict: bool = typer.Option(
         False, "--strict", help="Exit 2 when one of your rules judged no job at all."
     ),
-    wide: bool = typer.Option(False, "--wide", help="Full job ids in the table."),
+    wide: bool = WIDE,
     packs: bool = typer.Option(
         True, "--packs/--no-packs", help="Also run the built-in rule packs."
     ),
-    color: bool | None = typer.Option(
-        None,
-        "--color/--no-color",
-        help="Color the table (default: on a terminal, unless NO_COLOR).",
-    ),
+    color: bool | None = COLOR,
     server: str | None = typer.Option(
         None,
         "--server",
