@@ -200,3 +200,18 @@ def test_serve_refuses_a_broken_file_before_it_listens(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{config}:1:24: " in done.stderr
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_the_token_comes_from_the_file_the_environment_or_the_flag_and_never_shows(
+    here: Path,
+) -> None:
+    path = _file(here, "token: ${SERVE_TOKEN}\n")
+    assert load_settings(path, environ={"SERVE_TOKEN": "from-file"}).token == "from-file"
+    both = {"SERVE_TOKEN": "from-file", "AUDIT_TOKEN": "from-env"}
+    assert load_settings(path, environ=both).token == "from-env"
+    settings = load_settings(path, environ=both, token="from-flag")
+    assert settings.token == "from-flag"
+    assert "from-flag" not in repr(settings)
+    assert load_settings(environ={"AUDIT_TOKEN": ""}).token is None  # empty: no token
+    with pytest.raises(ConfigError, match="token"):
+        load_settings(_file(here, "token: ''\n"), environ={})

@@ -59,3 +59,11 @@ def test_ready_after_the_first_evaluation_of_a_store_with_spans(tmp_path: Path) 
         assert server.evaluation_stats()["waiting_s"] == 0.0  # type: ignore[index]
     finally:
         server.store.close()
+
+
+def test_a_workers_options_never_show_the_token() -> None:
+    from auditor.receivers.frontend import WorkerOptions
+
+    options = WorkerOptions(0, "127.0.0.1:4317", "s3cret", 1024, None, 20)
+    assert options.token == "s3cret"
+    assert "s3cret" not in repr(options)
