@@ -55,8 +55,10 @@ class AlertFinding:
 
     def to_dict(self) -> dict[str, Any]:
         """``Finding.to_dict()`` and the alert's own fields (added, never renamed)."""
+        finding = self.finding.to_dict()
+        finding["evidence"] = list(finding["evidence"])  # JSON-ready: a list, not a tuple
         return {
-            **self.finding.to_dict(),
+            **finding,
             "title": self.title,
             "runbook": self.runbook,
             "opened_at": rfc3339(self.opened_at),
