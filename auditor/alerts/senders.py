@@ -17,6 +17,7 @@ key and password never reach a log, an answer or the store. Every request has th
 
 from __future__ import annotations
 
+import email.policy
 import email.utils
 import smtplib
 import ssl
@@ -163,7 +164,8 @@ class SmtpSender:
                 if not accepted:
                     smtp.rset()
                     return self._refused(*last)
-                code, text = smtp.data(mail.as_bytes())
+                # CRLF line ends: smtplib sends bytes as they are, and SMTP lines end in CRLF
+                code, text = smtp.data(mail.as_bytes(policy=email.policy.SMTP))
                 if code != 250:
                     return self._refused(code, text)
                 answer = _reply(code, text)
