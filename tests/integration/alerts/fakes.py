@@ -66,6 +66,7 @@ class HttpSink:
         self._lock = threading.Lock()
         self._open = threading.Event()
         self._open.set()
+        self._hold_after = 0  # with _open cleared: requests after this many are held
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.port = 0
@@ -91,11 +92,17 @@ class HttpSink:
         return int(self._runner.addresses[0][1])
 
     async def _handle(self, request: web.Request) -> web.Response:
-        received = Received(request.method, request.path, dict(request.headers),
-                            await request.read(), time.monotonic())  # fmt: skip
+        received = Received(
+            request.method,
+            request.path,
+            dict(request.headers),
+            await request.read(),
+            time.monotonic(),
+        )
         with self._lock:
             self.requests.append(received)
-        while not self._open.is_set():
+            index = len(self.requests)
+        while index > self._hold_after and not self._open.is_set():
             await asyncio.sleep(0.01)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -111,8 +118,10 @@ class HttpSink:
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def hold(self) -> None:
-        """Keep every request waiting for an answer until ``release()``."""
+    def hold(self, after: int = 0) -> None:
+        """Keep every request after the first ``after`` waiting for an answer until
+        ``release()``."""
+        self._hold_after = after
         self._open.clear()
 
     def release(self) -> None:
@@ -196,8 +205,9 @@ class _Mailbox:
             self.messages.append(email.message_from_bytes(envelope.content))
         return "250 2.0.0 Ok: queued as TEST1"
 
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                     auth_data: Any) -> AuthResult:  # fmt: skip
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             user, password = auth_data.login.decode(), auth_data.password.decode()
             if self.users.get(user) == password:
@@ -213,11 +223,28 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
         pytest.skip("the openssl command is not installed")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -225,8 +252,9 @@ class SmtpSink:
     """``with SmtpSink() as smtp: smtp.port; smtp.messages``; with ``tls=(cert, key)`` it
     requires STARTTLS, with ``users`` it requires AUTH (over TLS)."""
 
-    def __init__(self, tls: tuple[Path, Path] | None = None,
-                 users: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, tls: tuple[Path, Path] | None = None, users: dict[str, str] | None = None
+    ) -> None:
         import ssl
 
         self.port = free_port()
@@ -237,10 +265,14 @@ class SmtpSink:
             context.load_cert_chain(str(tls[0]), str(tls[1]))
             kwargs.update(tls_context=context, require_starttls=True)
         if users:
-            kwargs.update(authenticator=self.box.authenticate, auth_required=True,
-                          auth_require_tls=tls is not None)  # fmt: skip
-        self._controller = Controller(self.box, hostname="127.0.0.1", port=self.port,
-                                      server_hostname="mail.test", **kwargs)  # fmt: skip
+            kwargs.update(
+                authenticator=self.box.authenticate,
+                auth_required=True,
+                auth_require_tls=tls is not None,
+            )
+        self._controller = Controller(
+            self.box, hostname="127.0.0.1", port=self.port, server_hostname="mail.test", **kwargs
+        )
 
     @property
     def messages(self) -> list[Message]:

@@ -33,9 +33,7 @@ RULES = {
         runbook="https://runbooks.example/payments",
         labels=(("team", "billing"), ("tier", "1")),
     ),
-    "reports-built": RuleInfo(
-        id="reports-built", title="Reports are built", severity=Severity.LOW
-    ),
+    "reports-built": RuleInfo(id="reports-built", title="Reports are built", severity=Severity.LOW),
 }
 
 
@@ -65,7 +63,8 @@ def finding(
         done_at_ns=1_714_564_800_000_000_000 + n,
         effect_name="email.sent",
         service="worker",
-        message=message or f"job-{n} said done at 12:00:0{n % 10}; no email.sent confirmation arrived",
+        message=message
+        or f"job-{n} said done at 12:00:0{n % 10}; no email.sent confirmation arrived",
         evidence=(SpanRef("job_run", TRACE, f"{n:016x}", "run/tasks.send_email", "worker"),),
         labels=rule.labels,
     )
@@ -81,13 +80,16 @@ class Evaluations:
     def states(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT fingerprint, state FROM findings").fetchall())
 
-    def save(self, findings: list[Finding], rule_ids: list[str] | None = None,
-             advance_s: float = 10.0) -> tuple[list[str], list[str]]:  # fmt: skip
+    def save(
+        self, findings: list[Finding], rule_ids: list[str] | None = None, advance_s: float = 10.0
+    ) -> tuple[list[str], list[str]]:
         """Save one evaluation's findings; (opened, resolved) fingerprints."""
         before = self.states()
         self.now += timedelta(seconds=advance_s)
         save_findings(self.con, findings, "serve", self.now, rule_ids or list(RULES))
         after = self.states()
         opened = [fp for fp, s in after.items() if s == "open" and before.get(fp) != "open"]
-        resolved = [fp for fp, s in after.items() if s == "resolved" and before.get(fp) != "resolved"]
+        resolved = [
+            fp for fp, s in after.items() if s == "resolved" and before.get(fp) != "resolved"
+        ]
         return sorted(opened), sorted(resolved)

@@ -78,9 +78,12 @@ PAGERDUTY: dict[str, Any] = {
         },
         "links": {
             "type": "array",
-            "items": {"type": "object", "required": ["href"],
-                      "properties": {"href": {"type": "string"}, "text": {"type": "string"}}},
-        },  # fmt: skip
+            "items": {
+                "type": "object",
+                "required": ["href"],
+                "properties": {"href": {"type": "string"}, "text": {"type": "string"}},
+            },
+        },
         "images": {
             "type": "array",
             "items": {"type": "object", "required": ["src"]},
@@ -95,9 +98,12 @@ PAGERDUTY: dict[str, Any] = {
 _PLAIN = {
     "type": "object",
     "required": ["type", "text"],
-    "properties": {"type": {"const": "plain_text"}, "text": {"type": "string"},
-                   "emoji": {"type": "boolean"}},
-}  # fmt: skip
+    "properties": {
+        "type": {"const": "plain_text"},
+        "text": {"type": "string"},
+        "emoji": {"type": "boolean"},
+    },
+}
 _MRKDWN = {
     "type": "object",
     "required": ["type", "text"],
@@ -119,8 +125,13 @@ SLACK: dict[str, Any] = {
                         "required": ["type", "text"],
                         "properties": {
                             "type": {"const": "header"},
-                            "text": {**_PLAIN, "properties": {
-                                **_PLAIN["properties"], "text": {"type": "string", "maxLength": 150}}},
+                            "text": {
+                                **_PLAIN,
+                                "properties": {
+                                    **_PLAIN["properties"],
+                                    "text": {"type": "string", "maxLength": 150},
+                                },
+                            },
                         },
                     },
                     {
@@ -136,8 +147,12 @@ SLACK: dict[str, Any] = {
                         "required": ["type", "elements"],
                         "properties": {
                             "type": {"const": "context"},
-                            "elements": {"type": "array", "minItems": 1, "maxItems": 10,
-                                         "items": {"oneOf": [_MRKDWN, _PLAIN]}},
+                            "elements": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 10,
+                                "items": {"oneOf": [_MRKDWN, _PLAIN]},
+                            },
                         },
                     },
                     {"type": "object", "properties": {"type": {"const": "divider"}}},
@@ -145,10 +160,21 @@ SLACK: dict[str, Any] = {
             },
         },
     },
-}  # fmt: skip
+}
 
-FINDING_FIELDS = ["rule_id", "kind", "severity", "state", "system", "job_id", "job_name",
-                  "effect_key", "trace_id", "fingerprint", "message"]  # fmt: skip
+FINDING_FIELDS = [
+    "rule_id",
+    "kind",
+    "severity",
+    "state",
+    "system",
+    "job_id",
+    "job_name",
+    "effect_key",
+    "trace_id",
+    "fingerprint",
+    "message",
+]
 WEBHOOK: dict[str, Any] = {
     "type": "object",
     "required": ["version", "id", "event", "sink", "group", "created_at", "summary", "findings"],
@@ -169,8 +195,17 @@ WEBHOOK: dict[str, Any] = {
             "minItems": 1,
             "items": {
                 "type": "object",
-                "required": [*FINDING_FIELDS, "labels", "evidence", "opened_at", "first_seen",
-                             "last_seen", "resolved_at", "title", "runbook"],
+                "required": [
+                    *FINDING_FIELDS,
+                    "labels",
+                    "evidence",
+                    "opened_at",
+                    "first_seen",
+                    "last_seen",
+                    "resolved_at",
+                    "title",
+                    "runbook",
+                ],
                 "properties": {
                     "labels": _LABEL_SET,
                     "evidence": {"type": "array"},
@@ -182,7 +217,7 @@ WEBHOOK: dict[str, Any] = {
             },
         },
     },
-}  # fmt: skip
+}
 
 
 def problems(instance: Any, schema: dict[str, Any]) -> list[str]:

@@ -34,7 +34,13 @@ def test_every_sink_gets_its_defaults() -> None:
         ]
     )
     webhook, slack, am, pd, mail = config.sinks
-    assert [s.name for s in config.sinks] == ["webhook", "slack", "alertmanager", "pagerduty", "email"]
+    assert [s.name for s in config.sinks] == [
+        "webhook",
+        "slack",
+        "alertmanager",
+        "pagerduty",
+        "email",
+    ]
     assert webhook.group_by == ("rule_id",) and webhook.send_resolved
     assert webhook.route.min_severity is Severity.INFO
     assert webhook.repeat_interval_s == DEFAULT_REPEAT_S == 4 * 3600
@@ -57,8 +63,12 @@ def test_sinks_without_a_name_are_numbered_per_type_and_names_are_unique() -> No
     )
     assert [s.name for s in config.sinks] == ["slack", "billing", "slack-2"]
     with pytest.raises(ConfigError, match="two sinks are named 'slack'"):
-        parse_alerts([{"sink": "slack", "url": "https://a"}, {"sink": "webhook", "url": "x",
-                                                               "name": "slack"}])  # fmt: skip
+        parse_alerts(
+            [
+                {"sink": "slack", "url": "https://a"},
+                {"sink": "webhook", "url": "x", "name": "slack"},
+            ]
+        )
 
 
 def test_a_file_is_checked_with_every_mistake_at_its_line(tmp_path: Path) -> None:
@@ -88,8 +98,10 @@ alerts:
     assert f"{where}:4:18: alerts[0].routing_key is not a key of a slack sink" in lines
     assert f"{where}:5:5: alerts[1] is missing 'routing_key'" in lines
     assert f"{where}:6:15: alerts[1].group_by is not a key of a pagerduty sink" in lines
-    assert any(line.startswith(f"{where}:11:22: alerts[2].repeat_interval must be a duration")
-               for line in lines)  # fmt: skip
+    assert any(
+        line.startswith(f"{where}:11:22: alerts[2].repeat_interval must be a duration")
+        for line in lines
+    )
     assert any(":12:11:" in line and "did you mean 'webhook'?" in line for line in lines)
     assert any(":16:19:" in line and "did you mean 'high'?" in line for line in lines)
     assert any(":17:13:" in line and "alerts[4].kinds[0]" in line for line in lines)
@@ -124,17 +136,31 @@ alerts:
 
 def test_a_missing_variable_is_a_located_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"audit.yaml:2:26: environment variable HOOK is not set"):
-        _load(tmp_path, "alerts:\n  - {sink: webhook, url: \"${HOOK}\"}\n")
+        _load(tmp_path, 'alerts:\n  - {sink: webhook, url: "${HOOK}"}\n')
 
 
 def test_routes_read_labels_rules_kinds_and_systems() -> None:
     (sink,) = parse_alerts(
-        [{"sink": "webhook", "url": "x", "min_severity": "high", "match": {"team": ["growth", "ops"]},
-          "rules": ["notify-*"], "kinds": ["unconfirmed_done"], "systems": ["celery"]}]
-    ).sinks  # fmt: skip
+        [
+            {
+                "sink": "webhook",
+                "url": "x",
+                "min_severity": "high",
+                "match": {"team": ["growth", "ops"]},
+                "rules": ["notify-*"],
+                "kinds": ["unconfirmed_done"],
+                "systems": ["celery"],
+            }
+        ]
+    ).sinks
     route = sink.route
-    ok = {"severity": Severity.HIGH, "rule_id": "notify-email", "kind": "unconfirmed_done",
-          "system": "celery", "labels": {"team": "ops"}}  # fmt: skip
+    ok = {
+        "severity": Severity.HIGH,
+        "rule_id": "notify-email",
+        "kind": "unconfirmed_done",
+        "system": "celery",
+        "labels": {"team": "ops"},
+    }
     assert route.accepts(**ok)
     assert not route.accepts(**{**ok, "severity": Severity.MEDIUM})
     assert route.accepts(**{**ok, "severity": Severity.CRITICAL})

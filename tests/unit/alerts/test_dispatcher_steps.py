@@ -51,8 +51,13 @@ def _setup(store: DuckStore, script: list[Outcome], **entry: Any):
     def factory(sink: SinkConfig, c: Clock) -> Scripted:
         return Scripted(script, sent)
 
-    alerting = Alerting(store.cursor, [{"sink": "webhook", "url": "x", **entry}], clock,
-                        rng=random.Random(7), sender_factory=factory)  # fmt: skip
+    alerting = Alerting(
+        store.cursor,
+        [{"sink": "webhook", "url": "x", **entry}],
+        clock,
+        rng=random.Random(7),
+        sender_factory=factory,
+    )
     ev = Evaluations(store.con, naive_utc(clock.now()) - timedelta(seconds=10))
     return alerting, clock, sent, ev
 
@@ -106,7 +111,7 @@ def test_retry_after_is_respected(store: DuckStore) -> None:
 
 
 def test_a_final_refusal_fails_the_message_and_the_next_one_goes(store: DuckStore) -> None:
-    alerting, _, sent, ev = _setup(store, [REFUSED], group_by=["fingerprint"])
+    alerting, _, _sent, ev = _setup(store, [REFUSED], group_by=["fingerprint"])
     alerting.enqueue(store.con, ev.save([finding(1), finding(2)])[0], [])
     assert alerting.dispatcher.deliver_due() == 2
     assert [s[0] for s in _states(store)] == ["failed", "sent"]
@@ -120,7 +125,9 @@ def test_a_message_older_than_give_up_after_is_failed(store: DuckStore) -> None:
         alerting.dispatcher.deliver_due()
         clock.advance(1)
     ((state, attempts, error),) = _states(store)
-    assert state == "failed" and attempts > 3 and error.endswith(f"given up after {attempts} attempts")
+    assert (
+        state == "failed" and attempts > 3 and error.endswith(f"given up after {attempts} attempts")
+    )
 
 
 def test_later_messages_wait_behind_one_being_retried(store: DuckStore) -> None:

@@ -61,7 +61,9 @@ def test_opened_findings_are_queued_per_sink_and_group(con: duckdb.DuckDBPyConne
         "SELECT DISTINCT state, attempts, next_attempt_at = created_at FROM alert_outbox"
     ).fetchall()
     assert pending == [("pending", 0, True)]
-    payload = json.loads(con.execute("SELECT payload FROM alert_outbox WHERE id = 1").fetchall()[0][0])
+    payload = json.loads(
+        con.execute("SELECT payload FROM alert_outbox WHERE id = 1").fetchall()[0][0]
+    )
     assert payload["findings"][0]["title"] == "Payments are captured once"
 
 
@@ -109,8 +111,10 @@ def test_send_resolved_false_closes_the_alert_silently(con: duckdb.DuckDBPyConne
 def test_only_open_untriaged_findings_alert(con: duckdb.DuckDBPyConnection) -> None:
     ev = Evaluations(con)
     ev.save([finding(1, state=State.PENDING), finding(2), finding(3)])
-    con.execute("UPDATE findings SET triage = ? WHERE fingerprint = ?",
-                [str(Triage.MUTED), finding(2).fingerprint])  # fmt: skip
+    con.execute(
+        "UPDATE findings SET triage = ? WHERE fingerprint = ?",
+        [str(Triage.MUTED), finding(2).fingerprint],
+    )
     every = [finding(n).fingerprint for n in (1, 2, 3)]
     outbox.enqueue(con, every, [], CONFIG, ev.now)  # a caller that reports too much
     assert {fp for _, fp in active(con)} == {finding(3).fingerprint}
@@ -138,10 +142,12 @@ def test_repeats_come_after_the_interval_while_the_finding_is_open(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     config = parse_alerts(
-        [{"sink": "webhook", "url": "x", "repeat_interval": "1h"},
-         {"sink": "alertmanager", "url": "http://am"},  # 1m by default
-         {"sink": "slack", "url": "x", "repeat_interval": 0}]
-    )  # fmt: skip
+        [
+            {"sink": "webhook", "url": "x", "repeat_interval": "1h"},
+            {"sink": "alertmanager", "url": "http://am"},  # 1m by default
+            {"sink": "slack", "url": "x", "repeat_interval": 0},
+        ]
+    )
     ev = Evaluations(con)
     opened, _ = ev.save([finding(1), finding(2)])
     outbox.enqueue(con, opened, [], config, ev.now)
@@ -171,8 +177,9 @@ def test_reconcile_catches_what_no_transition_reported(con: duckdb.DuckDBPyConne
     assert outbox.reconcile(con, CONFIG, ev.now) == 2
     assert [r[:2] for r in rows(con)[-2:]] == [("webhook", "resolved"), ("pagerduty", "resolved")]
     # a sink added later hears of what is open
-    more = parse_alerts([*[{"sink": "webhook", "url": "x"}], {"sink": "webhook", "url": "y",
-                                                                "name": "new"}])  # fmt: skip
+    more = parse_alerts(
+        [*[{"sink": "webhook", "url": "x"}], {"sink": "webhook", "url": "y", "name": "new"}]
+    )
     assert outbox.reconcile(con, more, ev.now) == 1
     assert rows(con)[-1][0] == "new"
 

@@ -31,20 +31,26 @@ def _routed(**entry: object) -> list[str]:
 
 def test_without_conditions_a_sink_hears_of_everything_most_severe_first() -> None:
     assert _routed() == [
-        "payments-captured:job-0", "payments-captured:job-1",
-        "notify-email-confirmed:job-0", "notify-email-confirmed:job-1",
-        "notify-email-confirmed:job-2", "reports-built:job-9",
-    ]  # fmt: skip
+        "payments-captured:job-0",
+        "payments-captured:job-1",
+        "notify-email-confirmed:job-0",
+        "notify-email-confirmed:job-1",
+        "notify-email-confirmed:job-2",
+        "reports-built:job-9",
+    ]
 
 
 def test_each_condition_narrows_and_all_must_hold() -> None:
     assert len(_routed(min_severity="high")) == 5
     assert len(_routed(min_severity="critical")) == 2
-    assert _routed(match={"team": "growth"}) == [f"notify-email-confirmed:job-{n}" for n in range(3)]
+    assert _routed(match={"team": "growth"}) == [
+        f"notify-email-confirmed:job-{n}" for n in range(3)
+    ]
     assert len(_routed(match={"team": ["growth", "billing"]})) == 5
     assert _routed(match={"team": "billing", "tier": "1"}) == [
-        "payments-captured:job-0", "payments-captured:job-1"
-    ]  # fmt: skip
+        "payments-captured:job-0",
+        "payments-captured:job-1",
+    ]
     assert _routed(match={"team": "billing", "tier": "2"}) == []
     assert _routed(rules=["reports-*"]) == ["reports-built:job-9"]
     assert len(_routed(kinds=["duplicate_effect"])) == 2
@@ -66,11 +72,16 @@ def test_one_message_per_rule_by_default() -> None:
 def test_group_by_other_fields_one_per_finding_or_everything_at_once() -> None:
     for group_by, expected in (
         (["system"], ["system=celery", "system=rq"]),
-        (["severity", "kind"], ["severity=critical,kind=duplicate_effect",
-                                "severity=high,kind=unconfirmed_done",
-                                "severity=low,kind=unconfirmed_done"]),
+        (
+            ["severity", "kind"],
+            [
+                "severity=critical,kind=duplicate_effect",
+                "severity=high,kind=unconfirmed_done",
+                "severity=low,kind=unconfirmed_done",
+            ],
+        ),
         ([], ["*"]),
-    ):  # fmt: skip
+    ):
         sink = _sink(group_by=group_by)
         assert [g.key_text for g in grouped(sink, Event.OPEN, ALERTS, T0)] == expected
     sink = _sink(group_by=["fingerprint"])
@@ -88,7 +99,8 @@ def test_a_huge_group_is_cut_for_structured_sinks_only() -> None:
     parts = grouped(_sink(), Event.OPEN, many, T0)
     assert [len(g.findings) for g in parts] == [MAX_PER_MESSAGE["webhook"], 3]
     assert [g.key_text for g in parts] == [
-        "rule_id=notify-email-confirmed#1/2", "rule_id=notify-email-confirmed#2/2"
-    ]  # fmt: skip
+        "rule_id=notify-email-confirmed#1/2",
+        "rule_id=notify-email-confirmed#2/2",
+    ]
     (slack,) = parse_alerts([{"sink": "slack", "url": "x"}]).sinks
     assert len(grouped(slack, Event.OPEN, many, T0)) == 1
