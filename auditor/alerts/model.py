@@ -12,13 +12,14 @@ Times are naive UTC ``datetime`` values (what the store's ``TIMESTAMP`` columns 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from auditor.alerts.config import SinkConfig
-from auditor.findings.model import Finding
+from auditor.findings.model import Finding, SpanRef
 
 
 class Event(StrEnum):
@@ -39,6 +40,22 @@ def rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_SPAN_FIELDS = tuple(f.name for f in fields(SpanRef))
+_ENUMS = ("kind", "severity", "state", "triage")
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """``finding.to_dict()`` with JSON types (a list of evidence), without ``asdict``'s
+    deep copies: an alert for thousands of findings makes thousands of these."""
+    d = {name: getattr(finding, name) for name in _FINDING_FIELDS}
+    for name in _ENUMS:
+        d[name] = str(d[name])
+    d["evidence"] = [{k: getattr(e, k) for k in _SPAN_FIELDS} for e in finding.evidence]
+    d["labels"] = dict(finding.labels)
+    return d
+
+
 @dataclass(frozen=True)
 class AlertFinding:
     finding: Finding
@@ -53,12 +70,17 @@ class AlertFinding:
     def fingerprint(self) -> str:
         return self.finding.fingerprint
 
+    @cached_property
+    def _finding_dict(self) -> dict[str, Any]:
+        return finding_dict(self.finding)
+
     def to_dict(self) -> dict[str, Any]:
-        """``Finding.to_dict()`` and the alert's own fields (added, never renamed)."""
-        finding = self.finding.to_dict()
-        finding["evidence"] = list(finding["evidence"])  # JSON-ready: a list, not a tuple
+        """``Finding.to_dict()`` (JSON-ready) and the alert's own fields (added, never
+        renamed). A new dict each call; the finding's part is made once."""
         return {
-            **finding,
+            **self._finding_dict,
+            "evidence": [dict(e) for e in self._finding_dict["evidence"]],
+            "labels": dict(self._finding_dict["labels"]),
             "title": self.title,
             "runbook": self.runbook,
             "opened_at": rfc3339(self.opened_at),

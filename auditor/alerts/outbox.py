@@ -25,9 +25,10 @@ delivery is at least once.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,6 +81,8 @@ class _Row:
     """One stored finding, as read for alerting."""
 
     values: dict[str, Any]
+    # made once per (opened_at, resolved_at), whatever the number of sinks told
+    alerts: dict[tuple[datetime, datetime | None], AlertFinding] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -134,6 +137,16 @@ class _Row:
 
     def alert(
         self, opened_at: datetime, rules: Rules, resolved_at: datetime | None = None
+    ) -> AlertFinding:
+        made = self.alerts.get((opened_at, resolved_at))
+        if made is None:
+            made = self.alerts[(opened_at, resolved_at)] = self._alert(
+                opened_at, rules, resolved_at
+            )
+        return made
+
+    def _alert(
+        self, opened_at: datetime, rules: Rules, resolved_at: datetime | None
     ) -> AlertFinding:
         v = self.values
         info = (rules or {}).get(v["rule_id"])
@@ -372,58 +385,81 @@ def repeat_due(
     return _transaction(con, work)
 
 
+_SEVERITY_RANK_SQL = (
+    "CASE f.severity " + " ".join(f"WHEN '{s}' THEN {s.rank}" for s in Severity) + " END"
+)
+
+
+def _json_key(name: str) -> str:
+    """The JSON path of top-level key ``name``."""
+    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _route_sql(sink: SinkConfig, rule_ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """``sink``'s route as a SQL condition on ``findings f``, and its parameters. Only a
+    pre-filter (what it keeps, ``Route.accepts`` checks again); rule globs are matched here
+    with ``fnmatch`` against ``rule_ids``, so that they mean what they mean everywhere."""
+    route = sink.route
+    clauses, params = [f"{_SEVERITY_RANK_SQL} >= ?"], [route.min_severity.rank]
+    if route.rules:
+        clauses.append("f.rule_id IN (SELECT unnest(?::VARCHAR[]))")
+        params.append([r for r in rule_ids if any(fnmatch.fnmatchcase(r, g) for g in route.rules)])
+    for column, values in (("kind", route.kinds), ("system", route.systems)):
+        if values:
+            clauses.append(f"f.{column} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(values))
+    for name, accepted in route.labels:
+        clauses.append("json_extract_string(f.labels, ?) IN (SELECT unnest(?::VARCHAR[]))")
+        params += [_json_key(name), list(accepted)]
+    return " AND ".join(clauses), params
+
+
 def reconcile(
     con: duckdb.DuckDBPyConnection, config: AlertsLike, now: datetime, rules: Rules = None
 ) -> int:
     """Queue the transitions no caller reported: open findings of ``audit serve`` without an
-    open alert at a sink that takes them, and open alerts whose finding is no longer open."""
+    open alert at a sink that takes them, and open alerts whose finding is no longer open.
+    Each sink's route is applied in SQL, so findings a sink does not take cost nothing here."""
     config = parse_alerts(config)
     if not config:
         return 0
     names = [s.name for s in config.sinks]
 
     def work() -> int:
-        opened = [
-            r[0]
-            for r in con.execute(
-                """
-            SELECT f.fingerprint FROM findings f
-            WHERE f.state = 'open' AND f.origin = 'serve'
-              AND f.triage NOT IN (SELECT unnest(?::VARCHAR[]))
-              AND (SELECT count(*) FROM alert_state s
-                   WHERE s.fingerprint = f.fingerprint AND s.active
-                     AND s.sink IN (SELECT unnest(?::VARCHAR[]))) < ?
-            ORDER BY f.fingerprint
-            """,
-                [list(SILENT_TRIAGE), names, len(names)],
+        rule_ids = [r for (r,) in con.execute(
+            "SELECT DISTINCT rule_id FROM findings WHERE state = 'open' AND origin = 'serve'"
+        ).fetchall()]  # fmt: skip
+        opened: dict[str, None] = {}
+        for sink in config.sinks:
+            route, params = _route_sql(sink, rule_ids)
+            found = con.execute(
+                f"""
+                SELECT f.fingerprint FROM findings f
+                WHERE f.state = 'open' AND f.origin = 'serve'
+                  AND f.triage NOT IN (SELECT unnest(?::VARCHAR[])) AND {route}
+                  AND NOT EXISTS (SELECT 1 FROM alert_state s WHERE s.sink = ?
+                                  AND s.fingerprint = f.fingerprint AND s.active)
+                ORDER BY f.fingerprint
+                """,
+                [list(SILENT_TRIAGE), *params, sink.name],
             ).fetchall()
-        ]
-        resolved = [
-            r[0]
-            for r in con.execute(
-                """
+            opened.update((fp, None) for (fp,) in found)
+        resolved = [fp for (fp,) in con.execute(
+            """
             SELECT DISTINCT s.fingerprint FROM alert_state s
             LEFT JOIN findings f ON f.fingerprint = s.fingerprint
             WHERE s.active AND s.sink IN (SELECT unnest(?::VARCHAR[]))
               AND (f.state IS NULL OR f.state <> 'open')
             ORDER BY s.fingerprint
             """,
-                [names],
-            ).fetchall()
-        ]
+            [names],
+        ).fetchall()]  # fmt: skip
         if not opened and not resolved:
             return 0
         fingerprints = [*opened, *resolved]
         plan = _Plan(now)
-        _decide(
-            plan,
-            config,
-            _read_findings(con, fingerprints),
-            _read_states(con, fingerprints),
-            opened,
-            resolved,
-            rules,
-        )
+        rows, states = _read_findings(con, fingerprints), _read_states(con, fingerprints)
+        _decide(plan, config, rows, states, list(opened), resolved, rules)
         return plan.write(con)
 
     return _transaction(con, work)

@@ -212,3 +212,34 @@ def test_the_dispatcher_takes_a_sinks_rows_in_order_and_old_ones_are_pruned(
     assert outbox.prune(con, ev.now + timedelta(hours=23)) == 0
     assert outbox.prune(con, ev.now + timedelta(days=1, seconds=1)) == 1  # the sent one
     assert outbox.prune(con, ev.now + timedelta(days=7, seconds=1)) == 1  # the failed one
+
+
+ROUTES = [
+    {},
+    {"min_severity": "high"},
+    {"match": {"team": ["growth", "billing"]}},
+    {"match": {"team": "billing", "tier": "1"}},
+    {"rules": ["notify-*", "reports-buil?"]},
+    {"kinds": ["duplicate_effect"], "systems": ["celery"]},
+    {"systems": ["rq"], "min_severity": "low"},
+]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[json.dumps(r) for r in ROUTES])
+def test_reconcile_takes_what_enqueue_takes_for_every_route(route: dict) -> None:
+    from auditor.findings.model import Kind
+
+    mix = [finding(1), finding(2, "payments-captured", kind=Kind.DUPLICATE_EFFECT),
+           finding(3, "reports-built", system="rq"), finding(4, "payments-captured")]  # fmt: skip
+    config = parse_alerts([{"sink": "webhook", "url": "x", "group_by": ["fingerprint"], **route}])
+    told = []
+    for way in ("enqueue", "reconcile"):
+        with DuckStore() as store:
+            ev = Evaluations(store.con)
+            opened, _ = ev.save(mix)
+            if way == "enqueue":
+                outbox.enqueue(store.con, opened, [], config, ev.now)
+            else:
+                outbox.reconcile(store.con, config, ev.now)
+            told.append(sorted(fp for _, fp in active(store.con)))
+    assert told[0] == told[1]
