@@ -400,7 +400,8 @@ def _route_sql(sink: SinkConfig, rule_ids: Sequence[str]) -> tuple[str, list[Any
     pre-filter (what it keeps, ``Route.accepts`` checks again); rule globs are matched here
     with ``fnmatch`` against ``rule_ids``, so that they mean what they mean everywhere."""
     route = sink.route
-    clauses, params = [f"{_SEVERITY_RANK_SQL} >= ?"], [route.min_severity.rank]
+    clauses = [f"{_SEVERITY_RANK_SQL} >= ?"]
+    params: list[Any] = [route.min_severity.rank]
     if route.rules:
         clauses.append("f.rule_id IN (SELECT unnest(?::VARCHAR[]))")
         params.append([r for r in rule_ids if any(fnmatch.fnmatchcase(r, g) for g in route.rules)])
