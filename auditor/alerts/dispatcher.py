@@ -122,7 +122,11 @@ class Dispatcher:
 
     def _run(self, sink: SinkConfig) -> None:
         wake = self._wakes[sink.name]
-        con = self.connect()
+        try:
+            con = self.connect()
+        except Exception:  # no store: nothing can be delivered; say so instead of dying mute
+            log.exception("alerts: sink %s: cannot open the store; not delivering", sink.name)
+            return
         sender = self.sender_factory(sink, self.clock)
         try:
             while not self._stop.is_set():

@@ -44,32 +44,11 @@ SILENT_TRIAGE = (str(Triage.MUTED), str(Triage.FALSE_POSITIVE))
 KEEP_SENT = timedelta(days=1)
 KEEP_FAILED = timedelta(days=7)
 
-_COLUMNS = (
-    "fingerprint",
-    "rule_id",
-    "kind",
-    "severity",
-    "state",
-    "triage",
-    "system",
-    "job_id",
-    "job_name",
-    "queue",
-    "effect_name",
-    "effect_key",
-    "trace_id",
-    "span_id",
-    "service",
-    "attempt",
-    "done_ns",
-    "message",
-    "evidence",
-    "labels",
-    "origin",
-    "first_seen",
-    "last_seen",
-    "resolved_at",
-)
+# Finding fields stored as they are, under their own name (the fingerprint first)
+_AS_STORED = ("fingerprint", "rule_id", "system", "job_id", "job_name", "queue", "effect_name",
+              "effect_key", "trace_id", "span_id", "service", "attempt", "message")  # fmt: skip
+_COLUMNS = (*_AS_STORED, "kind", "severity", "state", "triage", "done_ns", "evidence", "labels",
+            "origin", "first_seen", "last_seen", "resolved_at")  # fmt: skip
 _SELECT = ", ".join(f"f.{c}" for c in _COLUMNS)
 
 AlertsLike = AlertsConfig | Sequence[Mapping[str, Any]]
@@ -113,26 +92,14 @@ class _Row:
         v = self.values
         evidence = tuple(SpanRef(**e) for e in json.loads(v["evidence"] or "[]"))
         return Finding(
-            rule_id=v["rule_id"],
+            **{k: v[k] for k in _AS_STORED},
             kind=Kind(v["kind"]),
             severity=Severity(v["severity"]),
             state=State(v["state"]),
-            system=v["system"],
-            job_id=v["job_id"],
-            job_name=v["job_name"],
-            effect_key=v["effect_key"],
-            trace_id=v["trace_id"],
-            message=v["message"],
-            span_id=v["span_id"],
-            queue=v["queue"],
-            attempt=v["attempt"],
-            done_at_ns=v["done_ns"],
-            effect_name=v["effect_name"],
-            service=v["service"],
             triage=Triage(v["triage"]),
+            done_at_ns=v["done_ns"],
             evidence=evidence,
             labels=tuple(sorted(self.labels_map().items())),
-            fingerprint=v["fingerprint"],
         )
 
     def alert(

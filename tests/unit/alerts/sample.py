@@ -16,6 +16,14 @@ from auditor.findings.model import Finding, Kind, RuleInfo, Severity, SpanRef, S
 from auditor.store.findings import save_findings
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
+# one sink of each type, with only what each requires
+EVERY_SINK = [
+    {"sink": "webhook", "url": "https://hooks.example/in"},
+    {"sink": "slack", "url": "https://hooks.slack.example/T/B/x"},
+    {"sink": "alertmanager", "url": "http://alertmanager:9093/"},
+    {"sink": "pagerduty", "routing_key": "R" * 32},
+    {"sink": "email", "host": "smtp.example", "from": "a@example.org", "to": "b@x.org"},
+]
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 RULES = {

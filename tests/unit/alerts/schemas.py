@@ -27,6 +27,8 @@ from typing import Any
 
 import jsonschema
 
+from tests.unit.reports.test_json import CONTRACT_FIELDS
+
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 _TIME = {"type": "string", "pattern": RFC3339}
 _LABEL_SET = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -162,19 +164,7 @@ SLACK: dict[str, Any] = {
     },
 }
 
-FINDING_FIELDS = [
-    "rule_id",
-    "kind",
-    "severity",
-    "state",
-    "system",
-    "job_id",
-    "job_name",
-    "effect_key",
-    "trace_id",
-    "fingerprint",
-    "message",
-]
+FINDING_FIELDS = sorted(CONTRACT_FIELDS)  # what audit scan --format json promises
 WEBHOOK: dict[str, Any] = {
     "type": "object",
     "required": ["version", "id", "event", "sink", "group", "created_at", "summary", "findings"],

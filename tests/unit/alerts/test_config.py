@@ -15,6 +15,7 @@ from auditor.alerts.config import (
 from auditor.config import load_settings
 from auditor.errors import ConfigError
 from auditor.findings.model import Severity
+from tests.unit.alerts.sample import EVERY_SINK
 
 
 def _load(tmp_path: Path, text: str, **environ: str) -> tuple:
@@ -24,15 +25,7 @@ def _load(tmp_path: Path, text: str, **environ: str) -> tuple:
 
 
 def test_every_sink_gets_its_defaults() -> None:
-    config = parse_alerts(
-        [
-            {"sink": "webhook", "url": "https://hooks.example/a"},
-            {"sink": "slack", "url": "https://hooks.slack.example/T/B/x"},
-            {"sink": "alertmanager", "url": "http://alertmanager:9093/"},
-            {"sink": "pagerduty", "routing_key": "k" * 32},
-            {"sink": "email", "host": "smtp.example", "from": "a@example.org", "to": "b@x.org"},
-        ]
-    )
+    config = parse_alerts(EVERY_SINK)
     webhook, slack, am, pd, mail = config.sinks
     assert [s.name for s in config.sinks] == [
         "webhook",

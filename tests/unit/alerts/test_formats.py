@@ -14,18 +14,10 @@ from auditor.alerts.model import AlertFinding, Event, Group
 from auditor.findings.model import Finding
 from auditor.findings.table import finding_json
 from tests.unit.alerts import schemas
-from tests.unit.alerts.sample import RULES, T0, finding
+from tests.unit.alerts.sample import EVERY_SINK, RULES, T0, finding
 
 NASTY = "done <b>&</b> `x` *y* | 100% \u2014 " + "very long " * 600  # 6000 characters
-SINKS = parse_alerts(
-    [
-        {"sink": "webhook", "url": "https://hooks.example/in"},
-        {"sink": "slack", "url": "https://hooks.slack.example/T/B/x"},
-        {"sink": "alertmanager", "url": "http://am:9093"},
-        {"sink": "pagerduty", "routing_key": "R" * 32},
-        {"sink": "email", "host": "smtp", "from": "a@x.org", "to": "b@x.org"},
-    ]
-)
+SINKS = parse_alerts(EVERY_SINK)
 SCHEMAS = {
     "webhook": schemas.WEBHOOK,
     "slack": schemas.SLACK,
