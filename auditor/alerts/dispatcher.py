@@ -162,6 +162,10 @@ class Dispatcher:
             )
             if gap > 0:
                 return gap
+        if row.sink_type != sink.type:  # the sink's type was changed under its name
+            outcome = Outcome(False, error=f"made for a {row.sink_type} sink, not a {sink.type}")
+            self._record(con, sink, row, outcome)
+            return 0.0
         body = formats.for_sending(sink, row.payload, row.message_id, self.clock.now())
         outcome = sender.send(body, row.message_id)
         self._last_send[sink.name] = time.monotonic()

@@ -453,6 +453,7 @@ def prune(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
 class OutboxRow:
     id: int
     sink: str
+    sink_type: str
     event: str
     payload: dict[str, Any]
     attempts: int
@@ -469,14 +470,14 @@ def next_row(con: duckdb.DuckDBPyConnection, sink: str) -> OutboxRow | None:
     """The sink's oldest pending message, due or not: a sink's messages go out in order, so
     that an alert's resolve never overtakes its opening."""
     row = con.execute(
-        "SELECT id, sink, event, payload, attempts, next_attempt_at, created_at "
+        "SELECT id, sink, sink_type, event, payload, attempts, next_attempt_at, created_at "
         "FROM alert_outbox WHERE sink = ? AND state = 'pending' ORDER BY id LIMIT 1",
         [sink],
     ).fetchall()
     if not row:
         return None
-    i, s, event, payload, attempts, next_at, created = row[0]
-    return OutboxRow(int(i), s, event, json.loads(payload), int(attempts), next_at, created)
+    i, s, kind, event, payload, attempts, next_at, created = row[0]
+    return OutboxRow(int(i), s, kind, event, json.loads(payload), int(attempts), next_at, created)
 
 
 def mark_sent(con: duckdb.DuckDBPyConnection, row_id: int, answer: str, now: datetime) -> None:

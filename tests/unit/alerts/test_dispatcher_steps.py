@@ -151,3 +151,12 @@ def test_no_sinks_no_work(store: DuckStore) -> None:
     alerting.start()
     assert alerting.stats() == {"sinks": {}, "pending": 0, "running": False}
     alerting.stop()
+
+
+def test_a_message_made_for_another_type_of_sink_is_failed(store: DuckStore) -> None:
+    alerting, _, sent, ev = _setup(store, [])
+    alerting.enqueue(store.con, ev.save([finding(1)])[0], [])
+    store.con.execute("UPDATE alert_outbox SET sink_type = 'slack'")
+    assert alerting.dispatcher.deliver_due() == 1
+    assert _states(store) == [("failed", 1, "made for a slack sink, not a webhook")]
+    assert sent == []
