@@ -37,6 +37,7 @@ from auditor.store.writer import DEFAULT_MAX_PENDING_SPANS
 from auditor.yamlloc import Located, Problem, load_located, validate
 
 DEFAULT_FILE = Path("audit.yaml")
+LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -183,6 +184,20 @@ class Settings:
             )
         ),
     )
+    retention_s: float = field(
+        default=0.0,
+        metadata=_about(
+            Source(
+                "Drop spans older than this, e.g. 7d (never those an open or pending finding "
+                "cites); 0 keeps everything.",
+                key="retention",
+                env="AUDIT_RETENTION",
+                flag="--retention",
+                metavar="DURATION",
+                kind="duration",
+            )
+        ),
+    )
     grace_s: float = field(
         default=DEFAULT_WITHIN_S,
         metadata=_about(
@@ -219,9 +234,25 @@ class Settings:
         ),
     )
     log_level: str = field(
-        default="warning",
+        default="info",
         metadata=_about(
-            Source(f"Log level: {', '.join(LOG_LEVELS)}.", flag="--log-level", metavar="LEVEL")
+            Source(
+                f"Log level: {', '.join(LOG_LEVELS)} (info: a line per finding that opens or "
+                "resolves, and a summary a minute).",
+                flag="--log-level",
+                metavar="LEVEL",
+            )
+        ),
+    )
+    log_format: str = field(
+        default="text",
+        metadata=_about(
+            Source(
+                f"Log format: {', '.join(LOG_FORMATS)} (json: one object a line, for log "
+                "shippers).",
+                flag="--log-format",
+                metavar="FORMAT",
+            )
         ),
     )
     source: str = ""  # the file that was read, "" for none (not a setting)
@@ -304,6 +335,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "x-expected": "a duration like 5m",
                 },
             },
+        },
+        "retention": {
+            "type": ["string", "number"],
+            "pattern": DURATION_PATTERN,
+            "x-expected": "a duration like 7d",
+            "description": source_of("retention_s").help,
         },
         "alerts": {**ALERTS_SCHEMA, "description": source_of("alerts").help},
     },

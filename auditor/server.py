@@ -90,6 +90,7 @@ class Server:
                 settings.evaluation_interval_s,
                 settings.grace_s,
                 clock=clock,
+                retention_s=settings.retention_s,
             )
             if settings.evaluation_interval_s > 0
             else None
@@ -159,6 +160,7 @@ class Server:
                 body_limit=o.max_body_size,
                 record=o.record,
                 log_level=logging.getLevelName(o.log_level.upper()),
+                log_format=o.log_format,
             )
             process = context.Process(
                 target=frontend.run,

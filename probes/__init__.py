@@ -14,7 +14,9 @@ conventions"; the attribute keys are in ``probes.semconv``.
 
 Framework adapters (``probes.adapters.celery``, ``.rq``, ``.dramatiq``, ``.arq``) know the
 current job, add ``job.*`` attributes, ``job.outcome`` and the ``job.done`` event to the job
-run span. ``probes.testing`` helps assert confirmations in tests.
+run span. ``probes.guard.effect_once`` performs an effect once per key (its Redis or
+PostgreSQL driver is imported only when a store is used). ``probes.testing`` helps assert
+confirmations in tests.
 """
 
 from probes.effects import confirm, expects, mark_done, once

@@ -1,11 +1,13 @@
 """What job code calls: ``confirm``, ``expects``, ``mark_done``, ``once``.
 
-* ``confirm(effect, key=None, job_id=None, **attributes)`` — a context manager and a decorator
-  that wraps the *verification* of a side effect (the SMTP server's 250, the payment API's
-  "captured") in a ``side_effect.confirm`` span, a child of the current span. If the block
-  raises, the span gets ``Status(ERROR)``, an ``exception`` event and ``side_effect.status=error``,
-  and the exception propagates unchanged. ``job.id`` / ``job.system`` come from the current job
-  (an adapter sets it) unless given.
+* ``confirm(effect, key=None, job_id=None, *, verify=None, **attributes)`` — a context manager
+  and a decorator that wraps the *verification* of a side effect (the SMTP server's 250, the
+  payment API's "captured") in a ``side_effect.confirm`` span, a child of the current span. If
+  the block raises, the span gets ``Status(ERROR)``, an ``exception`` event and
+  ``side_effect.status=error``, and the exception propagates unchanged. ``verify`` is a
+  read-back run after the block (or the decorated call) succeeded: a falsy answer makes it a
+  failed confirmation (``side_effect.reason=verification_failed``), without raising. ``job.id``
+  / ``job.system`` come from the current job (an adapter sets it) unless given.
 * ``expects(*effects)`` — a decorator for a job function: records ``job.expected_effects`` on
   the job run span, which the built-in rule ``declared-effects-confirmed`` checks.
 * ``mark_done(**attributes)`` — the ``job.done`` event, for code that marks jobs done itself.
@@ -66,8 +68,24 @@ def _current_key() -> str | None:
     return _key_outside_job.get()
 
 
+def _name_of(call: Callable[..., Any]) -> str:
+    while isinstance(call, functools.partial):
+        call = call.func
+    return str(getattr(call, "__qualname__", None) or getattr(call, "__name__", None) or call)
+
+
 class confirm:
-    """Emit a ``side_effect.confirm`` span around the verification of a side effect."""
+    """Emit a ``side_effect.confirm`` span around the verification of a side effect.
+
+    ``verify``, when given, is a read-back that runs once the block (or the decorated call)
+    succeeded, inside the span: the row exists, the provider reports the message accepted. A
+    truthy answer confirms; a falsy one records a failed confirmation (``Status(ERROR)``,
+    ``side_effect.status=error``, ``side_effect.reason=verification_failed``) without
+    raising; an exception it raises is recorded (``side_effect.reason=verification_error``)
+    and propagates. As a context manager it is called with no argument; as a decorator with
+    the decorated function's return value, then its arguments: ``verify(result, *args,
+    **kwargs)``. In ``async with`` and on a coroutine function it may be ``async`` too.
+    """
 
     def __init__(
         self,
@@ -75,17 +93,20 @@ class confirm:
         key: Key = None,
         job_id: str | None = None,
         *,
+        verify: Callable[..., Any] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         **attributes: Any,
     ) -> None:
         self.effect = effect
         self.key = key
         self.job_id = job_id
+        self.verify = verify
         self.attributes = attributes
         self.tracer_provider = tracer_provider
         self.span: trace.Span = trace.INVALID_SPAN
         self._token: object | None = None
         self._failed: str | None = None
+        self._reason: str | None = None
 
     # -- the handle, inside the block
 
@@ -118,6 +139,7 @@ class confirm:
 
     def _start(self, key: Any) -> None:
         self._failed = None
+        self._reason = None
         with guarded("confirm: starting the side_effect.confirm span"):
             tracer = get_tracer(self.tracer_provider)
             self.span = tracer.start_span(
@@ -143,7 +165,42 @@ class confirm:
                     span.set_attribute(semconv.SIDE_EFFECT_STATUS, "error")
                 else:
                     span.set_attribute(semconv.SIDE_EFFECT_STATUS, "ok")
+                if self._reason is not None and (exc is not None or self._failed is not None):
+                    span.set_attribute(semconv.SIDE_EFFECT_REASON, self._reason)
             span.end()
+
+    # -- the read-back
+
+    def _judge(self, verify: Callable[..., Any], answer: Any) -> None:
+        if not answer:
+            self._failed = f"verification failed: {_name_of(verify)} returned {answer!r}"
+            self._reason = semconv.SideEffectReasonValues.VERIFICATION_FAILED.value
+
+    def _verify(self, verify: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``verify`` (sync); its exception is recorded by the caller's ``_finish``."""
+        try:
+            answer = verify(*args, **kwargs)
+        except BaseException:
+            self._reason = semconv.SideEffectReasonValues.VERIFICATION_ERROR.value
+            raise
+        if inspect.isawaitable(answer):  # an async read-back in a sync block: not run
+            close = getattr(answer, "close", None)
+            if callable(close):
+                close()
+            self._failed = f"verification not run: {_name_of(verify)} is async; use async with"
+            self._reason = semconv.SideEffectReasonValues.VERIFICATION_ERROR.value
+            return
+        self._judge(verify, answer)
+
+    async def _verify_async(self, verify: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            answer = verify(*args, **kwargs)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        except BaseException:
+            self._reason = semconv.SideEffectReasonValues.VERIFICATION_ERROR.value
+            raise
+        self._judge(verify, answer)
 
     def __enter__(self) -> confirm:
         self._start(None if callable(self.key) else self.key)
@@ -155,6 +212,12 @@ class confirm:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is None and self.verify is not None:
+            try:
+                self._verify(self.verify)
+            except BaseException as failure:
+                self._finish(failure)
+                raise
         self._finish(exc)  # returns None: the block's exception propagates unchanged
 
     async def __aenter__(self) -> confirm:
@@ -166,14 +229,20 @@ class confirm:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is None and self.verify is not None:
+            try:
+                await self._verify_async(self.verify)
+            except BaseException as failure:
+                self._finish(failure)
+                raise
         self._finish(exc)
 
     # -- decorator
 
     def _fresh(self) -> confirm:
         return confirm(
-            self.effect, self.key, self.job_id, tracer_provider=self.tracer_provider,
-            **self.attributes,
+            self.effect, self.key, self.job_id, verify=self.verify,
+            tracer_provider=self.tracer_provider, **self.attributes,
         )  # fmt: skip
 
     def _key_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -193,6 +262,8 @@ class confirm:
                 probe._start(self._key_for(args, kwargs))
                 try:
                     result = await func(*args, **kwargs)
+                    if probe.verify is not None:
+                        await probe._verify_async(probe.verify, result, *args, **kwargs)
                 except BaseException as exc:
                     probe._finish(exc)
                     raise
@@ -207,6 +278,8 @@ class confirm:
             probe._start(self._key_for(args, kwargs))
             try:
                 result = func(*args, **kwargs)
+                if probe.verify is not None:
+                    probe._verify(probe.verify, result, *args, **kwargs)
             except BaseException as exc:
                 probe._finish(exc)
                 raise

@@ -41,6 +41,19 @@ SIDE_EFFECT_NAME = "side_effect.name"
 SIDE_EFFECT_KEY = "side_effect.key"
 #: ``ok`` or ``error``: whether the verification succeeded; one of ``SideEffectStatusValues``.
 SIDE_EFFECT_STATUS = "side_effect.status"
+#: Why a confirmation failed or an effect was skipped; one of ``SideEffectReasonValues``.
+SIDE_EFFECT_REASON = "side_effect.reason"
+
+# ----------------------------------------------------------------------------- skip span
+
+#: Name of the INTERNAL span ``probes.guard.effect_once`` emits instead of performing an effect
+#: that an earlier attempt (or another job) already performed: ``side_effect.name``,
+#: ``side_effect.key``, ``job.id``, ``job.system``, ``side_effect.reason=already_done``. Not a
+#: second confirmation: the ``probes`` profile counts it as proof for the run that skipped but
+#: never as a repeat of the effect (it is keyless in the ``effects`` table).
+SIDE_EFFECT_SKIP_SPAN = "side_effect.skip"
+#: On a skip span: the ``job.id`` of the attempt that performed the effect, when it is known.
+SIDE_EFFECT_DONE_BY = "side_effect.done_by"
 
 
 class JobOutcomeValues(Enum):
@@ -52,3 +65,12 @@ class JobOutcomeValues(Enum):
 class SideEffectStatusValues(Enum):
     OK = "ok"
     ERROR = "error"
+
+
+class SideEffectReasonValues(Enum):
+    #: skip span: the effect was done before, by this job's earlier attempt or another job.
+    ALREADY_DONE = "already_done"
+    #: confirmation: the ``verify`` read-back returned a falsy value (the effect is not there).
+    VERIFICATION_FAILED = "verification_failed"
+    #: confirmation: the ``verify`` read-back raised (whether the effect is there is unknown).
+    VERIFICATION_ERROR = "verification_error"

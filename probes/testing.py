@@ -31,8 +31,10 @@ __all__ = [
     "SpanRecorder",
     "assert_confirmed",
     "assert_not_confirmed",
+    "assert_skipped",
     "confirmations",
     "global_sdk_provider",
+    "skips",
     "span_recorder",
 ]
 
@@ -97,9 +99,30 @@ def confirmations(
     job_id: str | None = None,
 ) -> list[ReadableSpan]:
     """The ``side_effect.confirm`` spans matching ``effect`` / ``key`` / ``job_id``."""
+    return _named(semconv.SIDE_EFFECT_CONFIRM_SPAN, source, effect, key, job_id)
+
+
+def skips(
+    source: SpanRecorder | Iterable[ReadableSpan],
+    effect: str | None = None,
+    *,
+    key: str | None = None,
+    job_id: str | None = None,
+) -> list[ReadableSpan]:
+    """The ``side_effect.skip`` spans (``probes.guard``: the effect was done before)."""
+    return _named(semconv.SIDE_EFFECT_SKIP_SPAN, source, effect, key, job_id)
+
+
+def _named(
+    name: str,
+    source: SpanRecorder | Iterable[ReadableSpan],
+    effect: str | None,
+    key: str | None,
+    job_id: str | None,
+) -> list[ReadableSpan]:
     found = []
     for span in _spans(source):
-        if span.name != semconv.SIDE_EFFECT_CONFIRM_SPAN:
+        if span.name != name:
             continue
         attributes = span.attributes or {}
         if effect is not None and attributes.get(semconv.SIDE_EFFECT_NAME) != effect:
@@ -166,3 +189,21 @@ def assert_not_confirmed(
     good = [s for s in confirmations(spans, effect, key=key, job_id=job_id) if _ok(s)]
     if good:
         raise AssertionError(f"{effect!r} was confirmed {len(good)} time(s); {_describe(spans)}")
+
+
+def assert_skipped(
+    source: SpanRecorder | Iterable[ReadableSpan],
+    effect: str,
+    *,
+    key: str | None = None,
+    job_id: str | None = None,
+    times: int | None = None,
+) -> list[ReadableSpan]:
+    """Assert ``effect`` was skipped as already done (exactly ``times`` times, when given)."""
+    found = skips(source, effect, key=key, job_id=job_id)
+    what = f"{effect!r}" + (f" key={key!r}" if key is not None else "")
+    what += f" job_id={job_id!r}" if job_id is not None else ""
+    if not found or (times is not None and len(found) != times):
+        expected = "at least once" if times is None else f"{times} time(s)"
+        raise AssertionError(f"{what} was skipped {len(found)} time(s), expected {expected}")
+    return found

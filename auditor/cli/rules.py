@@ -9,7 +9,8 @@
 - ``test PATH…``: rule unit tests (``auditor.rules.testing``) of the files given, and of the
   rule test files in the folders given (named as ``auditor.rules.loader`` says): exit 0 all
   pass, 1 a test failed, 2 a rule or test file is broken;
-- ``schema``: the JSON Schema of rule files (with the system profile schema inside).
+- ``schema``: the JSON Schema of rule files (with the system profile schema inside);
+- ``suggest``: propose rules from traffic (``cli.suggest``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import duckdb
 import typer
 
 from auditor.cli.help import typer_app
+from auditor.cli.suggest import suggest_command
 from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.derive import derive
 from auditor.engine.lint import traffic_warnings, unknown_system_warnings
@@ -35,9 +37,10 @@ from auditor.rules.model import Rule
 from auditor.rules.schema import rule_file_schema
 from auditor.rules.testing import TEST_FILE_SCHEMA, compare, spans_to_request
 from auditor.store.duck import DuckStore
+from auditor.store.sandbox import sandbox
 from auditor.yamlloc import load_located, validate
 
-rules_app = typer_app(help="List, lint, explain and test rules.", add_completion=False)
+rules_app = typer_app(help="List, lint, explain, test and suggest rules.", add_completion=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,6 +76,7 @@ def _bind_all(catalog: Catalog, only_user: bool = True) -> list[str]:
     problems: list[str] = []
     with DuckStore(":memory:") as store:
         derive(store.con, catalog.profiles)
+        sandbox(store.con)  # the walls rules run behind in scan and serve
         for rule in catalog.rules.rules:
             if only_user and catalog.is_builtin(rule):
                 continue
@@ -286,3 +290,6 @@ def test_command(
                 print(f"        found, not expected: {got}")
     print(f"{total - failed} passed, {failed} failed", file=sys.stderr)
     return int(ExitCode.FINDINGS) if failed else 0
+
+
+rules_app.command("suggest")(suggest_command)

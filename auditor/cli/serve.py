@@ -8,13 +8,20 @@ placeholder and default text come from there, and ``load_settings`` applies the 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from auditor.config import DEFAULT_FILE, LOG_LEVELS, flag_help, load_settings, source_of
+from auditor import logs
+from auditor.config import (
+    DEFAULT_FILE,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    flag_help,
+    load_settings,
+    source_of,
+)
 from auditor.errors import UsageError
 from auditor.server import serve
 
@@ -42,6 +49,8 @@ MAX_PENDING_SPANS = _flag("max_pending_spans")
 DECODE_WORKERS = _flag("decode_workers")
 EVALUATION_INTERVAL = _flag("evaluation_interval_s")
 LOG_LEVEL = _flag("log_level")
+LOG_FORMAT = _flag("log_format")
+RETENTION = _flag("retention_s")
 CONFIG = typer.Option(
     None,
     "--config",
@@ -64,10 +73,14 @@ def serve_command(
     decode_workers: int | None = DECODE_WORKERS,
     evaluation_interval: str | None = EVALUATION_INTERVAL,
     log_level: str | None = LOG_LEVEL,
+    log_format: str | None = LOG_FORMAT,
+    retention: str | None = RETENTION,
 ) -> None:
     """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
     if log_level is not None and log_level.lower() not in LOG_LEVELS:
         raise UsageError(f"--log-level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    if log_format is not None and log_format.lower() not in LOG_FORMATS:
+        raise UsageError(f"--log-format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     settings = load_settings(
         config,
         store=db,
@@ -81,8 +94,8 @@ def serve_command(
         decode_workers=decode_workers,
         evaluation_interval_s=evaluation_interval,
         log_level=None if log_level is None else log_level.lower(),
+        log_format=None if log_format is None else log_format.lower(),
+        retention_s=retention,
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))

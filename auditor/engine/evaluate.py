@@ -34,6 +34,7 @@ from auditor.rules.compiler import (
     statement_for,
 )
 from auditor.rules.model import Rule
+from auditor.store.sandbox import sandbox
 from auditor.tables import CHECK_ROW
 
 DEFAULT_WITHIN_S = 300.0  # grace for a confirmation after done_at when a rule sets none
@@ -138,6 +139,7 @@ def evaluate(
     The statements run in order on one thread of their own while this one compiles the
     next rules (DuckDB releases the interpreter while it works)."""
     seconds: dict[str, float] = {}
+    sandbox(con)  # rule SQL reads the store and nothing else, and cannot change that
     selected = list(rules if rules is not None else catalog.enabled_rules())
     _run_rules(con, catalog, selected, list_checked, seconds)
     started = time.perf_counter()

@@ -106,6 +106,13 @@ def _evaluated(
     """The store holding the request's inputs, open, with the catalog evaluated on it."""
     ingest = None
     with DuckStore(request.db if request.db is not None else ":memory:") as store:
+        if request.db is not None:
+            # The findings are durable once committed (the write-ahead log). Closing would
+            # also checkpoint, and the first checkpoint of a store filled in many batches
+            # compacts its spans (seconds, and memory in proportion to the store): that is
+            # left to the next writer that checkpoints anyway (audit serve, audit ingest).
+            # Set before the evaluation locks the configuration.
+            store.con.execute("PRAGMA disable_checkpoint_on_shutdown")
         if request.files:
             ingest = load(store, list(request.files))
         spans = store.span_count()
@@ -134,11 +141,6 @@ def run_scan(
     (the CLI's shows a progress bar)."""
     with _evaluated(request, catalog, load) as (store, evaluation, ingest, spans):
         if request.db is not None:
-            # The findings are durable once committed (the write-ahead log). Closing would
-            # also checkpoint, and the first checkpoint of a store filled in many batches
-            # compacts its spans (seconds, and memory in proportion to the store): that is
-            # left to the next writer that checkpoints anyway (audit serve, audit ingest).
-            store.con.execute("PRAGMA disable_checkpoint_on_shutdown")
             save_findings(
                 store.con,
                 evaluation.findings,

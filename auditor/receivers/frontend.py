@@ -11,7 +11,6 @@ committed — and exits.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import socket
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from auditor import logs
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
 from auditor.receivers.hub import RemoteCommitter
@@ -33,15 +33,14 @@ class WorkerOptions:
     body_limit: int
     record: Path | None
     log_level: int
+    log_format: str = "text"
 
 
 def run(options: WorkerOptions, http_socket: socket.socket, conn: Connection) -> None:
     """The worker's entry point (``multiprocessing`` target)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(
-        level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(options.log_level, options.log_format)
     asyncio.run(_serve(options, http_socket, conn))
 
 

@@ -10,6 +10,7 @@ and is never overwritten here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -26,16 +27,26 @@ _COLUMNS = (
 _READ = {"done_ns": "done_at_ns", "evidence": "to_json(evidence)", "labels": "to_json(labels)"}
 
 
+@dataclass(frozen=True)
+class Saved:
+    new: int  # findings not in the store before
+    seen: int  # findings of this evaluation
+    resolved: int  # earlier findings no longer produced, now resolved
+    opened: tuple[str, ...] = ()  # fingerprints open now that were not open before
+    closed: tuple[str, ...] = ()  # fingerprints that were open and are resolved now
+
+
 def save_findings(
     con: duckdb.DuckDBPyConnection,
     findings: Iterable[Finding],
     origin: str,
     now: datetime,
     rule_ids: Iterable[str],
-) -> dict[str, int]:
+) -> Saved:
     """Upsert ``findings`` of one evaluation; resolve earlier ones of ``origin`` from the
     rules that ran (``rule_ids``) that were not seen again. Findings of rules that did not
-    run this time are left as they are."""
+    run this time are left as they are. Says which findings opened (are open now and were
+    not before) and which open ones resolved: the changes a person is told about."""
     rule_ids = sorted(set(rule_ids))
     incoming = FindingTable.of(findings).table
     cols = ", ".join(_COLUMNS)
@@ -45,6 +56,23 @@ def save_findings(
     try:
         con.register("incoming_findings", incoming)
         before = con.execute("SELECT count(*) FROM findings").fetchall()[0][0]
+        opened = con.execute(
+            """
+            SELECT i.fingerprint FROM incoming_findings AS i
+            LEFT JOIN findings AS f ON f.fingerprint = i.fingerprint
+            WHERE i.state = 'open' AND (f.fingerprint IS NULL OR f.state <> 'open')
+            ORDER BY i.fingerprint
+            """
+        ).fetchall()
+        closed = con.execute(
+            """
+            SELECT fingerprint FROM findings
+            WHERE origin = ? AND state = 'open' AND rule_id IN (SELECT unnest(?::VARCHAR[]))
+              AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings)
+            ORDER BY fingerprint
+            """,
+            [origin, rule_ids],
+        ).fetchall()
         con.execute(
             f"""
             INSERT INTO findings ({cols}, origin, first_seen, last_seen)
@@ -70,4 +98,10 @@ def save_findings(
         raise
     finally:
         con.unregister("incoming_findings")
-    return {"new": int(after - before), "seen": incoming.num_rows, "resolved": int(resolved)}
+    return Saved(
+        new=int(after - before),
+        seen=incoming.num_rows,
+        resolved=int(resolved),
+        opened=tuple(str(r[0]) for r in opened),
+        closed=tuple(str(r[0]) for r in closed),
+    )

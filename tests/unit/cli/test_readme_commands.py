@@ -28,6 +28,7 @@ EXPECTED = {
     "audit rules lint rules/": 0,
     "audit rules explain notify-email-confirmed --rules rules/": 0,
     "audit rules test rules/examples/email_test.yaml": 0,
+    "audit rules suggest traces.jsonl --min-runs 5 --min-ratio 0.7 -o suggested.yaml": 0,
 }
 
 
@@ -66,3 +67,5 @@ def test_the_readme_commands_run_as_printed(tmp_path: Path) -> None:
     sarif = json.loads((tmp_path / "auditor.sarif").read_text(encoding="utf-8"))
     assert sarif["runs"][0]["results"]  # the capture's lies, found in the store
     assert "4 passed, 0 failed" in outputs["audit rules test rules/examples/email_test.yaml"]
+    suggested = (tmp_path / "suggested.yaml").read_text(encoding="utf-8")
+    assert "- id: celery.shop.send_order_confirmation.email.sent" in suggested

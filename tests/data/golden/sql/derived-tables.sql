@@ -496,7 +496,9 @@ FROM (
           THEN 6
           WHEN NOT (
             (
-              "s1"."SpanName" = 'side_effect.confirm' OR "s1"."SpanKind" IN ('Producer')
+              "s1"."SpanName" = 'side_effect.confirm'
+              OR "s1"."SpanName" = 'side_effect.skip'
+              OR "s1"."SpanKind" IN ('Producer')
             )
           )
           AND CONTAINS("s1"."SpanAttributes", 'job.system":')
@@ -805,45 +807,73 @@ FROM (
   FROM "otel_traces" AS "s22"
   WHERE
     "s22"."SpanName" = 'side_effect.confirm'
-) AS "s22";
+) AS "s22"
+UNION ALL
+SELECT
+  COALESCE(LIST_EXTRACT("s23"."attribute_values", 1), '') AS "effect_name",
+  '' AS "effect_key",
+  COALESCE(LIST_EXTRACT("s23"."attribute_values", 2), '') AS "job_id",
+  COALESCE(LIST_EXTRACT("s23"."attribute_values", 3), '') AS "system",
+  NOT (
+    "s23"."StatusCode" = 'Error'
+  ) AS "ok",
+  EPOCH_NS("s23"."Timestamp") AS "start_ns",
+  EPOCH_NS("s23"."Timestamp") + "s23"."Duration" AS "end_ns",
+  "s23"."TraceId" AS "trace_id",
+  "s23"."SpanId" AS "span_id",
+  "s23"."ParentSpanId" AS "parent_span_id",
+  "s23"."ServiceName" AS "service",
+  "s23"."SpanName" AS "span_name",
+  "s23"."StatusMessage" AS "status_message",
+  "s23"."SpanAttributes" AS "attributes",
+  "s23"."Links.TraceId" AS "link_trace_ids",
+  "s23"."BatchId" AS "batch_id"
+FROM (
+  SELECT
+    "s23".*,
+    JSON_EXTRACT_STRING("s23"."SpanAttributes", ['$."side_effect.name"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+  FROM "otel_traces" AS "s23"
+  WHERE
+    "s23"."SpanName" = 'side_effect.skip'
+) AS "s23";
 
 -- derived table signals
 SELECT
-  "e24"."system" AS "system",
-  COALESCE("e24"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
+  "e25"."system" AS "system",
+  COALESCE("e25"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
   'stalled' AS "signal",
-  EPOCH_NS("e24"."ev_time") AS "at_ns",
-  "e24"."trace_id" AS "trace_id",
-  "e24"."span_id" AS "span_id",
-  "e24"."span_name" AS "note"
+  EPOCH_NS("e25"."ev_time") AS "at_ns",
+  "e25"."trace_id" AS "trace_id",
+  "e25"."span_id" AS "span_id",
+  "e25"."span_name" AS "note"
 FROM (
   SELECT
     'bullmq' AS "system",
-    UNNEST("s23"."Events.Name") AS "ev_name",
-    UNNEST("s23"."Events.Attributes") AS "ev_attrs",
-    UNNEST("s23"."Events.Timestamp") AS "ev_time",
-    "s23"."TraceId" AS "trace_id",
-    "s23"."SpanId" AS "span_id",
-    "s23"."SpanName" AS "span_name"
-  FROM "otel_traces" AS "s23"
+    UNNEST("s24"."Events.Name") AS "ev_name",
+    UNNEST("s24"."Events.Attributes") AS "ev_attrs",
+    UNNEST("s24"."Events.Timestamp") AS "ev_time",
+    "s24"."TraceId" AS "trace_id",
+    "s24"."SpanId" AS "span_id",
+    "s24"."SpanName" AS "span_name"
+  FROM "otel_traces" AS "s24"
   WHERE
-    "s23"."SpanName" GLOB 'moveStalledJobsToWait *'
-) AS "e24"
+    "s24"."SpanName" GLOB 'moveStalledJobsToWait *'
+) AS "e25"
 WHERE
-  "e24"."ev_name" = 'job stalled';
+  "e25"."ev_name" = 'job stalled';
 
 -- derived table error_spans
 SELECT
-  "s25"."TraceId" AS "trace_id",
-  "s25"."SpanId" AS "span_id",
-  "s25"."ParentSpanId" AS "parent_span_id",
-  "s25"."SpanName" AS "span_name",
-  EPOCH_NS("s25"."Timestamp") AS "start_ns",
-  EPOCH_NS("s25"."Timestamp") + "s25"."Duration" AS "end_ns",
-  COALESCE("s25"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  "s25"."StatusMessage" AS "status_message",
-  "s25"."ServiceName" AS "service"
-FROM "otel_traces" AS "s25"
+  "s26"."TraceId" AS "trace_id",
+  "s26"."SpanId" AS "span_id",
+  "s26"."ParentSpanId" AS "parent_span_id",
+  "s26"."SpanName" AS "span_name",
+  EPOCH_NS("s26"."Timestamp") AS "start_ns",
+  EPOCH_NS("s26"."Timestamp") + "s26"."Duration" AS "end_ns",
+  COALESCE("s26"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  "s26"."StatusMessage" AS "status_message",
+  "s26"."ServiceName" AS "service"
+FROM "otel_traces" AS "s26"
 WHERE
-  "s25"."StatusCode" = 'Error';
+  "s26"."StatusCode" = 'Error';
 

@@ -1,0 +1,44 @@
+"""Retention: spans older than the retention period are dropped from the store, in the
+background, except those a finding that is still open or pending cites.
+
+A finding's proof must outlive the retention: the spans of every trace an unresolved
+finding names — its own trace and the trace of every span in its evidence (the late
+confirmation, the failed span, the nearest misses) — are kept whatever their age, so
+``audit show``, the API and the TUI can still draw them. Resolved findings keep their rows
+(the message and evidence JSON), not their spans. Old ``auditor_batches`` rows go too (they
+only say what was committed when). Deleting old rows never conflicts with the writer's
+inserts of new ones.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+_DELETE_SPANS = """
+DELETE FROM otel_traces
+WHERE "Timestamp" < make_timestamp_ns($cutoff)
+  AND "TraceId" NOT IN (SELECT t FROM (
+      SELECT trace_id AS t FROM findings WHERE state <> 'resolved' AND trace_id <> ''
+      UNION
+      SELECT unnest(json_extract_string(evidence, '$[*].trace_id')) FROM findings
+      WHERE state <> 'resolved'
+  ) WHERE t IS NOT NULL)  -- a NULL inside NOT IN would keep every span
+"""
+_DELETE_BATCHES = """
+DELETE FROM auditor_batches WHERE committed_at < make_timestamp_ns($cutoff)
+"""
+
+
+def drop_old_spans(con: duckdb.DuckDBPyConnection, now_ns: int, retention_s: float) -> int:
+    """Delete the spans that started more than ``retention_s`` before ``now_ns`` and that no
+    unresolved finding cites; returns how many were deleted."""
+    cutoff = now_ns - round(retention_s * 1e9)
+    con.begin()
+    try:
+        deleted = con.execute(_DELETE_SPANS, {"cutoff": cutoff}).fetchall()[0][0]
+        con.execute(_DELETE_BATCHES, {"cutoff": cutoff})
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    return int(deleted)
