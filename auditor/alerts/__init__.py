@@ -3,16 +3,18 @@
 ``Alerting`` is the one entry point for the sidecar (docs/alerts.md says what users see)::
 
     alerting = Alerting(store.cursor, settings.alerts, clock, rules=rule_infos(catalog))
-    alerting.start()                          # the dispatcher's threads
+    alerting.start()                          # the dispatcher's threads and the ticker
     alerting.enqueue(con, opened, resolved)   # after each evaluation saved its findings
-    alerting.tick(con)                        # after that: missed transitions, repeats
+    # (or EvaluationLoop(on_change=alerting.on_change), which does that)
     alerting.stats()                          # for /healthz and metrics
     alerting.stop()
 
 ``store`` is a function returning a new DuckDB connection to the store (``DuckStore.cursor``:
 every dispatcher thread gets its own), or a store path (opened, and migrated, here).
 ``opened`` and ``resolved`` are fingerprints whose findings became ``open`` / ``resolved``;
-reporting one twice, or one that did not change, sends nothing twice (``outbox``). With no
+reporting one twice, or one that did not change, sends nothing twice (``outbox``). The ticker
+(``start()``) runs ``tick`` every ``tick_s``: transitions nobody reported (``reconcile``),
+the repeats that are due, and pruning; callers may also ``tick`` themselves. With no
 sinks configured every method does nothing. The parts: ``config`` (the ``alerts:`` list),
 ``model`` and ``routing`` (pure), ``formats`` (one payload builder per sink, pure),
 ``outbox`` (the store's tables), ``senders`` (HTTP, SMTP), ``dispatcher`` (threads, retries).
@@ -20,7 +22,9 @@ sinks configured every method does nothing. The parts: ``config`` (the ``alerts:
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +39,9 @@ from auditor.store.duck import DuckStore
 
 __all__ = ["Alerting", "AlertsConfig", "parse_alerts"]
 
+log = logging.getLogger(__name__)
+
+TICK_S = 10.0  # repeats are due to the tick; Alertmanager's (1m) keep well inside endsAt
 StoreLike = str | os.PathLike[str] | Callable[[], duckdb.DuckDBPyConnection]
 
 
@@ -46,14 +53,19 @@ class Alerting:
         clock: Clock = SYSTEM_CLOCK,
         *,
         rules: Mapping[str, RuleInfo] | None = None,
+        tick_s: float = TICK_S,
         **dispatcher_options: Any,
     ) -> None:
         """``rules`` (rule id → ``RuleInfo``, e.g. ``engine.scan.rule_infos(catalog)``) gives
-        alerts their rule's title and runbook; without it they have neither.
+        alerts their rule's title and runbook; without it they have neither. ``tick_s``: how
+        often ``start()``'s ticker runs ``tick`` (0: never; the caller ticks).
         ``dispatcher_options`` go to ``Dispatcher`` (backoff, poll interval; tests)."""
         self.config = parse_alerts(alerts)
         self.clock = clock
         self.rules = rules
+        self.tick_s = tick_s
+        self._ticker: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._store: DuckStore | None = None
         if callable(store):
             self._connect: Callable[[], duckdb.DuckDBPyConnection] = store
@@ -78,6 +90,13 @@ class Alerting:
             self.dispatcher.wake()
         return added
 
+    def on_change(
+        self, con: duckdb.DuckDBPyConnection, opened: Sequence[str], resolved: Sequence[str]
+    ) -> None:
+        """The evaluation loop's hook (``EvaluationLoop(on_change=alerting.on_change)``):
+        ``enqueue`` without a result."""
+        self.enqueue(con, opened, resolved)
+
     def tick(self, con: duckdb.DuckDBPyConnection) -> int:
         """Queue what no transition reported (``outbox.reconcile``) and the repeats that are
         due, and forget old messages; the outbox rows added."""
@@ -92,10 +111,37 @@ class Alerting:
         return added
 
     def start(self) -> None:
-        if self.config:
-            self.dispatcher.start()
+        """The dispatcher's threads, and a ticker that runs ``tick`` every ``tick_s`` on a
+        connection of its own (repeats are due whether or not spans arrive)."""
+        if not self.config or self._ticker is not None:
+            return
+        self.dispatcher.start()
+        self._stopping.clear()
+        if self.tick_s > 0:
+            self._ticker = threading.Thread(target=self._tick_loop, name="auditor-alerts-tick",
+                                            daemon=True)  # fmt: skip
+            self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        try:
+            con = self._connect()
+        except Exception:
+            log.exception("alerts: cannot open the store; no repeats")
+            return
+        try:
+            while not self._stopping.wait(self.tick_s):
+                try:
+                    self.tick(con)
+                except duckdb.Error as exc:  # keep ticking; say what failed
+                    log.warning("alerts: tick failed: %s", exc)
+        finally:
+            con.close()
 
     def stop(self, timeout: float | None = None) -> None:
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout)
+            self._ticker = None
         self.dispatcher.stop(timeout)
         if self._store is not None:
             self._store.close()

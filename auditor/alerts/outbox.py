@@ -13,7 +13,9 @@ each change of state told once, whoever reports it and however often:
 - ``repeat_due``: still-open alerts whose ``repeat_interval`` has passed are told again.
 - ``reconcile``: what the transitions missed (a crash between saving findings and enqueuing,
   a sink added to ``audit.yaml``): open findings of the sidecar (``origin = serve``) with no
-  open alert, and open alerts whose finding is no longer open.
+  open alert, and open alerts whose finding is no longer open. It may run (``Alerting``'s
+  ticker) while the evaluation loop enqueues: a decision both take at once is refused to one
+  of them by DuckDB and taken again (``_transaction``).
 - ``prune``: sent messages are kept a day, failed ones and closed alert states a week.
 
 The dispatcher reads and marks rows with ``next_row`` / ``mark_sent`` / ``mark_retry`` /
@@ -25,8 +27,11 @@ delivery is at least once.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
+import random
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -271,15 +276,32 @@ def _decide(
             plan.tell(sink, Event.RESOLVED, closing)
 
 
+_CONFLICT_TRIES = 20
+
+
 def _transaction(con: duckdb.DuckDBPyConnection, work: Any) -> int:
-    con.begin()
-    try:
-        count = int(work())
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    return count
+    """``work()`` in one transaction. The evaluation loop's ``enqueue`` and the ticker's
+    ``reconcile`` may decide about one finding at once: DuckDB then refuses one of the two
+    (a write-write conflict, or a duplicate key of ``alert_state`` that both inserted), which
+    is rolled back whole, run again, and finds the other's decision made. Nothing is queued
+    twice."""
+    for attempt in range(_CONFLICT_TRIES):
+        con.begin()
+        try:
+            count = int(work())
+            con.commit()
+            return count
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
+            if attempt == _CONFLICT_TRIES - 1:
+                raise
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # apart, not in step
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
+            raise
+    raise AssertionError("unreachable")
 
 
 def enqueue(

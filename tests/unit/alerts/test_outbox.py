@@ -243,3 +243,46 @@ def test_reconcile_takes_what_enqueue_takes_for_every_route(route: dict) -> None
                 outbox.reconcile(store.con, config, ev.now)
             told.append(sorted(fp for _, fp in active(store.con)))
     assert told[0] == told[1]
+
+
+def test_enqueue_and_reconcile_racing_queue_each_change_once() -> None:
+    """The loop's enqueue and the ticker's reconcile run on two connections at once; when they
+    decide about one finding together, DuckDB refuses one and it is run again."""
+    import threading
+    from collections import defaultdict
+
+    config = parse_alerts([{"sink": "webhook", "url": "x", "group_by": ["fingerprint"]}])
+    with DuckStore() as store:
+        ev = Evaluations(store.cursor())
+        stop, errors = threading.Event(), []
+
+        def ticker() -> None:
+            con = store.cursor()
+            while not stop.wait(0.001):  # far more often than the real ticker's 10s
+                try:
+                    outbox.reconcile(con, config, ev.now)
+                except Exception as exc:
+                    errors.append(exc)
+                    return
+
+        thread = threading.Thread(target=ticker)
+        thread.start()
+        expected: dict[str, list[str]] = defaultdict(list)
+        try:
+            for n in range(30):
+                opened, resolved = ev.save([finding(i) for i in range(n % 3, 5)])
+                for fp in opened:
+                    expected[fp].append("open")
+                for fp in resolved:
+                    expected[fp].append("resolved")
+                outbox.enqueue(ev.con, opened, resolved, config, ev.now)
+        finally:
+            stop.set()
+            thread.join()
+        told: dict[str, list[str]] = defaultdict(list)
+        for fp, event in store.con.execute(
+            "SELECT fingerprints[1], event FROM alert_outbox ORDER BY id"
+        ).fetchall():
+            told[fp].append(event)
+    assert errors == []
+    assert told == expected
