@@ -38,10 +38,12 @@ from typing import Any
 import grpc
 from aiohttp import web
 
+from auditor.alerts import Alerting
 from auditor.clock import SYSTEM_CLOCK, Clock
 from auditor.config import Settings
 from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
+from auditor.engine.scan import rule_infos
 from auditor.errors import UsageError
 from auditor.receivers import frontend
 from auditor.receivers import grpc as grpc_receiver
@@ -83,6 +85,13 @@ class Server:
         catalog = load_catalog(settings.rules)
         self.store = DuckStore(settings.store, clock=clock)
         self.writer = GroupCommitWriter(self.store, max_pending_spans=settings.max_pending_spans)
+        # Alerts: findings that open or resolve go to the outbox in the store; a dispatcher
+        # thread per sink delivers them (retried while a sink is down, resumed on restart).
+        self.alerting = (
+            Alerting(self.store.cursor, settings.alerts, clock, rules=rule_infos(catalog))
+            if settings.alerts
+            else None
+        )
         self.evaluation = (
             EvaluationLoop(
                 self.store,
@@ -91,6 +100,7 @@ class Server:
                 settings.grace_s,
                 clock=clock,
                 retention_s=settings.retention_s,
+                on_change=None if self.alerting is None else self.alerting.on_change,
             )
             if settings.evaluation_interval_s > 0
             else None
@@ -132,12 +142,15 @@ class Server:
             "pending_spans": self.writer.pending_spans,
             "workers": self.workers,
             "evaluation": None if self.evaluation is None else vars(self.evaluation.stats),
+            "alerts": None if self.alerting is None else self.alerting.stats(),
         }
 
     # ------------------------------------------------------------------ start / stop
 
     async def start(self) -> None:
         self.writer.start()
+        if self.alerting is not None:
+            self.alerting.start()
         if self.evaluation is not None:
             self.evaluation.start()
         if self.workers > 0:
@@ -231,6 +244,8 @@ class Server:
                 self.evaluation.run_once()
             except Exception:
                 log.exception("final evaluation pass failed")
+        if self.alerting is not None:
+            self.alerting.stop()  # what was not delivered stays in the outbox for next time
         self.store.checkpoint()
         self.store.close()
 
