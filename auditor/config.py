@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from auditor.alerts.config import ALERTS_SCHEMA, parse_alerts
 from auditor.engine.evaluate import DEFAULT_WITHIN_S
 from auditor.errors import ConfigError
 from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT
@@ -38,7 +39,6 @@ from auditor.yamlloc import Located, Problem, load_located, validate
 DEFAULT_FILE = Path("audit.yaml")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_SEVERITIES = ["info", "low", "medium", "high", "critical"]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # How a value written as text (an environment variable) or as YAML becomes the field's type.
@@ -231,7 +231,7 @@ class Settings:
         metadata=_about(
             Source(
                 "Alert sinks: a list of {sink: webhook|slack|alertmanager|pagerduty|email, "
-                "url, min_severity}.",
+                "...}; see docs/alerts.md.",
                 key="alerts",
                 kind="alerts",
                 default_text="none",
@@ -360,19 +360,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "x-expected": "a duration like 7d",
             "description": source_of("retention_s").help,
         },
-        "alerts": {
-            "type": "array",
-            "description": source_of("alerts").help,
-            "items": {
-                "type": "object",
-                "required": ["sink"],
-                "properties": {
-                    "sink": {"enum": ["webhook", "slack", "alertmanager", "pagerduty", "email"]},
-                    "url": {"type": "string"},
-                    "min_severity": {"enum": _SEVERITIES},
-                },
-            },
-        },
+        "alerts": {**ALERTS_SCHEMA, "description": source_of("alerts").help},
     },
 }
 
@@ -446,6 +434,7 @@ def _convert(kind: Kind, value: Any, what: str) -> Any:
         except DurationError as exc:
             raise ConfigError(str(exc)) from None
     if kind == "alerts":
+        parse_alerts(value)  # what the schema cannot check (two sinks of one name)
         return tuple(value)
     return value
 

@@ -45,6 +45,7 @@ from typing import Any
 import grpc
 from aiohttp import web
 
+from auditor.alerts import Alerting
 from auditor.api import frontend as api_frontend
 from auditor.api import queries
 from auditor.api.metrics import Latencies
@@ -54,6 +55,7 @@ from auditor.clock import SYSTEM_CLOCK, Clock, naive_utc
 from auditor.config import Settings
 from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
+from auditor.engine.scan import rule_infos
 from auditor.errors import UsageError
 from auditor.receivers import frontend
 from auditor.receivers import grpc as grpc_receiver
@@ -97,6 +99,13 @@ class Server:
         self.catalog = catalog
         self.store = DuckStore(settings.store, clock=clock)
         self.writer = GroupCommitWriter(self.store, max_pending_spans=settings.max_pending_spans)
+        # Alerts: findings that open or resolve go to the outbox in the store; a dispatcher
+        # thread per sink delivers them (retried while a sink is down, resumed on restart).
+        self.alerting = (
+            Alerting(self.store.cursor, settings.alerts, clock, rules=rule_infos(catalog))
+            if settings.alerts
+            else None
+        )
         self.evaluation = (
             EvaluationLoop(
                 self.store,
@@ -105,6 +114,7 @@ class Server:
                 settings.grace_s,
                 clock=clock,
                 retention_s=settings.retention_s,
+                on_change=None if self.alerting is None else self.alerting.on_change,
             )
             if settings.evaluation_interval_s > 0
             else None
@@ -123,7 +133,6 @@ class Server:
         self.latencies = Latencies()  # every process's request timings, added up here
         self.api = ApiService(self)
         self.api_executor = ThreadPoolExecutor(API_THREADS, thread_name_prefix="auditor-api")
-        self.alerting: Any = None  # auditor.alerts.Alerting, once alerting is wired in here
         self._ready = False
         self._stopping = False
 
@@ -153,6 +162,7 @@ class Server:
             "pending_spans": self.writer.pending_spans,
             "workers": self.workers,
             "evaluation": None if self.evaluation is None else vars(self.evaluation.stats),
+            "alerts": None if self.alerting is None else self.alerting.stats(),
         }
 
     def readiness(self) -> tuple[bool, str]:
@@ -189,9 +199,8 @@ class Server:
         return stats
 
     def alert_stats(self) -> AlertStats:
-        """Outbox depth and failed deliveries per sink, from ``self.alerting.stats()``
-        (``auditor.alerts.Alerting``: ``{"pending": n, "sinks": {name: {"failed": n, …}}}``)
-        once alerting is wired into the server; zeros until then."""
+        """Outbox depth and failed deliveries per sink (``Alerting.stats()``); zeros when no
+        sink is configured."""
         if self.alerting is None:
             return AlertStats()
         stats = self.alerting.stats()
@@ -205,6 +214,8 @@ class Server:
 
     async def start(self) -> None:
         self.writer.start()
+        if self.alerting is not None:
+            self.alerting.start()
         if self.evaluation is not None:
             self.evaluation.start()
         if self.workers > 0:
@@ -320,6 +331,8 @@ class Server:
                 self.evaluation.run_once()
             except Exception:
                 log.exception("final evaluation pass failed")
+        if self.alerting is not None:
+            self.alerting.stop()  # what was not delivered stays in the outbox for next time
         self.store.checkpoint()
         self.store.close()
 

@@ -104,6 +104,42 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     ),
     (
         3,
+        "alert outbox and alert state",
+        """
+        -- One row per message to one sink: written in the transaction that decides to alert,
+        -- sent by the dispatcher, and marked sent only after the sink accepted it.
+        CREATE SEQUENCE alert_outbox_seq START 1;
+        CREATE TABLE alert_outbox (
+            id BIGINT PRIMARY KEY,
+            sink VARCHAR NOT NULL,            -- the sink's name in audit.yaml
+            sink_type VARCHAR NOT NULL,       -- webhook | slack | alertmanager | pagerduty | email
+            event VARCHAR NOT NULL,           -- open | repeat | resolved
+            group_key VARCHAR NOT NULL,
+            fingerprints VARCHAR[] NOT NULL,
+            payload JSON NOT NULL,            -- what is sent, without the sink's secrets
+            state VARCHAR NOT NULL,           -- pending | sent | failed
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP NOT NULL,
+            last_error VARCHAR,
+            last_answer VARCHAR,              -- the sink's answer: HTTP status, SMTP reply
+            created_at TIMESTAMP NOT NULL,
+            sent_at TIMESTAMP
+        );
+        -- Per sink and finding: whether an alert is open there, so that each change of state
+        -- is told once and still-open alerts are told again every repeat_interval.
+        CREATE TABLE alert_state (
+            sink VARCHAR NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL,
+            opened_at TIMESTAMP NOT NULL,
+            last_notified_at TIMESTAMP NOT NULL,
+            resolved_at TIMESTAMP,
+            PRIMARY KEY (sink, fingerprint)
+        );
+        """,
+    ),
+    (
+        4,
         "rule mutes",
         """
         CREATE TABLE rule_mutes (

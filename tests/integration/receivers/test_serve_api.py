@@ -429,3 +429,30 @@ def test_the_api_and_the_token_in_one_process_and_readiness(tmp_path: Path) -> N
         assert httpx.get(f"{api(again)}/api/v1/findings").status_code == 200  # no token set
     finally:
         stop_cleanly(again)
+
+
+def test_the_alert_outbox_shows_in_stats_and_metrics(tmp_path: Path) -> None:
+    from tests.integration.alerts.fakes import HttpSink, always
+
+    with HttpSink(always(400, "no")) as sink:
+        config = tmp_path / "audit.yaml"
+        config.write_text(
+            f"alerts:\n  - {{sink: webhook, name: hook, url: 'http://127.0.0.1:{sink.port}/'}}\n"
+        )
+        server = start_server(tmp_path, "--config", str(config), "--rules", str(RULES),
+                              "--decode-workers", "0", "--evaluation-interval", "0.2s")  # fmt: skip
+        try:
+            export_capture(server, None)
+            deadline = time.monotonic() + 30
+            while True:
+                alerts = get(server, "/api/v1/stats").json()["alerts"]
+                if alerts["failures"].get("hook", 0) >= 1:
+                    break
+                assert time.monotonic() < deadline, alerts
+                time.sleep(0.2)
+            families = _metrics(server)
+            failed = [s for s in families["auditor_alert_failures"] if s.labels["sink"] == "hook"]
+            assert failed and failed[0].value >= 1
+            assert sink.requests  # the sink was asked, and refused
+        finally:
+            stop_cleanly(server)

@@ -99,3 +99,48 @@ def test_a_lie_is_told_when_its_grace_closes_and_again_when_it_resolves(tmp_path
         assert len(_logged(server, "opened")) == 1  # told once
     finally:
         stop_cleanly(server)
+
+
+def test_a_lie_reaches_the_webhook_once_opened_and_once_resolved(tmp_path: Path) -> None:
+    from tests.integration.alerts.fakes import webhook
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE)
+    db = tmp_path / "store.duckdb"
+    with webhook() as sink:
+        config = tmp_path / "audit.yaml"
+        config.write_text(
+            "evaluation: {interval: 1s}\n"
+            f"alerts:\n  - {{sink: webhook, url: '{sink.url('/hook')}', min_severity: high}}\n"
+        )
+        server = launch_server(
+            tmp_path, db, "--db", str(db), "--host", "127.0.0.1", "--http-port", "0",
+            "--grpc-port", "0", "--rules", str(rules), "--config", str(config),
+            "--decode-workers", "0", name="alerting",
+        )  # fmt: skip
+        try:
+            endpoint = f"http://127.0.0.1:{server.http_port}"
+            run, confirm = _spans(time.time_ns())
+            sent = time.monotonic()
+            httpx.post(
+                f"{endpoint}/v1/traces", content=json.dumps(spans_to_request(run)),
+                headers={"Content-Type": "application/json"}, timeout=10,
+            )  # fmt: skip
+            [opened] = sink.wait_for(1, timeout=30)
+            latency = time.monotonic() - sent - 4  # past the rule's 4 s grace
+            assert latency <= 2 * 1 + 2, latency  # two ticks, plus delivery slack
+            document = opened.json()
+            assert document["event"] == "open"
+            [finding] = document["findings"]
+            assert (finding["rule_id"], finding["job_id"]) == ("receipt-mailed", JOB)
+
+            httpx.post(
+                f"{endpoint}/v1/traces", content=json.dumps(spans_to_request(confirm)),
+                headers={"Content-Type": "application/json"}, timeout=10,
+            )  # fmt: skip
+            received = sink.wait_for(2, timeout=30)
+            assert [r.json()["event"] for r in received] == ["open", "resolved"]
+            time.sleep(2)  # a few more ticks: nothing is told twice
+            assert len(sink.accepted()) == 2
+        finally:
+            stop_cleanly(server)
