@@ -78,7 +78,8 @@ def serve_command(
     log_format: str | None = LOG_FORMAT,
     retention: str | None = RETENTION,
 ) -> None:
-    """Receive OTLP spans on gRPC and HTTP and store them; answer only after commit."""
+    """Receive OTLP spans (acknowledged after commit), evaluate the rules continuously, send
+    alerts, and answer the HTTP API."""
     if log_level is not None and log_level.lower() not in LOG_LEVELS:
         raise UsageError(f"--log-level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     if log_format is not None and log_format.lower() not in LOG_FORMATS:
