@@ -16,7 +16,6 @@ from pathlib import Path
 import typer
 
 from auditor.alerts.config import parse_alerts
-from auditor.alerts.sample import send_samples
 from auditor.cli.help import typer_app
 from auditor.config import DEFAULT_FILE, load_settings
 from auditor.errors import ConfigError, UsageError
@@ -56,6 +55,8 @@ def test_command(
                 f"--sink {name}: no such sink; the sinks are {', '.join(names)}"
                 + did_you_mean(name, names)
             )
+    from auditor.alerts.sample import send_samples  # HTTP and SMTP load only to send
+
     results = send_samples(alerts, only=tuple(sinks))
     for result in results:
         answers = []

@@ -21,7 +21,6 @@ from pathlib import Path
 import typer
 
 from auditor import __version__
-from auditor.api.client import ApiClient
 from auditor.api.wire import finding_from_json
 from auditor.cli.scan import COLOR, FORMAT, OUTPUT, TOKEN, WIDE, check_writable, emit
 from auditor.errors import ExitCode, UsageError
@@ -121,6 +120,8 @@ def findings_command(
         filters.append(("severity", str(least)))
     if since is not None:
         filters.append(("since", since))
+    from auditor.api.client import ApiClient  # httpx loads only to ask
+
     with ApiClient(server, token) as client:
         findings = [finding_from_json(f) for f in client.findings(filters)]
         rules = client.rules()

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import typer
 
-from auditor.api.client import remote_scan
 from auditor.cli.ingest import ingest_with_progress, print_summary
 from auditor.clock import SYSTEM_CLOCK, naive_utc
 from auditor.engine.catalog import load_catalog
@@ -271,6 +270,8 @@ def scan_command(
     if baseline is not None:
         accepted = read_baseline(read_text("--baseline", baseline), str(baseline))
     if server is not None:
+        from auditor.api.client import remote_scan  # httpx loads only for --server
+
         result = remote_scan(
             server,
             token,

@@ -23,7 +23,6 @@ from auditor.config import (
     source_of,
 )
 from auditor.errors import UsageError
-from auditor.server import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -102,4 +101,6 @@ def serve_command(
         retention_s=retention,
     )
     logs.configure(settings.log_level, settings.log_format)
+    from auditor.server import serve  # the server's dependencies load only to serve
+
     asyncio.run(serve(settings))
