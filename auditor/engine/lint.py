@@ -11,17 +11,29 @@ from __future__ import annotations
 
 import difflib
 from fnmatch import fnmatchcase
+from pathlib import Path
 
-from auditor.engine.catalog import Catalog
+from auditor.engine.catalog import Catalog, load_catalog
 from auditor.engine.scan import ScanRequest, idle_rule_warning, run_scan
+from auditor.paths import packs_dir, systems_dir
 
 
 def known_systems(catalog: Catalog) -> set[str]:
-    """System names the catalog itself names: profile ids and the systems built-in rules
+    """System names auditor itself names: profile ids and the systems the built-in packs
     select (Dramatiq and arq arrive through the probes convention, under their own names)."""
-    names = {p.id for p in catalog.profiles}
-    names |= {r.jobs.system for r in catalog.rules.rules if catalog.is_builtin(r) and r.jobs.system}
+    builtin = load_catalog((), packs=True)
+    names = {p.id for p in (*catalog.profiles, *builtin.profiles)}
+    names |= {r.jobs.system for r in builtin.rules.rules if r.jobs.system}
     return names
+
+
+def _shipped(path: str) -> bool:
+    """Is ``path`` one of auditor's own rule files (named again, e.g. ``--rules rules/``)?"""
+    try:
+        resolved = Path(path).resolve()
+    except OSError:
+        return False
+    return any(resolved.is_relative_to(d.resolve()) for d in (packs_dir(), systems_dir()))
 
 
 def unknown_system_warnings(catalog: Catalog) -> list[str]:
@@ -29,7 +41,9 @@ def unknown_system_warnings(catalog: Catalog) -> list[str]:
     out = []
     for rule in catalog.rules.rules:
         system = rule.jobs.system
-        if catalog.is_builtin(rule) or not system or any(fnmatchcase(k, system) for k in known):
+        if catalog.is_builtin(rule) or _shipped(rule.location.file) or not system:
+            continue
+        if any(fnmatchcase(k, system) for k in known):
             continue
         text = (
             f"{rule.location_of('jobs.system')}: rule {rule.id!r}: no profile names system {system!r}; it can "

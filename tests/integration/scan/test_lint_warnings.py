@@ -47,3 +47,11 @@ def test_rules_that_judge_jobs_lint_without_warnings() -> None:
     result = audit("rules", "lint", DESIGN, "--spans", CELERY, "--strict")
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
+
+
+def test_the_repository_rules_folder_lints_strictly_clean() -> None:
+    # rules/ holds the built-in packs next to the examples: named again, they do not warn
+    repo = Path(__file__).resolve().parents[3]
+    result = audit("rules", "lint", "rules/", "--strict", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
