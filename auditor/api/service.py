@@ -54,7 +54,7 @@ from auditor.api.wire import (
 from auditor.clock import Clock, naive_utc
 from auditor.engine.catalog import Catalog
 from auditor.engine.evaluate import evaluate
-from auditor.engine.scan import idle_rule_warning, rule_infos
+from auditor.engine.scan import idle_rules, rule_infos
 from auditor.findings.model import Kind, Severity, State, Triage
 from auditor.findings.report import Report
 from auditor.reports import json as json_report
@@ -442,12 +442,7 @@ class ApiService:
             job_runs=evaluation.job_runs,
             judged=evaluation.judged,
         )
-        warnings = [
-            {"rule_id": rule.id, "text": idle_rule_warning(rule, evaluation.job_runs,
-                                                           evaluation.job_names)}
-            for rule in catalog.enabled_rules()
-            if not catalog.is_builtin(rule) and evaluation.judged.get(rule.id, 0) == 0
-        ]  # fmt: skip
+        warnings = [{"rule_id": w.rule_id, "text": w.text} for w in idle_rules(catalog, evaluation)]
         if ARROW_TYPE in request.accept:
             return ApiResponse(200, report_to_arrow(report, warnings), ARROW_TYPE)
         document = json_report.document(report)

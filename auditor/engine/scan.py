@@ -163,12 +163,16 @@ def run_scan(
         job_runs=evaluation.job_runs,
         judged=evaluation.judged,
     )
-    warnings = tuple(
+    return ScanResult(report, evaluation.findings, ingest, idle_rules(catalog, evaluation))
+
+
+def idle_rules(catalog: Catalog, evaluation: Evaluation) -> tuple[RuleWarning, ...]:
+    """The user's rules that judged no job in ``evaluation``, each with why."""
+    return tuple(
         RuleWarning(rule.id, idle_rule_warning(rule, evaluation.job_runs, evaluation.job_names))
         for rule in catalog.enabled_rules()
         if not catalog.is_builtin(rule) and evaluation.judged.get(rule.id, 0) == 0
     )
-    return ScanResult(report, evaluation.findings, ingest, warnings)
 
 
 _TRACE_SQL = """
