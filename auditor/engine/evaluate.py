@@ -95,14 +95,17 @@ def _timed(what: Callable[..., object], *args: object) -> float:
     return time.perf_counter() - started
 
 
+def within_s(rule: Rule, default_within_s: float = DEFAULT_WITHIN_S) -> float:
+    """The grace after ``done_at`` a rule gives its confirmation: its ``within``, else the
+    default (``evaluation.grace``)."""
+    if rule.expect is not None and rule.expect.within_s is not None:
+        return rule.expect.within_s
+    return default_within_s
+
+
 def _rule_info(selected: list[Rule], catalog: Catalog, default_within_s: float) -> pa.Table:
     """Per rule index: what the findings statement needs to know of the rule."""
-    within = [
-        rule.expect.within_s
-        if rule.expect is not None and rule.expect.within_s is not None
-        else default_within_s
-        for rule in selected
-    ]
+    within = [within_s(rule, default_within_s) for rule in selected]
     return pa.table(
         {
             "rule_idx": pa.array(range(len(selected)), pa.int32()),

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from auditor.clock import SYSTEM_CLOCK, Clock, from_ns, naive_utc
 from auditor.engine.catalog import Catalog
-from auditor.engine.evaluate import DEFAULT_WITHIN_S, Evaluation, evaluate
+from auditor.engine.evaluate import DEFAULT_WITHIN_S, Evaluation, evaluate, within_s
 from auditor.findings.model import Kind
 from auditor.store.duck import DuckStore
 from auditor.store.findings import save_findings
@@ -121,10 +121,7 @@ class EvaluationLoop:
                 if start is not None:
                     due.append(start + round((rule.complete_within_s or 0) * 1e9))
             elif f.done_at_ns is not None:
-                within = self.grace_s
-                if rule.expect is not None and rule.expect.within_s is not None:
-                    within = rule.expect.within_s
-                due.append(f.done_at_ns + round(within * 1e9))
+                due.append(f.done_at_ns + round(within_s(rule, self.grace_s) * 1e9))
         return min(due, default=0)
 
     def run_once(self) -> bool:

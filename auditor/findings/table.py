@@ -163,14 +163,5 @@ class FindingTable(Sequence[Finding]):
             return 0
         return int(pc.sum(self.failing_mask(severity, pending)).as_py() or 0)
 
-    def without(self, fingerprints: Iterable[str]) -> tuple[FindingTable, int]:
-        """The findings whose fingerprint is not in ``fingerprints``, and how many were left out."""
-        accepted = pa.array(sorted(set(fingerprints)), pa.string())
-        if not len(accepted) or not len(self):
-            return self, 0
-        keep = pc.invert(pc.is_in(self.table.column("fingerprint"), value_set=accepted))
-        kept = self.table.filter(keep)
-        return FindingTable(kept), len(self) - kept.num_rows
-
     def select(self, mask: pa.Array) -> FindingTable:
         return FindingTable(self.table.filter(mask))
