@@ -24,7 +24,13 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from auditor.otlp.batch import OtlpDecodeError
-from auditor.receivers.decoding import JSON, PROTOBUF, PayloadTooLarge, UnsupportedMedia, decode_body
+from auditor.receivers.decoding import (
+    JSON,
+    PROTOBUF,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    decode_body,
+)
 from tests.unit.fuzz.strategies import JSON_VALUES, fuzz_settings, mutated, mutated_bytes
 from tests.unit.otlp.builders import any_value, job_request, kv, otlp_json
 
@@ -108,12 +114,13 @@ def requests(draw: st.DrawFn) -> ExportTraceServiceRequest:
         scopes = [
             ScopeSpans(
                 scope=InstrumentationScope(
-                    name=draw(st.text(max_size=8)), version=draw(st.text(max_size=4)),
+                    name=draw(st.text(max_size=8)),
+                    version=draw(st.text(max_size=4)),
                     attributes=draw(_ATTRIBUTES),
                 ),
                 spans=draw(st.lists(spans(), max_size=3)),
                 schema_url=draw(st.text(max_size=4)),
-            )  # fmt: skip
+            )
             for _ in range(draw(st.integers(0, 2)))
         ]
         resource_spans.append(

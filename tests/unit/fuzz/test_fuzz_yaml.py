@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from auditor.config import load_settings
 from auditor.errors import ConfigError, RuleError
-
 from auditor.profiles.loader import build_profiles
 from auditor.profiles.schema import profile_schema
 from auditor.rules.loader import load_rule_texts
