@@ -198,9 +198,12 @@ def rows(quick: bool) -> list[Row]:
             "spans/s", ">= 0.8x capacity", r["capacity"], "capacity (closed loop)",
             judge(r["acked_under_overload"] >= 0.8 * r["capacity"]),
         ),
+        # 429 comes once --max-pending-spans (250,000 by default) wait for a commit: the
+        # bound on memory. Below it the excess waits; the RSS row above is the test.
         Row(
-            "overload: share of requests answered 429", 100 * r["refused_share"], "%",
-            "> 0 and no errors", met=judge(r["refused_share"] > 0 and r["errors"] == 0),
+            "overload: share of requests answered 429 (none may fail otherwise)",
+            100 * r["refused_share"], "%", "no other errors",
+            met=judge(r["errors"] == 0),
         ),
     ]  # fmt: skip
 

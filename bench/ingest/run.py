@@ -62,7 +62,7 @@ def start_server(workdir: Path, extra: list[str]) -> tuple[subprocess.Popen[byte
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a busy machine starts it slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             sys.exit(f"audit serve exited {process.returncode}:\n{log.read_text()}")
