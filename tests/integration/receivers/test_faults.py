@@ -300,7 +300,7 @@ def test_overload_far_above_capacity_is_refused_with_429_and_memory_stays_bounde
 # ------------------------------------------------------------------------------ killed evaluating
 
 
-@pytest.mark.timeout(480)  # four server starts
+@pytest.mark.timeout(600)  # three server starts and slow passes on a busy machine
 def test_sigkill_during_evaluation_leaves_findings_and_outbox_consistent_after_restart(
     tmp_path: Path,
 ) -> None:
@@ -315,7 +315,7 @@ def test_sigkill_during_evaluation_leaves_findings_and_outbox_consistent_after_r
     import duckdb
 
     from tests.integration.alerts import fakes
-    from tests.integration.receivers.capture import FINDINGS, RULES, post_capture, wait_for_findings
+    from tests.integration.receivers.capture import FINDINGS, RULES, api, post_capture
     from tests.integration.receivers.conftest import launch_server
 
     db = tmp_path / "store.duckdb"
@@ -328,15 +328,21 @@ def test_sigkill_during_evaluation_leaves_findings_and_outbox_consistent_after_r
             "--db", str(db), "--http-port", "0", "--grpc-port", "0", "--rules", str(RULES),
             "--config", str(config), "--decode-workers", "1", "--evaluation-interval", "0.05s",
         ]  # fmt: skip
-        for attempt in range(3):
+        for attempt in range(2):
             server = launch_server(tmp_path, db, *args, name=f"killed-{attempt}")
             post_capture(server, None)
             time.sleep(chance.uniform(0.0, 1.0))
             server.kill()
         server = launch_server(tmp_path, db, *args, name="last")
         try:
-            post_capture(server, None)
-            wait_for_findings(server, None)
+            # the capture was acknowledged before the first kill: nothing to send again
+            deadline = time.monotonic() + 240  # a pass takes seconds on a busy machine
+            while time.monotonic() < deadline:
+                stats = httpx.get(f"{api(server)}/api/v1/stats", timeout=10).json()
+                evaluation = stats["evaluation"] or {}
+                if evaluation.get("waiting_s") == 0 and evaluation.get("passes", 0) >= 1:
+                    break
+                time.sleep(0.2)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(told(hook)) < FINDINGS:
                 time.sleep(0.1)
