@@ -269,16 +269,19 @@ class StoreSource:
         return tuple(spans)
 
     def honest_trace(self, finding: Finding) -> tuple[str | None, str]:
-        if not finding.span_id or not finding.trace_id:
-            return None, "the finding names no job run span to compare (a lost job never ran)"
+        if not finding.trace_id:
+            return None, "the finding has no trace to compare (a lost job never ran)"
         with self._reading() as con:
+            # the job run's span; without one (a duplicate's subject is its key), the
+            # trace's root span (the enqueue, or the first run)
             found = con.execute(
-                'SELECT "SpanName", "ServiceName" FROM otel_traces '
-                'WHERE "TraceId" = ? AND "SpanId" = ? LIMIT 1',
-                [finding.trace_id, finding.span_id],
+                'SELECT "SpanName", "ServiceName" FROM otel_traces WHERE "TraceId" = $t '
+                'AND ("SpanId" = $s OR ($s = \'\' AND "ParentSpanId" = \'\')) '
+                'ORDER BY "SpanId" = $s DESC, "Timestamp" LIMIT 1',
+                {"t": finding.trace_id, "s": finding.span_id},
             ).fetchall()
             if not found:
-                return None, "the job run's span is not in the store any more"
+                return None, "the job's spans are not in the store any more"
             name, service = found[0]
             trace = queries.typical_honest_trace(con, name, service, finding.trace_id)
         if trace is None:
