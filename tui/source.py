@@ -276,7 +276,7 @@ class StoreSource:
             # trace's root span (the enqueue, or the first run)
             found = con.execute(
                 'SELECT "SpanName", "ServiceName" FROM otel_traces WHERE "TraceId" = $t '
-                'AND ("SpanId" = $s OR ($s = \'\' AND "ParentSpanId" = \'\')) '
+                "AND (\"SpanId\" = $s OR ($s = '' AND \"ParentSpanId\" = '')) "
                 'ORDER BY "SpanId" = $s DESC, "Timestamp" LIMIT 1',
                 {"t": finding.trace_id, "s": finding.span_id},
             ).fetchall()

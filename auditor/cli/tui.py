@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import typer
 
 from auditor.cli.scan import TOKEN, emit
+from auditor.clock import SYSTEM_CLOCK, Clock
 from auditor.engine.catalog import load_catalog
 from auditor.engine.scan import ScanRequest, ScanResult, run_scan
 from auditor.errors import ExitCode, InputError, UsageError
@@ -107,7 +107,7 @@ def tui_command(
     return 0
 
 
-def build_demo(db: Path, copies: int = 8, now_ns: int | None = None) -> ScanResult:
+def build_demo(db: Path, copies: int = 8, clock: Clock = SYSTEM_CLOCK) -> ScanResult:
     """Write the demo's spans into the store ``db`` and evaluate the demo rules there (the
     findings are kept in it)."""
     from auditor.demo import demo_lines, rules_path
@@ -116,9 +116,9 @@ def build_demo(db: Path, copies: int = 8, now_ns: int | None = None) -> ScanResu
     with tempfile.TemporaryDirectory(prefix="audit-demo-") as folder:
         spans = Path(folder) / "demo-traces.jsonl"
         with spans.open("w", encoding="utf-8") as out:
-            for line in demo_lines(now_ns or time.time_ns(), copies):
+            for line in demo_lines(clock.now_ns(), copies):
                 out.write(line + "\n")
-        result = run_scan(ScanRequest(files=(str(spans),), db=db), catalog)
+        result = run_scan(ScanRequest(files=(str(spans),), db=db), catalog, clock=clock)
     return result
 
 
