@@ -142,7 +142,7 @@ def _with_seen_ns(table: pa.Table) -> pa.Table:
         return table
     column = table.column("first_seen")
     if pa.types.is_string(column.type):
-        column = pc.strptime(pc.replace_substring(column, "Z", ""), "%Y-%m-%dT%H:%M:%S.%f", "us")
+        column = pc.cast(pc.replace_substring(column, "Z", ""), pa.timestamp("us"))
     ns = pc.cast(pc.cast(column, pa.timestamp("ns")), pa.int64())
     return table.append_column("first_seen_ns", ns)
 
