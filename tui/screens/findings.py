@@ -54,6 +54,10 @@ class FilterInput(Input):
     def action_leave(self) -> None:
         self.screen.query_one("#findings-table").focus()
 
+    def on_blur(self) -> None:
+        # focusable only while filtering: a table swap must not hand it the keys
+        self.can_focus = False
+
 
 class FindingsScreen(Screen[None]):
     BINDINGS = [
@@ -81,7 +85,7 @@ class FindingsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield FilterInput(
-            placeholder="filter: words, sev:high rule:… kind:… system:… state:… triage:… age>1h",
+            placeholder="/ filter: words, sev:high rule: kind: system: state: triage: age>1h (tab completes)",
             id="filter",
             suggester=self.suggester,
         )
@@ -96,7 +100,7 @@ class FindingsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#filter").display = False
+        self.query_one("#filter").can_focus = False
         self.query_one("#findings-table").focus()
         self.sub_title = self.app.source.label  # type: ignore[attr-defined]
 
@@ -153,7 +157,8 @@ class FindingsScreen(Screen[None]):
     async def _swap_table(self, built: v.View, display: pa.Table) -> None:
         self.view = built
         old = self.query_one("#findings-table", DataTable)
-        had_focus = old.has_focus or self.focused is None
+        bar = self.query_one("#filter", FilterInput)
+        had_focus = not bar.has_focus
         row = old.cursor_row if old.row_count else 0
         fresh = DataTable(
             backend=ArrowBackend(display),
@@ -167,12 +172,14 @@ class FindingsScreen(Screen[None]):
             fresh.move_cursor(row=min(row, display.num_rows - 1))
         if had_focus:
             fresh.focus()
+            self.call_after_refresh(fresh.focus)
 
     # ------------------------------------------------------------------ actions
 
     def action_filter(self) -> None:
+        # the bar is always shown (one line), so it takes the keys typed right after "/"
         bar = self.query_one("#filter", FilterInput)
-        bar.display = True
+        bar.can_focus = True
         bar.focus()
 
     @on(Input.Changed, "#filter")
@@ -183,8 +190,6 @@ class FindingsScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         self.query_one("#findings-table").focus()
-        if not event.value:
-            self.query_one("#filter").display = False
 
     def selected_fingerprint(self) -> str | None:
         if self.view is None or not self.view.rows.num_rows:
