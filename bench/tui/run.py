@@ -114,9 +114,12 @@ async def measure_app(n: int, moves: int) -> dict[str, float]:
         want = f"{n:,} findings"
         while True:
             screen = app.screen
-            if isinstance(screen, FindingsScreen) and screen.view is not None:
-                if str(screen.query_one("#caption", Static).render()).startswith(want):
-                    break
+            if (
+                isinstance(screen, FindingsScreen)
+                and screen.view is not None
+                and str(screen.query_one("#caption", Static).render()).startswith(want)
+            ):
+                break
             await asyncio.sleep(0.005)
         await pilot.pause()
         paint = time.perf_counter() - start
