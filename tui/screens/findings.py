@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -54,6 +54,9 @@ class FilterInput(Input):
     def action_leave(self) -> None:
         self.screen.query_one("#findings-table").focus()
 
+    def on_focus(self) -> None:
+        self.screen.typing_ahead = False  # type: ignore[attr-defined]
+
     def on_blur(self) -> None:
         # focusable only while filtering: a table swap must not hand it the keys
         self.can_focus = False
@@ -81,6 +84,7 @@ class FindingsScreen(Screen[None]):
         self.suggester = FacetSuggester()
         self.capped_at: int | None = None
         self._swap = asyncio.Lock()
+        self.typing_ahead = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -144,7 +148,9 @@ class FindingsScreen(Screen[None]):
         # fastdatatable takes a new backend by a new widget; swaps run one at a time
         async with self._swap:
             await self._swap_table(built, display)
-        lines = ["[b]findings by rule[/b]"] + [f"{c.count:>6,}  {c.rule_id}" for c in counts[:12]]
+        lines = ["[b]findings by rule[/b]"] + [
+            f"{c.count:>6,} {c.rule_id[:24]}" for c in counts[:12]
+        ]
         if len(counts) > 12:
             lines.append(f"   … {len(counts) - 12} more rules")
         self.query_one("#counts", Static).update("\n".join(lines))
@@ -181,6 +187,22 @@ class FindingsScreen(Screen[None]):
         bar = self.query_one("#filter", FilterInput)
         bar.can_focus = True
         bar.focus()
+        # focus moves after the keys already queued (a paste, a fast typist, tmux send-keys):
+        # until it has, they are typed into the bar here instead of running bindings
+        self.typing_ahead = True
+
+    def on_key(self, event: events.Key) -> None:
+        bar = self.query_one("#filter", FilterInput)
+        if self.typing_ahead and not bar.has_focus:
+            if event.is_printable and event.character:
+                bar.insert_text_at_cursor(event.character)
+            elif event.key == "enter":
+                self.typing_ahead = False
+                self.query_one("#findings-table").focus()
+            else:
+                return
+            event.stop()
+            event.prevent_default()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

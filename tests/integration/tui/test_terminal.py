@@ -93,8 +93,12 @@ def test_audit_demo_then_audit_tui_db_in_a_real_terminal(
     term.wait_for("critical")  # the table is up (the demo's own line also says "32 findings")
     screen = term.wait_for("32 findings")
     assert "sev" in screen and "rule" in screen and "Filter" in screen
+    # keys at a person's pace: the bar takes focus after the keys already queued with "/"
+    time.sleep(1)
     term.keys("/")
+    time.sleep(1)
     term.type("kind:lost_job")
+    time.sleep(0.5)
     term.keys("Enter")
     screen = term.wait_for("2 of 32 findings")
     assert "lost_job" in screen
@@ -116,6 +120,7 @@ def test_audit_demo_then_audit_tui_db_in_a_real_terminal(
         assert "findings by rule" in screen
     else:
         assert "findings by rule" not in screen  # the side panel gives way at 80 columns
+    time.sleep(1)
     term.keys("?")
     screen = term.wait_for("Findings keys")
     assert "Filter" in screen
