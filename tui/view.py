@@ -123,7 +123,9 @@ def with_age(table: pa.Table, now_ns: int) -> pa.Table:
     if at is None:
         at = pa.nulls(table.num_rows, pa.int64())
     at = pc.cast(at, pa.int64())
-    seconds = pc.max_element_wise(pc.divide(pc.subtract(pa.scalar(now_ns), at), 10**9), 0)
+    seconds = pc.max_element_wise(
+        pc.divide(pc.subtract(pa.scalar(now_ns), at), 10**9), 0, skip_nulls=False
+    )
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count = pc.cast(pc.divide(seconds, size), pa.string())
