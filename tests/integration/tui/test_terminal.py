@@ -105,7 +105,9 @@ def test_audit_demo_then_audit_tui_db_in_a_real_terminal(
     term.keys("Enter")
     screen = term.wait_for("Expected:")
     assert "never ran" in screen
-    term.keys("Escape")
+    time.sleep(1)
+    term.keys("Escape")  # a lone escape: the app waits a moment to tell it from a sequence
+    time.sleep(1)
     term.wait_for("2 of 32 findings")
     term.keys("q")
     deadline = time.monotonic() + 30
@@ -124,9 +126,13 @@ def test_audit_demo_then_audit_tui_db_in_a_real_terminal(
     term.keys("?")
     screen = term.wait_for("Findings keys")
     assert "Filter" in screen
+    time.sleep(1)
     term.keys("Escape")
+    time.sleep(1)
     term.keys("S")
     screen = term.wait_for("spans stored")
     assert "Not available" in screen
+    time.sleep(1)
     term.keys("Escape")
+    time.sleep(1)
     term.keys("q")
