@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -66,6 +67,13 @@ class InsertResult:
     @property
     def duplicates(self) -> int:
         return self.received - self.stored
+
+
+class SpanWriter(Protocol):
+    """What loading spans needs of a store: this DuckDB store, or ClickHouse's
+    (``store.clickhouse.ClickHouseStore``), with the same once-per-(TraceId, SpanId) promise."""
+
+    def insert(self, table: pa.Table) -> InsertResult: ...
 
 
 class DuckStore:
