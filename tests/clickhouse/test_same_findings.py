@@ -140,3 +140,24 @@ def test_the_table_is_the_exporters(tmp_path):
     assert columns["Links.TraceId"] == "Array(String)"
     assert columns["Duration"] == "UInt64"
     assert "Flags" not in columns and "BatchId" not in columns
+
+
+def test_rows_a_collector_wrote_twice_are_judged_once(tmp_path):
+    """The exporter retries whole batches into a MergeTree that keeps both copies; a scan
+    reads each (TraceId, SpanId) once, so a repeated confirmation is not a duplicate effect."""
+    from auditor.receivers.files import ingest_files
+
+    capture = DATA / "captures" / "celery" / "traces.jsonl"
+    backend = parse_backend(f"chdb://{tmp_path / 'chdb'}")
+    with ClickHouseStore(backend) as store:
+        ingest_files(store, [str(capture)])
+        once = store.span_count()
+        # what a retried exporter batch leaves: every row again, as the exporter inserts it
+        store._con.command("INSERT INTO otel_traces SELECT * FROM otel_traces")
+        assert store.span_count() == 2 * once
+    on_chdb = _scan([], EXTRA_RULES, None, backend)
+    on_duckdb = _scan([str(capture)], EXTRA_RULES, None)
+    assert on_chdb.report.spans == once
+    assert sorted(on_chdb.findings.table.column("json").to_pylist()) == sorted(
+        on_duckdb.findings.table.column("json").to_pylist()
+    )
