@@ -168,8 +168,8 @@ class _Chdb:
         self._session.query(sql)
 
     def arrow(self, sql: str) -> pa.Table:
-        settings = " ".join(f"SETTINGS {k} = {v}" for k, v in _JSON_SETTINGS.items())
-        return self._session.query(f"{sql} {settings}", "ArrowTable")
+        settings = ", ".join(f"{k} = {v}" for k, v in _JSON_SETTINGS.items())
+        return self._session.query(f"{sql} SETTINGS {settings}", "ArrowTable")
 
     def insert(self, table: str, data: pa.Table) -> None:
         # chDB reads the Arrow file itself: no row leaves Arrow on the way in.
