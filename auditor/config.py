@@ -488,6 +488,8 @@ def load_settings(
                 values[name] = _convert(source.kind, value, source.key)
     for name, source in sources():
         text = env.get(source.env) if source.env else None
+        if text and name == "store":  # a duckdb:/// URL, or a ClickHouse one refused
+            text = serve_store_path(text, source.env)
         if text:  # set and not empty: an empty variable is the same as an unset one
             values[name] = _convert(source.kind, text, source.env)
     for name, value in flags.items():

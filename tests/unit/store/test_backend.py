@@ -129,3 +129,23 @@ def test_scan_takes_db_or_backend_not_both(tmp_path):
     )
     assert done.returncode == 2
     assert "not both" in done.stderr
+
+
+def test_the_store_variable_takes_a_duckdb_url_and_refuses_a_clickhouse_one(tmp_path):
+    from auditor.config import load_settings
+
+    settings = load_settings(None, environ={"AUDIT_STORE": f"duckdb://{tmp_path}/a.duckdb"})
+    assert settings.store == tmp_path / "a.duckdb"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ={"AUDIT_STORE": "chdb:///x"})
+    assert "AUDIT_STORE chdb:///x" in str(caught.value)
+
+
+def test_the_store_key_of_audit_yaml_refuses_a_clickhouse_url(tmp_path):
+    from auditor.config import load_settings
+
+    config = tmp_path / "audit.yaml"
+    config.write_text("store: clickhouse://ch:8123/otel\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, environ={})
+    assert "serving over ClickHouse is not built yet" in str(caught.value)
