@@ -20,6 +20,7 @@ from auditor.config import (
     LOG_LEVELS,
     flag_help,
     load_settings,
+    serve_store_path,
     source_of,
 )
 from auditor.errors import UsageError
@@ -78,6 +79,13 @@ def serve_command(
     log_level: str | None = LOG_LEVEL,
     log_format: str | None = LOG_FORMAT,
     retention: str | None = RETENTION,
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        metavar="URL",
+        help="The store as a URL instead of --db: duckdb:///path/auditor.duckdb. "
+        "(ClickHouse URLs are accepted by audit scan and audit ingest; serve refuses them.)",
+    ),
 ) -> None:
     """Receive OTLP spans (acknowledged after commit), evaluate the rules continuously, send
     alerts, and answer the HTTP API."""
@@ -85,6 +93,10 @@ def serve_command(
         raise UsageError(f"--log-level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     if log_format is not None and log_format.lower() not in LOG_FORMATS:
         raise UsageError(f"--log-format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+    if backend is not None:
+        if db is not None:
+            raise UsageError("give --db PATH or --backend URL, not both")
+        db = Path(serve_store_path(backend, "--backend"))
     settings = load_settings(
         config,
         store=db,

@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -105,6 +106,13 @@ class InsertResult:
     @property
     def duplicates(self) -> int:
         return self.received - self.stored
+
+
+class SpanWriter(Protocol):
+    """What loading spans needs of a store: this DuckDB store, or ClickHouse's
+    (``store.clickhouse.ClickHouseStore``), with the same once-per-(TraceId, SpanId) promise."""
+
+    def insert(self, table: pa.Table) -> InsertResult: ...
 
 
 class DuckStore:
