@@ -21,7 +21,7 @@ confirmations in tests.
 
 from probes.effects import confirm, expects, mark_done, once
 from probes.jobs import JobContext, current_job
-from probes.runs import job_run
+from probes.runs import enqueue, job_run, mark_failed, mark_retry, set_key
 from probes.version import __version__
 
 __all__ = [
@@ -29,8 +29,12 @@ __all__ = [
     "__version__",
     "confirm",
     "current_job",
+    "enqueue",
     "expects",
     "job_run",
     "mark_done",
+    "mark_failed",
+    "mark_retry",
     "once",
+    "set_key",
 ]
