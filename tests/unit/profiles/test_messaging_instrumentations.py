@@ -15,7 +15,7 @@ from auditor.engine.evaluate import evaluate
 from auditor.rules.testing import _id
 from tests.unit.engine.scanning import derived, store_with_spans
 
-PIKA = "opentelemetry.instrumentation.pika"
+PIKA = "opentelemetry.instrumentation.pika.pika_instrumentor"
 AIO_PIKA = "opentelemetry.instrumentation.aio_pika"
 _NET = {"net.peer.name": "127.0.0.1", "net.peer.port": 5672}
 
