@@ -5,7 +5,12 @@ packs only.
 Each case runs ``tests/systems/probes_apps/{pika,aio_pika}_app.py`` — the contrib
 OpenTelemetry instrumentation of the client (opentelemetry-instrumentation-pika 0.66b1,
 -aio-pika 0.66b1) plus probes as docs/messaging.md's recipe says — against RabbitMQ on 5672,
-a real SMTP server and a real ``audit serve``. Ground truth is the real effect: the emails the
+a real SMTP server and a real ``audit serve``. Two more pika cases use the least a consumer
+can do (``expects``, ``confirm``, ``mark_done`` before the ack, no ``job_run``): with 0.66b1,
+and with the older 0.48b0 (its old semconv: the type property in ``messaging.destination``,
+one publish span instead of two), which ``scripts/test`` installs beside the suite in
+``<venv>/extra/pika-instrumentation-0.48b0`` (its own code, on the suite's 0.66b2
+opentelemetry-instrumentation; the test puts it first on the workers' path). Ground truth is the real effect: the emails the
 SMTP server accepted per order must be what each scenario does, before the findings are
 compared.
 
@@ -33,6 +38,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -80,24 +86,43 @@ def scan(db) -> dict:  # type: ignore[no-untyped-def]
     return json.loads(out.stdout)
 
 
-def run_scopes(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """Job run spans by scope: CONSUMER spans carrying job.id."""
+def consumer_spans(db) -> dict[tuple[str, str], int]:  # type: ignore[no-untyped-def]
+    """CONSUMER spans by (scope, scope version)."""
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
         rows = con.execute(
-            'SELECT "ScopeName", count(*) FROM otel_traces WHERE "SpanKind" = \'Consumer\' '
-            'AND json_extract_string("SpanAttributes", \'$."job.id"\') IS NOT NULL GROUP BY 1'
+            'SELECT "ScopeName", "ScopeVersion", count(*) FROM otel_traces '
+            "WHERE \"SpanKind\" = 'Consumer' GROUP BY 1, 2"
         ).fetchall()
     finally:
         con.close()
-    return dict(rows)
+    return {(scope, version): n for scope, version, n in rows}
 
 
-@pytest.mark.parametrize("app", ["pika", "aio_pika"])
-def test_findings_are_exactly_the_lies_of_a_plain_consumer(app, tmp_path):
+OLD_PIKA = Path(sys.prefix) / "extra" / "pika-instrumentation-0.48b0"
+CASES = [
+    pytest.param("pika", True, None, id="pika-0.66b1+job_run"),
+    pytest.param("aio_pika", True, None, id="aio-pika-0.66b1+job_run"),
+    pytest.param("pika", False, None, id="pika-0.66b1-without-job_run"),
+    pytest.param("pika", False, OLD_PIKA, id="pika-0.48b0-without-job_run"),
+]
+
+
+@pytest.mark.parametrize(("app", "job_run", "old_instrumentation"), CASES)
+def test_findings_are_exactly_the_lies_of_a_plain_consumer(
+    app, job_run, old_instrumentation, tmp_path, monkeypatch
+):
     importlib.import_module(INSTRUMENTATION[app])
+    version = "0.66b1"
+    if old_instrumentation is not None:
+        assert (old_instrumentation / "opentelemetry" / "instrumentation" / "pika").is_dir(), (
+            f"{old_instrumentation} is missing (scripts/test installs it)"
+        )
+        monkeypatch.setenv("PYTHONPATH", str(old_instrumentation))
+        version = "0.48b0"
+    monkeypatch.setenv("PROBES_PLAIN_JOB_RUN", "1" if job_run else "0")
     if not _up(5672):
         pytest.fail("RabbitMQ is not running on 5672 (scripts/services starts it)")
     if not _up(6379):
@@ -127,8 +152,8 @@ def test_findings_are_exactly_the_lies_of_a_plain_consumer(app, tmp_path):
     assert set(reported) == lies
     assert Counter(reported).most_common(1)[0][1] == 1
     assert len({f["fingerprint"] for f in report["findings"]}) == len(reported)
-    # the instrumentation's receive spans are the job runs (job_run annotated them), no
-    # second run span; one per delivery that ended (crashes export nothing)
+    # the instrumentation's receive spans are the job runs (job_run annotated them rather
+    # than starting a second run span); one per delivery that ended (crashes export nothing)
     ended = {"retry_duplicate": 2, "retry_then_ok": 2, "crash_first_delivery": 1, "crash": 0,
              "lost_unconsumed": 0}  # fmt: skip
-    assert run_scopes(db) == {SCOPE[app]: sum(ended.get(s, 1) for s in SCENARIOS)}
+    assert consumer_spans(db) == {(SCOPE[app], version): sum(ended.get(s, 1) for s in SCENARIOS)}

@@ -94,6 +94,28 @@ def _handler(auto_ack: bool):  # type: ignore[no-untyped-def]
     return on_message
 
 
+def _handler_without_job_run(auto_ack: bool):  # type: ignore[no-untyped-def]
+    """The least a consumer can do: ``expects`` and ``confirm`` in the job, ``mark_done``
+    before the ack, on the instrumentation's receive span (the messaging profile's run)."""
+
+    def on_message(channel, method, properties, body: bytes) -> None:  # type: ignore[no-untyped-def]
+        try:
+            send_confirmation(**json.loads(body))
+        except behaviour.TransientError:
+            if not auto_ack:
+                channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        except behaviour.PermanentError:
+            if not auto_ack:
+                channel.basic_nack(method.delivery_tag, requeue=False)
+            return
+        probes.mark_done()
+        if not auto_ack:
+            channel.basic_ack(method.delivery_tag)
+
+    return on_message
+
+
 def consume(kind: str) -> int:
     instrument(f"probes-pika-{kind}")
     stopping = []
@@ -101,7 +123,8 @@ def consume(kind: str) -> int:
     connection, channel = _channel()
     channel.basic_qos(prefetch_count=1)
     auto_ack = kind == "autoack"
-    channel.basic_consume(plain_consumer.queues()[kind], _handler(auto_ack), auto_ack=auto_ack)
+    handler = _handler if config.use_job_run() else _handler_without_job_run
+    channel.basic_consume(plain_consumer.queues()[kind], handler(auto_ack), auto_ack=auto_ack)
     try:
         while not stopping:
             connection.process_data_events(time_limit=0.2)
