@@ -212,3 +212,34 @@ def test_a_publish_that_failed_is_no_enqueue() -> None:
               "status": "error", "attributes": {"messaging.system": "rabbitmq",
               "messaging.operation.type": "send", "messaging.message.id": "m1"}}]  # fmt: skip
     assert _tables(spans)["enqueues"] == []
+
+
+def test_a_rule_correlating_by_the_business_key_of_job_run_needs_no_trace(tmp_path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: receipts-sent\n"
+        "    severity: high\n"
+        "    jobs: {system: rabbitmq, name: send_receipt}\n"
+        "    expect: {effect: email.sent, correlate: key,\n"
+        "             key: {job: job.key, effect: side_effect.key}}\n"
+        "    checks: [confirmed]\n"
+    )
+
+    def run(trace: str, message_id: str, order: str) -> dict:
+        return pika_receive(trace, "orders", message_id, events=DONE, extra={
+            "job.system": "rabbitmq", "job.id": message_id, "job.name": "send_receipt",
+            "job.key": order, "job.outcome": "done"})  # fmt: skip
+
+    spans = [
+        run("t1", "m1", "ORD-1"),
+        run("t2", "m2", "ORD-2"),
+        # confirmed by a reconciler, in a trace of its own, with the order as its key only
+        {"trace": "r", "span": "c", "name": "side_effect.confirm", "start": "8ms", "end": "9ms",
+         "attributes": {"side_effect.name": "email.sent", "side_effect.key": "ORD-1"}},
+    ]  # fmt: skip
+    with store_with_spans(spans) as store:
+        found = evaluate(store.con, load_catalog([rules], packs=False), evidence=False).findings
+    assert sorted((f.rule_id, f.kind, f.job_id) for f in found) == [
+        ("receipts-sent", "unconfirmed_done", "m2")
+    ]
