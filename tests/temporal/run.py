@@ -53,7 +53,7 @@ from tests.temporal.workflows import MODES, OrderWorkflow
 
 #: orders per mode
 PLAN: dict[str, int] = {
-    "ok": 4,
+    "ok": 6,
     "retry_then_ok": 2,
     "missing_confirmation": 2,
     "swallowed": 2,
