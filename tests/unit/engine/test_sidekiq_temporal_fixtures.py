@@ -1,4 +1,4 @@
-"""Sidekiq and Temporal, which cannot run on this machine, through fixtures that follow their
+"""Sidekiq (which cannot run here) and Temporal through fixtures that follow their
 instrumentation sources (``tests/data/fixtures/{sidekiq,temporal}/shop.yaml``; each file names
 the source files its spans follow).
 
@@ -12,7 +12,6 @@ exactly the findings the fixture expects.
 from __future__ import annotations
 
 import hashlib
-
 from functools import cache
 from pathlib import Path
 from typing import Any
