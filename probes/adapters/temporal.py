@@ -76,6 +76,8 @@ ACTIVITY_TYPE = "temporalActivityType"
 #: The header both of Temporal's tracing interceptors carry the trace context in.
 TRACE_HEADER = "_tracer-data"
 _EXTERN = "__probes_temporal_workflow_finished"
+#: What ``activity.raise_complete_async()`` raises (private in temporalio; none if it moves).
+_COMPLETE_ASYNC: Any = getattr(temporalio.activity, "_CompleteAsyncError", ())
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -232,7 +234,7 @@ class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
             run = self._root._start_activity(input)
         try:
             result = await super().execute_activity(input)
-        except temporalio.activity._CompleteAsyncError:
+        except _COMPLETE_ASYNC:
             raise  # completed later, elsewhere: neither done nor failed here
         except BaseException as exc:
             if run is not None:
