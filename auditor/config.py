@@ -31,7 +31,7 @@ from typing import Any, Literal
 from auditor.alerts.config import ALERTS_SCHEMA, parse_alerts
 from auditor.engine.evaluate import DEFAULT_WITHIN_S
 from auditor.errors import ConfigError
-from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT
+from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_S
 from auditor.rules.durations import DURATION_PATTERN, DurationError, format_duration, parse_duration
 from auditor.store.writer import DEFAULT_MAX_PENDING_SPANS
 from auditor.yamlloc import Located, Problem, load_located, validate
@@ -142,6 +142,19 @@ class Settings:
                 metavar="BYTES",
                 kind="int",
                 default_text=f"{DEFAULT_BODY_LIMIT} (64 MiB)",
+            )
+        ),
+    )
+    body_timeout_s: float = field(
+        default=DEFAULT_BODY_TIMEOUT_S,
+        metadata=_about(
+            Source(
+                "Longest time a client may take to send a request body (a slow client gets "
+                "408 and does not hold a slot longer), e.g. 30s.",
+                key="receivers.body_timeout",
+                flag="--body-timeout",
+                metavar="DURATION",
+                kind="duration",
             )
         ),
     )
@@ -334,6 +347,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "grpc_port": {"type": "integer", "minimum": 0, "maximum": 65535},
                 "max_body_size": {"type": "integer", "minimum": 1},
                 "max_pending_spans": {"type": "integer", "minimum": 1},
+                "body_timeout": {
+                    "type": ["string", "number"],
+                    "pattern": DURATION_PATTERN,
+                    "x-expected": "a duration like 30s",
+                },
                 "decode_workers": {"type": "integer", "minimum": 0},
             },
         },

@@ -45,6 +45,7 @@ RULES = _flag("rules")
 RECORD = _flag("record")
 MAX_BODY_SIZE = _flag("max_body_size")
 MAX_PENDING_SPANS = _flag("max_pending_spans")
+BODY_TIMEOUT = _flag("body_timeout_s")
 DECODE_WORKERS = _flag("decode_workers")
 TOKEN = _flag("token")
 EVALUATION_INTERVAL = _flag("evaluation_interval_s")
@@ -70,6 +71,7 @@ def serve_command(
     record: Path | None = RECORD,
     max_body_size: int | None = MAX_BODY_SIZE,
     max_pending_spans: int | None = MAX_PENDING_SPANS,
+    body_timeout: str | None = BODY_TIMEOUT,
     decode_workers: int | None = DECODE_WORKERS,
     token: str | None = TOKEN,
     evaluation_interval: str | None = EVALUATION_INTERVAL,
@@ -93,6 +95,7 @@ def serve_command(
         record=record,
         max_body_size=max_body_size,
         max_pending_spans=max_pending_spans,
+        body_timeout_s=body_timeout,
         decode_workers=decode_workers,
         token=token,
         evaluation_interval_s=evaluation_interval,
