@@ -9,7 +9,9 @@
   failed confirmation (``side_effect.reason=verification_failed``), without raising. ``job.id``
   / ``job.system`` come from the current job (an adapter sets it) unless given.
 * ``expects(*effects)`` — a decorator for a job function: records ``job.expected_effects`` on
-  the job run span, which the built-in rule ``declared-effects-confirmed`` checks.
+  the job run span, which the built-in rule ``declared-effects-confirmed`` checks. The
+  decorated function also carries the names (``__probes_expected_effects__``) for adapters
+  that record them elsewhere (a Temporal workflow's run method).
 * ``mark_done(**attributes)`` — the ``job.done`` event, for code that marks jobs done itself.
 * ``once(key)`` — makes the idempotency key of what follows visible: later confirmations in
   the job carry it as ``side_effect.key``, so a retry that repeats the effect is a duplicate.
@@ -134,6 +136,7 @@ class confirm:
             attributes[semconv.JOB_ID] = str(job_id)
         if job is not None:
             attributes[semconv.JOB_SYSTEM] = job.system
+            attributes.update(job.attributes)
         attributes.update(_clean(self.attributes))
         return attributes
 
@@ -316,6 +319,7 @@ def expects(*effects: str) -> Callable[[F], F]:
                 _declare(effects)
                 return await func(*args, **kwargs)
 
+            async_wrapper.__probes_expected_effects__ = effects  # type: ignore[attr-defined]
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
@@ -323,6 +327,7 @@ def expects(*effects: str) -> Callable[[F], F]:
             _declare(effects)
             return func(*args, **kwargs)
 
+        wrapper.__probes_expected_effects__ = effects  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

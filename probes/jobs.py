@@ -45,6 +45,9 @@ class JobContext:
     outcome_reason: str | None = None
     expected_effects: list[str] = field(default_factory=list)
     idempotency_key: str | None = None
+    #: Extra attributes every confirmation inside this job carries (the Temporal adapter puts
+    #: the workflow id there, so a workflow's effects can be found by key).
+    attributes: dict[str, str] = field(default_factory=dict)
     _run_span: trace.Span | None = None
 
     @property

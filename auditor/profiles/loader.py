@@ -79,6 +79,8 @@ def value(raw: Any) -> Value:
         return Value(literal=raw["value"])
     if "span" in raw:
         return Value(span=raw["span"])
+    if "after" in raw:
+        return Value(after=raw["after"], of=value(raw["of"]))
     if "first" in raw:
         return Value(first=tuple(value(v) for v in raw["first"]))
     return Value(join=tuple(value(v) for v in raw["join"]))

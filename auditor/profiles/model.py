@@ -10,8 +10,8 @@ Vocabulary:
 - A **condition** (``Cond``) is a test on one span: its name, kind, status, scope, service,
   attributes, events, or (recursively) a child or the parent span. All parts must hold.
 - A **value** (``Value``) says where a field comes from: a span attribute, a resource
-  attribute, a literal, the span name / service, the first non-empty of several, or several
-  joined with "/".
+  attribute, a literal, the span name / service / scope / id / parent id, the first non-empty
+  of several, several joined with "/", or the part of a value after a separator.
 - A **run shape** is one kind of span that is an execution attempt of a job; a profile may
   have several (RQ records a crashed attempt with a different span than a normal one).
 """
@@ -46,9 +46,11 @@ class Value:
     attribute: str | None = None
     resource: str | None = None
     literal: str | None = None
-    span: str | None = None  # "name" | "service" | "scope"
+    span: str | None = None  # "name" | "service" | "scope" | "id" | "parent"
     first: tuple[Value, ...] = ()  # the first non-empty
     join: tuple[Value, ...] = ()  # joined with "/", empty when any part is empty
+    after: str | None = None  # with ``of``: the text of ``of`` after the first ``after``
+    of: Value | None = None
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ _COND: dict[str, Any] = {
 _VALUE: dict[str, Any] = {
     "description": (
         "Where a field comes from: an attribute name, or {attribute}, {resource}, {value}, "
-        "{span: name|service|scope}, {first: [...]}, {join: [...]}."
+        "{span: name|service|scope|id|parent}, {first: [...]}, {join: [...]}, "
+        "{after: SEPARATOR, of: VALUE}."
     ),
     "oneOf": [
         {"type": "string", "minLength": 1},
@@ -69,7 +70,7 @@ _VALUE: dict[str, Any] = {
                 "attribute": {"type": "string", "minLength": 1},
                 "resource": {"type": "string", "minLength": 1},
                 "value": {"type": "string"},
-                "span": {"enum": ["name", "service", "scope"]},
+                "span": {"enum": ["name", "service", "scope", "id", "parent"]},
                 "first": {
                     "type": "array",
                     "items": {"$ref": "#/$defs/system/$defs/value"},
@@ -80,6 +81,15 @@ _VALUE: dict[str, Any] = {
                     "items": {"$ref": "#/$defs/system/$defs/value"},
                     "minItems": 1,
                 },
+            },
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["after", "of"],
+            "properties": {
+                "after": {"type": "string", "minLength": 1},
+                "of": {"$ref": "#/$defs/system/$defs/value"},
             },
         },
     ],

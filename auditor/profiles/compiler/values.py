@@ -2,8 +2,9 @@
 over one span.
 
 Owns the value forms a profile can write: an attribute or resource attribute (read through
-the dialect, '' when absent), a literal, a span field, the first non-empty of several, and
-parts joined with '/' (empty when any part is); and the attempt number (NULL when absent, so
+the dialect, '' when absent), a literal, a span field (name, service, scope, id, parent
+id), the first non-empty of several, parts joined with '/' (empty when any part is), and the
+part of a value after a separator; and the attempt number (NULL when absent, so
 that ``job_runs`` numbers the runs itself). Called by the classifier and the table builders.
 
 Must never test anything: a value that is not there reads as '' (or NULL for the attempt),
@@ -28,7 +29,9 @@ def value_sql(v: Value, a: str, ctx: Context) -> exp.Expression:
     if v.literal is not None:
         return lit(v.literal)
     if v.span is not None:
-        return col(a, {"name": "SpanName", "service": "ServiceName", "scope": "ScopeName"}[v.span])
+        return col(a, _SPAN_FIELDS[v.span])
+    if v.of is not None and v.after is not None:
+        return _after(value_sql(v.of, a, ctx), v.after)
     if v.first:
         options = [exp.Nullif(this=value_sql(x, a, ctx), expression=lit("")) for x in v.first]
         return exp.Coalesce(this=options[0], expressions=[*options[1:], lit("")])
@@ -36,6 +39,27 @@ def value_sql(v: Value, a: str, ctx: Context) -> exp.Expression:
     empty = or_(*(eq(p.copy(), lit("")) for p in parts))
     return exp.Case(
         ifs=[exp.If(this=empty, true=lit(""))], default=ctx.dialect.concat_ws("/", parts)
+    )
+
+
+_SPAN_FIELDS = {
+    "name": "SpanName",
+    "service": "ServiceName",
+    "scope": "ScopeName",
+    "id": "SpanId",
+    "parent": "ParentSpanId",
+}
+
+
+def _after(text: exp.Expression, separator: str) -> exp.Expression:
+    """The part of ``text`` after the first ``separator``; all of it when there is none
+    (``RunActivity:send_receipt`` -> ``send_receipt``)."""
+    at = exp.StrPosition(this=text, substr=lit(separator))
+    rest = exp.Substring(
+        this=text.copy(), start=exp.Add(this=at.copy(), expression=lit(len(separator)))
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.GT(this=at, expression=lit(0)), true=rest)], default=text.copy()
     )
 
 

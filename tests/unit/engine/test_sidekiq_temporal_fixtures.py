@@ -1,4 +1,4 @@
-"""Sidekiq and Temporal, which cannot run on this machine, through fixtures that follow their
+"""Sidekiq (which cannot run here) and Temporal through fixtures that follow their
 instrumentation sources (``tests/data/fixtures/{sidekiq,temporal}/shop.yaml``; each file names
 the source files its spans follow).
 
@@ -11,6 +11,7 @@ exactly the findings the fixture expects.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -175,26 +176,44 @@ def test_with_child_propagation_a_sidekiq_process_span_is_still_a_run_in_the_pub
 # --------------------------------------------------------------------------------- Temporal
 
 
+def _activity_job_id(order: int) -> str:
+    """An activity's job id: the workflow id and the span id of the StartActivity that
+    scheduled it (compact span labels become ids as ``auditor.rules.testing`` makes them)."""
+    return f"order-ORD-{order}/" + hashlib.sha256(f"tp-{order}-startact".encode()).hexdigest()[:16]
+
+
 def test_the_temporal_profile_makes_one_run_per_activity_attempt() -> None:
     tables, _ = _run(TEMPORAL)
-    runs = tables["job_runs"]
+    runs = [r for r in tables["job_runs"] if r["span_name"].startswith("RunActivity:")]
 
     assert len(runs) == 9  # 5001-5007, and two attempts each for 5004 and 5005
     assert {r["system"] for r in runs} == {"temporal"}
-    assert {r["span_name"] for r in runs} == {"RunActivity:send_order_confirmation"}
-    assert {r["job_id"] for r in runs} == {f"order-ORD-{n}/1" for n in range(5001, 5008)}
+    assert {r["job_name"] for r in runs} == {"send_order_confirmation"}  # the activity type
+    assert {r["job_id"] for r in runs} == {_activity_job_id(n) for n in range(5001, 5008)}
     attempts = {(r["job_id"], r["attempt"]): r["outcome"] for r in runs}
-    assert attempts[("order-ORD-5004/1", 1)] == "failed"
-    assert attempts[("order-ORD-5004/1", 2)] == "done"
-    assert attempts[("order-ORD-5005/1", 1)] == attempts[("order-ORD-5005/1", 2)] == "failed"
-    assert attempts[("order-ORD-5001/1", 1)] == "done"
+    assert attempts[(_activity_job_id(5004), 1)] == "failed"
+    assert attempts[(_activity_job_id(5004), 2)] == "done"
+    assert (
+        attempts[(_activity_job_id(5005), 1)] == attempts[(_activity_job_id(5005), 2)] == "failed"
+    )
+    assert attempts[(_activity_job_id(5001), 1)] == "done"
 
 
-def test_temporal_workflow_spans_are_neither_runs_nor_enqueues() -> None:
+def test_temporal_starts_are_enqueues_and_a_picked_up_workflow_is_a_run_of_unknown_outcome() -> (
+    None
+):
     tables, _ = _run(TEMPORAL)
 
-    assert tables["enqueues"] == []
-    assert not [r for r in tables["job_runs"] if not r["span_name"].startswith("RunActivity:")]
+    enqueues = {(e["job_id"], e["job_name"]) for e in tables["enqueues"]}
+    assert enqueues == {(f"order-ORD-{n}", "OrderWorkflow") for n in range(5001, 5008)} | {
+        (_activity_job_id(n), "send_order_confirmation") for n in range(5001, 5008)
+    }
+    picked_up = [r for r in tables["job_runs"] if r["span_name"].startswith("RunWorkflow:")]
+    assert {(r["job_id"], r["job_name"], r["outcome"]) for r in picked_up} == {
+        (f"order-ORD-{n}", "OrderWorkflow", "unknown") for n in range(5001, 5008)
+    }
+    # CompleteWorkflow carries nothing the adapter's Workflow span does not: no run of its own
+    assert not [r for r in tables["job_runs"] if r["span_name"].startswith("CompleteWorkflow:")]
 
 
 def test_a_temporal_rule_correlated_by_trace_finds_exactly_the_lying_activities() -> None:
@@ -204,7 +223,7 @@ def test_a_temporal_rule_correlated_by_trace_finds_exactly_the_lying_activities(
 def test_a_temporal_rule_correlated_by_workflow_key_sees_the_reconciler_confirmation() -> None:
     _assert_rule_raises_what_the_fixture_expects(TEMPORAL, "temporal-email-by-workflow-key")
     _, findings = _run(TEMPORAL)
-    reconciled = {f.rule_id for f in findings if f.job_id == "order-ORD-5007/1"}
+    reconciled = {f.rule_id for f in findings if f.job_id == "order-ORD-5007/ec481c060758f8b9"}
     assert reconciled == {"temporal-email-by-trace"}
 
 

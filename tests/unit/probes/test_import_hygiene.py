@@ -41,3 +41,15 @@ def test_an_adapter_adds_nothing_beyond_its_framework(framework):
     added = sorted(after - before)
     assert _offending(added) == []
     assert [m for m in added if m.startswith("opentelemetry.sdk")] == []
+
+
+def test_the_temporal_adapter_adds_nothing_beyond_temporalio():
+    importlib.import_module("temporalio")
+    before = set(loaded_after("import temporalio.worker, temporalio.workflow"))
+    after = set(
+        loaded_after("import temporalio.worker, temporalio.workflow, probes.adapters.temporal")
+    )
+    added = sorted(after - before)
+    assert _offending(added) == []
+    assert [m for m in added if m.startswith("opentelemetry.sdk")] == []
+    assert "temporalio.contrib.opentelemetry" not in added  # works with either, needs neither

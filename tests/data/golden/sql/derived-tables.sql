@@ -107,11 +107,11 @@ FROM (
       THEN 'rq'
       WHEN "c4"."shape" = 5
       THEN 'sidekiq'
-      WHEN "c4"."shape" = 6
+      WHEN "c4"."shape" IN (6, 7, 8)
       THEN 'temporal'
-      WHEN "c4"."shape" = 7
+      WHEN "c4"."shape" = 9
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 1), '')
-      WHEN "c4"."shape" IN (8, 9)
+      WHEN "c4"."shape" IN (10, 11)
       THEN COALESCE(
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 2), ''), ''),
         NULLIF('messaging', ''),
@@ -129,18 +129,16 @@ FROM (
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 6), '')
       WHEN "c4"."shape" = 6
       THEN CASE
-        WHEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 8), '') = ''
-        OR COALESCE(LIST_EXTRACT("c4"."attribute_values", 9), '') = ''
+        WHEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 7), '') = ''
+        OR "c4"."ParentSpanId" = ''
         THEN ''
-        ELSE CONCAT_WS(
-          '/',
-          COALESCE(LIST_EXTRACT("c4"."attribute_values", 8), ''),
-          COALESCE(LIST_EXTRACT("c4"."attribute_values", 9), '')
-        )
+        ELSE CONCAT_WS('/', COALESCE(LIST_EXTRACT("c4"."attribute_values", 7), ''), "c4"."ParentSpanId")
       END
-      WHEN "c4"."shape" = 7
+      WHEN "c4"."shape" IN (7, 8)
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 7), '')
-      WHEN "c4"."shape" IN (8, 9)
+      WHEN "c4"."shape" = 9
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 8), '')
+      WHEN "c4"."shape" IN (10, 11)
       THEN COALESCE(
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 4), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 6), ''), ''),
@@ -149,82 +147,109 @@ FROM (
     END AS "job_id",
     CASE
       WHEN "c4"."shape" = 1
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 10), '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 9), '')
       WHEN "c4"."shape" = 2
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 11), '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 10), '')
       WHEN "c4"."shape" IN (3, 4)
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 12), '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 11), '')
       WHEN "c4"."shape" = 5
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 12), '')
       WHEN "c4"."shape" = 6
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 15), ''), ''),
-        NULLIF("c4"."SpanName", ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), ''), ''),
+        NULLIF(
+          CASE
+            WHEN STRPOS("c4"."SpanName", ':') > 0
+            THEN SUBSTRING("c4"."SpanName", STRPOS("c4"."SpanName", ':') + 1)
+            ELSE "c4"."SpanName"
+          END,
+          ''
+        ),
         ''
       )
       WHEN "c4"."shape" = 7
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), '')
+      THEN CASE
+        WHEN STRPOS("c4"."SpanName", ':') > 0
+        THEN SUBSTRING("c4"."SpanName", STRPOS("c4"."SpanName", ':') + 1)
+        ELSE "c4"."SpanName"
+      END
       WHEN "c4"."shape" = 8
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), ''), ''),
-        NULLIF("c4"."SpanName", ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), ''), ''),
+        NULLIF(
+          CASE
+            WHEN STRPOS("c4"."SpanName", ':') > 0
+            THEN SUBSTRING("c4"."SpanName", STRPOS("c4"."SpanName", ':') + 1)
+            ELSE "c4"."SpanName"
+          END,
+          ''
+        ),
         ''
       )
       WHEN "c4"."shape" = 9
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), '')
+      WHEN "c4"."shape" = 10
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), ''), ''),
+        NULLIF("c4"."SpanName", ''),
+        ''
+      )
+      WHEN "c4"."shape" = 11
+      THEN COALESCE(
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 13), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 15), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
         NULLIF("c4"."SpanName", ''),
         ''
       )
     END AS "job_name",
     CASE
       WHEN "c4"."shape" = 1
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 18), '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), '')
       WHEN "c4"."shape" = 2
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 18), ''), ''),
         ''
       )
       WHEN "c4"."shape" = 3
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), '')
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 15), '')
       WHEN "c4"."shape" = 4
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 15), ''), ''),
         NULLIF("c4"."SpanName", ''),
         ''
       )
       WHEN "c4"."shape" = 5
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), '')
-      WHEN "c4"."shape" = 6
-      THEN ''
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), '')
+      WHEN "c4"."shape" IN (6, 8, 9)
+      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 18), '')
       WHEN "c4"."shape" = 7
-      THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), '')
-      WHEN "c4"."shape" = 8
+      THEN ''
+      WHEN "c4"."shape" = 10
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 18), ''), ''),
         NULLIF("c4"."SpanName", ''),
         ''
       )
-      WHEN "c4"."shape" = 9
+      WHEN "c4"."shape" = 11
       THEN COALESCE(
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 18), ''), ''),
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 15), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
-        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
         ''
       )
     END AS "queue",
     CASE
       WHEN "c4"."shape" = 1
-      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 20), ''), '') AS BIGINT)
+      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), '') AS BIGINT)
       WHEN "c4"."shape" = 2
-      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 22), ''), '') AS BIGINT) + 1
-      WHEN "c4"."shape" IN (3, 4, 5, 6)
+      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 21), ''), '') AS BIGINT) + 1
+      WHEN "c4"."shape" IN (3, 4, 5, 7)
       THEN CAST(NULL AS BIGINT)
-      WHEN "c4"."shape" IN (7, 8, 9)
-      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 21), ''), '') AS BIGINT)
+      WHEN "c4"."shape" IN (6, 8, 9, 10, 11)
+      THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 20), ''), '') AS BIGINT)
     END AS "attempt",
     CASE
       WHEN "c4"."shape" = 1
@@ -246,13 +271,13 @@ FROM (
       WHEN "c4"."shape" = 2
       THEN CASE
         WHEN CONTAINS("c4"."SpanAttributes", 'celery.state":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'SUCCESS'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 22), '') = 'SUCCESS'
         THEN 'done'
         WHEN CONTAINS("c4"."SpanAttributes", 'celery.state":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'FAILURE'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 22), '') = 'FAILURE'
         THEN 'failed'
         WHEN CONTAINS("c4"."SpanAttributes", 'celery.state":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'RETRY'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 22), '') = 'RETRY'
         THEN 'retry'
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -304,7 +329,7 @@ FROM (
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c4"."shape" IN (5, 6)
+      WHEN "c4"."shape" = 5
       THEN CASE
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -312,16 +337,43 @@ FROM (
         THEN 'done'
         ELSE 'unknown'
       END
-      WHEN "c4"."shape" = 7
+      WHEN "c4"."shape" = 6
       THEN CASE
         WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'done'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'retry'
+        THEN 'retry'
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'failed'
+        THEN 'failed'
+        WHEN "c4"."StatusCode" = 'Error'
+        THEN 'failed'
+        WHEN "c4"."SpanName" GLOB '*'
+        THEN 'done'
+        ELSE 'unknown'
+      END
+      WHEN "c4"."shape" = 7
+      THEN 'unknown'
+      WHEN "c4"."shape" = 8
+      THEN CASE
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'failed'
+        THEN 'failed'
+        WHEN "c4"."StatusCode" = 'Error'
+        THEN 'failed'
+        WHEN LIST_CONTAINS("c4"."Events.Name", 'job.done')
+        THEN 'done'
+        ELSE 'unknown'
+      END
+      WHEN "c4"."shape" = 9
+      THEN CASE
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'done'
         THEN 'done'
         WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'failed'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'failed'
         THEN 'failed'
         WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'retry'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'retry'
         THEN 'retry'
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -329,20 +381,20 @@ FROM (
         THEN 'done'
         ELSE 'unknown'
       END
-      WHEN "c4"."shape" IN (8, 9)
+      WHEN "c4"."shape" IN (10, 11)
       THEN CASE
         WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'failed'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'failed'
         THEN 'failed'
         WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'retry'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'retry'
         THEN 'retry'
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
         WHEN LIST_CONTAINS("c4"."Events.Name", 'job.done')
         THEN 'done'
         WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
-        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'done'
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 23), '') = 'done'
         THEN 'done'
         WHEN NOT NOT (
           "c4"."SpanAttributes" -> '$."job.expected_effects"'
@@ -365,7 +417,7 @@ FROM (
         ),
         EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c4"."shape" IN (2, 5, 6, 7, 8, 9)
+      WHEN "c4"."shape" IN (2, 5, 6, 8, 9, 10, 11)
       THEN COALESCE(
         EPOCH_NS(
           LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
@@ -381,7 +433,7 @@ FROM (
         "d16"."v",
         EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c4"."shape" = 4
+      WHEN "c4"."shape" IN (4, 7)
       THEN EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
     END AS "done_ns",
     EPOCH_NS("c4"."Timestamp") AS "start_ns",
@@ -393,16 +445,16 @@ FROM (
     "c4"."SpanName" AS "span_name",
     "c4"."StatusCode" AS "status",
     "c4"."SpanAttributes" AS "attributes",
-    COALESCE(LIST_EXTRACT("c4"."attribute_values", 25), '') AS "expected_effects",
+    COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') AS "expected_effects",
     CASE
-      WHEN "c4"."shape" IN (1, 3, 5, 6, 7, 8, 9)
+      WHEN "c4"."shape" IN (1, 3, 5, 6, 7, 8, 9, 10, 11)
       THEN ''
       WHEN "c4"."shape" = 2
       THEN CONCAT_WS(
         ',',
         CASE
           WHEN CONTAINS("c4"."SpanAttributes", 'celery.delivery_info":')
-          AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 26), '') GLOB '*''redelivered'': True*'
+          AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 25), '') GLOB '*''redelivered'': True*'
           THEN 'redelivered'
         END
       )
@@ -420,11 +472,11 @@ FROM (
       THEN 'rq'
       WHEN "c4"."shape" = 5
       THEN 'sidekiq'
-      WHEN "c4"."shape" = 6
+      WHEN "c4"."shape" IN (6, 7, 8)
       THEN 'temporal'
-      WHEN "c4"."shape" = 7
+      WHEN "c4"."shape" = 9
       THEN 'probes'
-      WHEN "c4"."shape" IN (8, 9)
+      WHEN "c4"."shape" IN (10, 11)
       THEN 'messaging'
     END AS "profile"
   FROM (
@@ -439,9 +491,8 @@ FROM (
           '$."messaging.message.id"',
           '$."rq.job.id"',
           '$."messaging.message_id"',
-          '$."job.id"',
           '$.temporalWorkflowID',
-          '$.temporalActivityID',
+          '$."job.id"',
           '$."bullmq.job.name"',
           '$."celery.task_name"',
           '$."rq.job.function"',
@@ -523,15 +574,27 @@ FROM (
           ) IS NULL
           AND CASE
             WHEN COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
-            OR COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '') = ''
+            OR "s1"."ParentSpanId" = ''
             THEN ''
             ELSE CONCAT_WS(
               '/',
               COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', ''),
-              COALESCE("s1"."SpanAttributes" ->> '$.temporalActivityID', '')
+              "s1"."ParentSpanId"
             )
           END <> ''
           THEN 6
+          WHEN "s1"."SpanName" GLOB 'RunWorkflow:*'
+          AND CONTAINS("s1"."SpanAttributes", 'temporalWorkflowID":')
+          AND COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', '') <> ''
+          THEN 7
+          WHEN "s1"."SpanName" GLOB 'Workflow:*'
+          AND CONTAINS("s1"."SpanAttributes", 'job.id":')
+          AND CONTAINS("s1"."SpanAttributes", 'temporalWorkflowID":')
+          AND NOT (
+            "s1"."SpanAttributes" -> '$."job.id"'
+          ) IS NULL
+          AND COALESCE("s1"."SpanAttributes" ->> '$.temporalWorkflowID', '') <> ''
+          THEN 8
           WHEN NOT (
             (
               "s1"."SpanName" = 'side_effect.confirm'
@@ -549,7 +612,7 @@ FROM (
             "s1"."SpanAttributes" -> '$."job.name"'
           ) IS NULL
           AND COALESCE("s1"."SpanAttributes" ->> '$."job.id"', '') <> ''
-          THEN 7
+          THEN 9
           WHEN "s1"."SpanKind" IN ('Consumer')
           AND "s1"."ScopeName" GLOB 'opentelemetry.instrumentation.pika.*'
           AND CONTAINS("s1"."SpanAttributes", 'messaging.operation":')
@@ -561,7 +624,7 @@ FROM (
             NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
             ''
           ) <> ''
-          THEN 8
+          THEN 10
           WHEN "s1"."SpanKind" IN ('Consumer')
           AND (
             (
@@ -578,7 +641,7 @@ FROM (
             NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
             ''
           ) <> ''
-          THEN 9
+          THEN 11
         END AS "shape"
       FROM "otel_traces" AS "s1"
     ) AS "c4"
@@ -644,9 +707,11 @@ SELECT
     THEN 'rq'
     WHEN "c23"."shape" = 4
     THEN 'sidekiq'
-    WHEN "c23"."shape" = 5
+    WHEN "c23"."shape" IN (5, 6)
+    THEN 'temporal'
+    WHEN "c23"."shape" = 7
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 1), '')
-    WHEN "c23"."shape" IN (6, 7)
+    WHEN "c23"."shape" IN (8, 9)
     THEN COALESCE(
       NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 2), ''), ''),
       NULLIF('messaging', ''),
@@ -664,7 +729,16 @@ SELECT
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 6), '')
     WHEN "c23"."shape" = 5
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 7), '')
-    WHEN "c23"."shape" IN (6, 7)
+    WHEN "c23"."shape" = 6
+    THEN CASE
+      WHEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 7), '') = ''
+      OR "c23"."SpanId" = ''
+      THEN ''
+      ELSE CONCAT_WS('/', COALESCE(LIST_EXTRACT("c23"."attribute_values", 7), ''), "c23"."SpanId")
+    END
+    WHEN "c23"."shape" = 7
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 8), '')
+    WHEN "c23"."shape" IN (8, 9)
     THEN COALESCE(
       NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 4), ''), ''),
       NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 6), ''), ''),
@@ -673,44 +747,65 @@ SELECT
   END AS "job_id",
   CASE
     WHEN "c23"."shape" = 1
-    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 8), '')
-    WHEN "c23"."shape" = 2
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 9), '')
-    WHEN "c23"."shape" = 3
+    WHEN "c23"."shape" = 2
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 10), '')
-    WHEN "c23"."shape" = 4
+    WHEN "c23"."shape" = 3
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 11), '')
-    WHEN "c23"."shape" IN (5, 6)
+    WHEN "c23"."shape" = 4
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 12), '')
+    WHEN "c23"."shape" = 5
+    THEN CASE
+      WHEN STRPOS("c23"."SpanName", ':') > 0
+      THEN SUBSTRING("c23"."SpanName", STRPOS("c23"."SpanName", ':') + 1)
+      ELSE "c23"."SpanName"
+    END
+    WHEN "c23"."shape" = 6
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 12), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), ''), ''),
+      NULLIF(
+        CASE
+          WHEN STRPOS("c23"."SpanName", ':') > 0
+          THEN SUBSTRING("c23"."SpanName", STRPOS("c23"."SpanName", ':') + 1)
+          ELSE "c23"."SpanName"
+        END,
+        ''
+      ),
+      ''
+    )
+    WHEN "c23"."shape" IN (7, 8)
+    THEN COALESCE(
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), ''), ''),
       NULLIF("c23"."SpanName", ''),
       ''
     )
-    WHEN "c23"."shape" = 7
+    WHEN "c23"."shape" = 9
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 12), ''), ''),
-      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), ''), ''),
       NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 15), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 16), ''), ''),
       NULLIF("c23"."SpanName", ''),
       ''
     )
   END AS "job_name",
   CASE
     WHEN "c23"."shape" = 1
-    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 15), '')
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 17), '')
     WHEN "c23"."shape" IN (2, 4)
-    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), '')
-    WHEN "c23"."shape" = 3
-    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), '')
-    WHEN "c23"."shape" = 5
     THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 16), '')
-    WHEN "c23"."shape" = 6
-    THEN "c23"."SpanName"
+    WHEN "c23"."shape" = 3
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 15), '')
+    WHEN "c23"."shape" IN (5, 6)
+    THEN ''
     WHEN "c23"."shape" = 7
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 18), '')
+    WHEN "c23"."shape" = 8
+    THEN "c23"."SpanName"
+    WHEN "c23"."shape" = 9
     THEN COALESCE(
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 18), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 15), ''), ''),
       NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 16), ''), ''),
-      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), ''), ''),
-      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), ''), ''),
       ''
     )
   END AS "queue",
@@ -730,9 +825,11 @@ SELECT
     THEN 'rq'
     WHEN "c23"."shape" = 4
     THEN 'sidekiq'
-    WHEN "c23"."shape" = 5
+    WHEN "c23"."shape" IN (5, 6)
+    THEN 'temporal'
+    WHEN "c23"."shape" = 7
     THEN 'probes'
-    WHEN "c23"."shape" IN (6, 7)
+    WHEN "c23"."shape" IN (8, 9)
     THEN 'messaging'
   END AS "profile"
 FROM (
@@ -747,11 +844,13 @@ FROM (
         '$."messaging.message.id"',
         '$."rq.job.id"',
         '$."messaging.message_id"',
+        '$.temporalWorkflowID',
         '$."job.id"',
         '$."bullmq.job.name"',
         '$."celery.task_name"',
         '$."rq.job.function"',
         '$."messaging.sidekiq.job_class"',
+        '$.temporalActivityType',
         '$."job.name"',
         '$."messaging.destination.name"',
         '$."messaging.destination"',
@@ -801,6 +900,27 @@ FROM (
         AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.system"', '') = 'sidekiq'
         AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', '') <> ''
         THEN 4
+        WHEN (
+          "s20"."SpanName" GLOB 'StartWorkflow:*'
+          OR "s20"."SpanName" GLOB 'SignalWithStartWorkflow:*'
+        )
+        AND "s20"."SpanKind" IN ('Client')
+        AND CONTAINS("s20"."SpanAttributes", 'temporalWorkflowID":')
+        AND COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', '') <> ''
+        THEN 5
+        WHEN "s20"."SpanName" GLOB 'StartActivity:*'
+        AND "s20"."SpanKind" IN ('Client')
+        AND CONTAINS("s20"."SpanAttributes", 'temporalWorkflowID":')
+        AND NOT (
+          "s20"."SpanAttributes" -> '$.temporalWorkflowID'
+        ) IS NULL
+        AND CASE
+          WHEN COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', '') = ''
+          OR "s20"."SpanId" = ''
+          THEN ''
+          ELSE CONCAT_WS('/', COALESCE("s20"."SpanAttributes" ->> '$.temporalWorkflowID', ''), "s20"."SpanId")
+        END <> ''
+        THEN 6
         WHEN "s20"."SpanKind" IN ('Producer')
         AND CONTAINS("s20"."SpanAttributes", 'job.system":')
         AND CONTAINS("s20"."SpanAttributes", 'job.id":')
@@ -808,7 +928,7 @@ FROM (
           "s20"."SpanAttributes" -> '$."job.system"'
         ) IS NULL
         AND COALESCE("s20"."SpanAttributes" ->> '$."job.id"', '') <> ''
-        THEN 5
+        THEN 7
         WHEN "s20"."SpanKind" IN ('Producer')
         AND "s20"."ScopeName" GLOB 'opentelemetry.instrumentation.pika.*'
         AND CONTAINS("s20"."SpanAttributes", 'messaging.destination":')
@@ -829,7 +949,7 @@ FROM (
           NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
           ''
         ) <> ''
-        THEN 6
+        THEN 8
         WHEN "s20"."SpanKind" IN ('Producer')
         AND (
           (
@@ -864,11 +984,9 @@ FROM (
           NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
           ''
         ) <> ''
-        THEN 7
+        THEN 9
       END AS "shape"
     FROM "otel_traces" AS "s20"
-    WHERE
-      "s20"."SpanKind" IN ('Producer')
   ) AS "c23"
   WHERE
     NOT "c23"."shape" IS NULL

@@ -25,6 +25,12 @@ WITH j AS MATERIALIZED (
       )
     ) AS "expected"
   FROM "job_runs" AS "r"
+  SEMI JOIN "otel_traces"
+    ON "otel_traces"."TraceId" = "r"."trace_id"
+    AND "otel_traces"."SpanId" = "r"."span_id"
+    AND NOT (
+      "r".system = 'temporal' AND "otel_traces".SpanName LIKE 'Workflow:%'
+    )
   WHERE
     "r"."expected_effects" <> '' AND TRUE
 ), e AS MATERIALIZED (
