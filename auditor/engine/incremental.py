@@ -241,7 +241,7 @@ class Incremental:
         if sig != self.signature:
             return self._full(con, now_ns, latest, seconds)
         new_spans = self._derive_new(con, batch, latest)
-        seconds["derive"] = time.perf_counter() - started
+        seconds["derive_new"] = time.perf_counter() - started
         started = time.perf_counter()
         traces = self._narrow(con, now_ns, changed=latest > batch)
         seconds["narrow"] = time.perf_counter() - started
@@ -277,7 +277,7 @@ class Incremental:
         _reset_kept(con)
         for name, sql in self._derived_all:
             con.execute(f"INSERT INTO {_kept(name)} SELECT * FROM ({sql}) ORDER BY ALL")
-        seconds["derive"] = time.perf_counter() - started
+        seconds["derive_all"] = time.perf_counter() - started
         for t in DERIVED:
             con.execute(f'CREATE OR REPLACE TEMP TABLE "{t.name}" AS SELECT * FROM {_kept(t.name)}')
         try:
@@ -391,7 +391,10 @@ class Incremental:
                    hi = greatest(hi, (SELECT max(at_ns) + $h FROM audit_due))""",
                 {"h": h},
             )
-        for statement in _NARROW:
+        for index, statement in enumerate(_NARROW):
+            if index == 2 and self._reads_spans:
+                # an effect span a rule selects itself names its job by job.id only
+                con.execute(_SPAN_JOB_IDS)
             con.execute(statement)
         if self._reads_spans:
             con.execute(_NARROW_SPANS)
@@ -490,13 +493,27 @@ _NARROW = (
     "DROP TABLE audit_unit_runs",
 )
 
-# Rules that read spans themselves read the spans of the narrowed runs' and effects' traces.
+# Rules that read spans themselves (``expect.span``) read the spans of the narrowed runs'
+# and effects' traces, and those of traces with no run that name one of their jobs by
+# ``job.id`` (a thread the job started outside its context); the job ids such spans name
+# count among the changed ones.
+_SPAN_JOB_IDS = """
+INSERT INTO audit_ids
+SELECT DISTINCT json_extract_string("SpanAttributes", '$."job.id"') FROM main.otel_traces
+WHERE "BatchId" > (SELECT batch_id FROM auditor_watermarks WHERE name = 'serve')
+  AND json_extract_string("SpanAttributes", '$."job.id"') <> ''
+EXCEPT SELECT job_id FROM audit_ids
+"""
 _NARROW_SPANS = """
 CREATE OR REPLACE TEMP TABLE otel_traces AS
 SELECT s.* FROM main.otel_traces AS s, audit_window AS w
 WHERE s."Timestamp" BETWEEN make_timestamp_ns(w.lo) AND make_timestamp_ns(w.hi)
-  AND s."TraceId" IN (SELECT trace_id FROM temp."job_runs"
-                      UNION SELECT trace_id FROM temp."effects")
+  AND (s."TraceId" IN (SELECT trace_id FROM temp."job_runs"
+                       UNION SELECT trace_id FROM temp."effects")
+       OR (json_extract_string(s."SpanAttributes", '$."job.id"')
+               IN (SELECT job_id FROM temp."job_runs")
+           AND s."TraceId" NOT IN (SELECT k.trace_id FROM derived.job_runs AS k
+                                   WHERE k.start_ns BETWEEN w.lo AND w.hi)))
 """
 
 # The candidates a tick keeps (of audit_candidates) and the stored findings it may resolve
