@@ -29,8 +29,8 @@ size of the store:
 Every lookup in the kept tables is also bounded in time: rows within ``horizon_s`` of the
 changed spans (DuckDB skips row groups by their min/max, and rows are appended in time
 order). Spans of one unit further apart than the horizon are not joined by a tick (a full
-``audit scan --db`` still joins them); the default horizon is an hour, and at least twice
-the longest grace window of the rules.
+``audit scan --db`` still joins them); the default horizon is twice the longest grace window
+of the rules, and at least ten minutes.
 
 Known limits (docs/incremental.md): a rule that correlates by ``key:`` on an attribute other
 than the job id / effect key, or selects its effect with ``expect.span`` and correlates by
@@ -55,7 +55,7 @@ from auditor.engine.evaluate import DEFAULT_WITHIN_S, Evaluation, evaluate, with
 from auditor.store.findings import Saved, save_findings
 from auditor.tables import DERIVED
 
-DEFAULT_HORIZON_S = 3600.0
+MIN_HORIZON_S = 600.0
 WATERMARK = "serve"  # the watermark row of the sidecar's evaluation
 SCHEMA = "derived"  # where the kept derived tables live
 
@@ -92,8 +92,8 @@ def signature(catalog: Catalog, default_within_s: float) -> str:
 
 
 def horizon_for(catalog: Catalog, default_within_s: float, horizon_s: float | None) -> float:
-    """The time window of a tick's lookups: ``horizon_s``, else an hour, and never less than
-    twice the longest grace window of the rules."""
+    """The time window of a tick's lookups: ``horizon_s``, else twice the longest grace
+    window of the rules (``within``, ``complete_within``), and at least ten minutes."""
     longest = max(
         (
             max(within_s(r, default_within_s), r.complete_within_s or 0.0)
@@ -101,7 +101,9 @@ def horizon_for(catalog: Catalog, default_within_s: float, horizon_s: float | No
         ),
         default=default_within_s,
     )
-    return max(horizon_s if horizon_s is not None else DEFAULT_HORIZON_S, 2 * longest)
+    if horizon_s is not None:
+        return horizon_s
+    return max(MIN_HORIZON_S, 2 * longest)
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
@@ -121,6 +123,20 @@ def _write_watermark(
            updated_at = excluded.updated_at""",
         [WATERMARK, batch, sig, as_of_ns, naive_utc(from_ns(as_of_ns))],
     )
+
+
+def _window(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    row = con.execute("SELECT lo, hi FROM audit_window").fetchall()
+    if not row or row[0][0] is None:
+        return 0, -1  # nothing to look up
+    return int(row[0][0]), int(row[0][1])
+
+
+def _bounded(sql: str, window: tuple[int, int]) -> str:
+    """``sql`` with the tick's window (``w.lo``, ``w.hi``) as literal integers: DuckDB then
+    skips the row groups outside it (a join with the window table would read them all)."""
+    lo, hi = window
+    return sql.replace(", audit_window AS w", "").replace("w.lo", str(lo)).replace("w.hi", str(hi))
 
 
 def _kept(name: str) -> str:
@@ -327,11 +343,14 @@ class Incremental:
         self._derive_window(con)
         # attempts number a job's runs across traces: derive every trace of a touched job
         extra = con.execute(
-            """INSERT INTO audit_touched
+            _bounded(
+                """INSERT INTO audit_touched
                SELECT DISTINCT k.trace_id FROM derived.job_runs AS k, audit_window AS w
                WHERE k.start_ns BETWEEN w.lo AND w.hi
                  AND k.job_id IN (SELECT job_id FROM audit_d_job_runs)
-                 AND k.trace_id NOT IN (SELECT trace_id FROM audit_touched)"""
+                 AND k.trace_id NOT IN (SELECT trace_id FROM audit_touched)""",
+                _window(con),
+            )
         ).fetchall()[0][0]
         if extra:
             self._spans_of_touched(con)
@@ -339,11 +358,10 @@ class Incremental:
         con.begin()
         try:
             for t in DERIVED:
+                lo, hi = _window(con)
                 con.execute(
-                    f"""DELETE FROM {_kept(t.name)} WHERE {_TIME[t.name]} BETWEEN
-                        (SELECT lo - $h FROM audit_window) AND (SELECT hi + $h FROM audit_window)
-                        AND trace_id IN (SELECT trace_id FROM audit_touched)""",
-                    {"h": h},
+                    f"""DELETE FROM {_kept(t.name)} WHERE {_TIME[t.name]} BETWEEN {lo - h}
+                        AND {hi + h} AND trace_id IN (SELECT trace_id FROM audit_touched)"""
                 )
                 con.execute(
                     f'INSERT INTO {_kept(t.name)} SELECT * FROM "audit_d_{t.name}" ORDER BY ALL'
@@ -358,10 +376,13 @@ class Incremental:
 
     def _spans_of_touched(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE audit_spans AS
-               SELECT s.* FROM main.otel_traces AS s, audit_window AS w
-               WHERE s."Timestamp" BETWEEN make_timestamp_ns(w.lo) AND make_timestamp_ns(w.hi)
-                 AND s."TraceId" IN (SELECT trace_id FROM audit_touched)"""
+            _bounded(
+                """CREATE OR REPLACE TEMP TABLE audit_spans AS
+                   SELECT s.* FROM main.otel_traces AS s, audit_window AS w
+                   WHERE s."Timestamp" BETWEEN make_timestamp_ns(w.lo) AND make_timestamp_ns(w.hi)
+                     AND s."TraceId" IN (SELECT trace_id FROM audit_touched)""",
+                _window(con),
+            )
         )
 
     def _derive_window(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -391,13 +412,14 @@ class Incremental:
                    hi = greatest(hi, (SELECT max(at_ns) + $h FROM audit_due))""",
                 {"h": h},
             )
+        window = _window(con)
         for index, statement in enumerate(_NARROW):
             if index == 2 and self._reads_spans:
                 # an effect span a rule selects itself names its job by job.id only
                 con.execute(_SPAN_JOB_IDS)
-            con.execute(statement)
+            con.execute(_bounded(statement, window))
         if self._reads_spans:
-            con.execute(_NARROW_SPANS)
+            con.execute(_bounded(_NARROW_SPANS, window))
         return int(con.execute("SELECT count(*) FROM audit_traces").fetchall()[0][0])
 
     def _drop_narrowed(self, con: duckdb.DuckDBPyConnection) -> None:
