@@ -113,9 +113,7 @@ def read_watermark(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     return (int(row[0][0]), str(row[0][1])) if row else (0, "")
 
 
-def _write_watermark(
-    con: duckdb.DuckDBPyConnection, batch: int, sig: str, as_of_ns: int
-) -> None:
+def _write_watermark(con: duckdb.DuckDBPyConnection, batch: int, sig: str, as_of_ns: int) -> None:
     con.execute(
         """INSERT INTO auditor_watermarks VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET batch_id = excluded.batch_id,
@@ -152,7 +150,9 @@ def _reset_kept(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _latest_batch(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("SELECT coalesce(max(batch_id), 0) FROM auditor_batches").fetchall()[0][0])
+    return int(
+        con.execute("SELECT coalesce(max(batch_id), 0) FROM auditor_batches").fetchall()[0][0]
+    )
 
 
 def _rule_windows(catalog: Catalog, default_within_s: float) -> list[tuple[str, int, int]]:
@@ -432,7 +432,7 @@ class Incremental:
 # Window-bounded reads of the kept tables (k: the kept row, w: the tick's window).
 def _kept_in_window(name: str) -> str:
     return (
-        f'(SELECT k.* FROM {_kept(name)} AS k, audit_window AS w '
+        f"(SELECT k.* FROM {_kept(name)} AS k, audit_window AS w "
         f"WHERE k.{_TIME[name]} BETWEEN w.lo AND w.hi)"
     )
 

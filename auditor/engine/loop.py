@@ -33,9 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow.compute as pc
 
-from auditor.clock import SYSTEM_CLOCK, Clock, from_ns, naive_utc
+from auditor.clock import SYSTEM_CLOCK, Clock
 from auditor.engine.catalog import Catalog
 from auditor.engine.evaluate import DEFAULT_WITHIN_S
 from auditor.engine.incremental import Incremental, next_due_ns

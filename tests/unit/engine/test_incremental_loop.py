@@ -56,9 +56,7 @@ def test_a_restart_resumes_at_the_watermark_without_telling_anything_twice(
         [(opened, resolved)] = told[1:]
         assert len(opened) == 1 and resolved == ()
         assert read_watermark(store.con)[0] > watermark
-        states = store.con.execute(
-            "SELECT job_id, state FROM findings ORDER BY job_id"
-        ).fetchall()
+        states = store.con.execute("SELECT job_id, state FROM findings ORDER BY job_id").fetchall()
         assert states == [("j1", "open"), ("j9", "open")]
 
 
