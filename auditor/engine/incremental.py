@@ -261,25 +261,7 @@ class Incremental:
         started = time.perf_counter()
         traces = self._narrow(con, now_ns, changed=latest > batch)
         seconds["narrow"] = time.perf_counter() - started
-        try:
-            evaluation = evaluate(
-                con,
-                self.catalog,
-                as_of_ns=now_ns,
-                default_within_s=self.default_within_s,
-                derive=False,
-                keep=_KEEP,
-            )
-            saved = save_findings(
-                con,
-                evaluation.findings,
-                "serve",
-                naive_utc(from_ns(now_ns)),
-                self._rule_ids,
-                scope=_SCOPE,
-            )
-        finally:
-            self._drop_narrowed(con)
+        evaluation, saved = self._judge(con, now_ns, _KEEP, _SCOPE)
         _write_watermark(con, latest, self.signature, now_ns)
         seconds.update(evaluation.seconds)
         return Tick(evaluation, saved, latest, False, traces, new_spans, seconds)
@@ -292,10 +274,21 @@ class Incremental:
         started = time.perf_counter()
         _reset_kept(con)
         for name, sql in self._derived_all:
-            con.execute(f"INSERT INTO {_kept(name)} SELECT * FROM ({sql}) ORDER BY ALL")
+            # in time order: a tick's lookups skip the row groups outside its window
+            con.execute(f"INSERT INTO {_kept(name)} SELECT * FROM ({sql}) ORDER BY {_TIME[name]}")
         seconds["derive_all"] = time.perf_counter() - started
         for t in DERIVED:
             con.execute(f'CREATE OR REPLACE TEMP TABLE "{t.name}" AS SELECT * FROM {_kept(t.name)}')
+        evaluation, saved = self._judge(con, now_ns, None, None)
+        _write_watermark(con, latest, self.signature, now_ns)
+        seconds.update(evaluation.seconds)
+        return Tick(evaluation, saved, latest, True, seconds=seconds)
+
+    def _judge(
+        self, con: duckdb.DuckDBPyConnection, now_ns: int, keep: str | None, scope: str | None
+    ) -> tuple[Evaluation, Saved]:
+        """Run the rules over the TEMP derived tables and save the findings, resolving stored
+        ones in ``scope`` only (None: every one of the rules)."""
         try:
             evaluation = evaluate(
                 con,
@@ -303,6 +296,7 @@ class Incremental:
                 as_of_ns=now_ns,
                 default_within_s=self.default_within_s,
                 derive=False,
+                keep=keep,
             )
             saved = save_findings(
                 con,
@@ -310,12 +304,11 @@ class Incremental:
                 "serve",
                 naive_utc(from_ns(now_ns)),
                 self._rule_ids,
+                scope=scope,
             )
         finally:
             self._drop_narrowed(con)
-        _write_watermark(con, latest, self.signature, now_ns)
-        seconds.update(evaluation.seconds)
-        return Tick(evaluation, saved, latest, True, seconds=seconds)
+        return evaluation, saved
 
     # -- step 1: derive the changed traces -------------------------------------------------
 
@@ -364,7 +357,8 @@ class Incremental:
                         AND {hi + h} AND trace_id IN (SELECT trace_id FROM audit_touched)"""
                 )
                 con.execute(
-                    f'INSERT INTO {_kept(t.name)} SELECT * FROM "audit_d_{t.name}" ORDER BY ALL'
+                    f'INSERT INTO {_kept(t.name)} SELECT * FROM "audit_d_{t.name}" '
+                    f"ORDER BY {_TIME[t.name]}"
                 )
             con.commit()
         except Exception:
