@@ -32,9 +32,9 @@ order). Spans of one unit further apart than the horizon are not joined by a tic
 ``audit scan --db`` still joins them); the default horizon is twice the longest grace window
 of the rules, and at least ten minutes.
 
-Known limits (docs/incremental.md): a rule that correlates by ``key:`` on an attribute other
-than the job id / effect key, or selects its effect with ``expect.span`` and correlates by
-key or link, sees only the effects of the units' own traces in a tick.
+Known limits (docs/design.md, "Evaluation"): a rule that correlates by ``key:`` on an
+attribute other than the job id / effect key, or selects its effect with ``expect.span`` and
+correlates by key or link, sees only the effects of the units' own traces in a tick.
 
 The first tick of a store (or after the profiles or rules changed, ``signature``) is a full
 pass: everything is derived into the kept tables and every unit is judged.
