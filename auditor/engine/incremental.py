@@ -42,6 +42,7 @@ pass: everything is derived into the kept tables and every unit is judged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -228,15 +229,25 @@ class Incremental:
         self.catalog = catalog
         self.default_within_s = default_within_s
         self.horizon_ns = round(horizon_for(catalog, default_within_s, horizon_s) * 1e9)
-        self.signature = signature(catalog, default_within_s)
-        self._derived = derived_sql(tuple(catalog.profiles), None, "audit_spans")
-        self._derived_all = derived_sql(tuple(catalog.profiles), None)
         self._rule_ids = [r.id for r in catalog.enabled_rules()]
         # rules that read spans themselves (expect.span, a jobs.where on the run's span)
         self._reads_spans = any(
             (r.expect is not None and r.expect.span is not None) or r.jobs.where
             for r in catalog.enabled_rules()
         )
+
+    # Compiled on the first tick (the loop's thread), not when serve starts.
+    @functools.cached_property
+    def signature(self) -> str:
+        return signature(self.catalog, self.default_within_s)
+
+    @functools.cached_property
+    def _derived(self) -> tuple[tuple[str, str], ...]:
+        return derived_sql(tuple(self.catalog.profiles), None, "audit_spans")
+
+    @functools.cached_property
+    def _derived_all(self) -> tuple[tuple[str, str], ...]:
+        return derived_sql(tuple(self.catalog.profiles), None)
 
     def due(self, con: duckdb.DuckDBPyConnection, now_ns: int) -> bool:
         """Whether a tick has something to do: new batches, or a pending finding due."""
