@@ -4,4 +4,8 @@ test:
 check:
 	scripts/check
 
-.PHONY: test check
+# Every benchmark, one table (bench/README.md); QUICK=1 for tiny sizes (a smoke test).
+bench:
+	.venv/bin/python -m bench $(if $(QUICK),--quick,)
+
+.PHONY: test check bench

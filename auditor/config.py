@@ -31,7 +31,7 @@ from typing import Any, Literal
 from auditor.alerts.config import ALERTS_SCHEMA, parse_alerts
 from auditor.engine.evaluate import DEFAULT_WITHIN_S
 from auditor.errors import ConfigError
-from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT
+from auditor.receivers.pipeline import DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_S
 from auditor.rules.durations import DURATION_PATTERN, DurationError, format_duration, parse_duration
 from auditor.store.writer import DEFAULT_MAX_PENDING_SPANS
 from auditor.yamlloc import Located, Problem, load_located, validate
@@ -142,6 +142,19 @@ class Settings:
                 metavar="BYTES",
                 kind="int",
                 default_text=f"{DEFAULT_BODY_LIMIT} (64 MiB)",
+            )
+        ),
+    )
+    body_timeout_s: float = field(
+        default=DEFAULT_BODY_TIMEOUT_S,
+        metadata=_about(
+            Source(
+                "Longest time a client may take to send a request body (a slow client gets "
+                "408 and does not hold a slot longer), e.g. 30s.",
+                key="receivers.body_timeout",
+                flag="--body-timeout",
+                metavar="DURATION",
+                kind="duration",
             )
         ),
     )
@@ -334,6 +347,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "grpc_port": {"type": "integer", "minimum": 0, "maximum": 65535},
                 "max_body_size": {"type": "integer", "minimum": 1},
                 "max_pending_spans": {"type": "integer", "minimum": 1},
+                "body_timeout": {
+                    "type": ["string", "number"],
+                    "pattern": DURATION_PATTERN,
+                    "x-expected": "a duration like 30s",
+                },
                 "decode_workers": {"type": "integer", "minimum": 0},
             },
         },
@@ -410,10 +428,30 @@ def read_config_file(path: Path, environ: Mapping[str, str] | None = None) -> di
         raise ConfigError("\n".join(str(p) for p in expanded_problems))
     base = path.parent
     if "store" in value:
-        value["store"] = str(base / value["store"])
+        value["store"] = str(base / serve_store_path(str(value["store"]), f"{path}: store"))
     if "rules" in value:
         value["rules"] = [str(base / r) for r in value["rules"]]
     return value
+
+
+SERVE_OVER_CLICKHOUSE = (
+    "audit serve keeps its spans, findings and alert outbox in DuckDB; serving over ClickHouse "
+    "is not built yet (audit scan --backend and audit ingest --backend are): see "
+    "docs/clickhouse.md"
+)
+
+
+def serve_store_path(text: str, what: str) -> str:
+    """The store file of ``audit serve`` from ``store:`` / ``--backend``: a path, or a
+    ``duckdb:///path`` URL. A ClickHouse URL is refused with what is missing."""
+    if "://" not in text:
+        return text
+    from auditor.store.backend import parse_backend
+
+    backend = parse_backend(text)
+    if backend.is_clickhouse:
+        raise ConfigError(f"{what} {backend}: {SERVE_OVER_CLICKHOUSE}")
+    return backend.path
 
 
 def _convert(kind: Kind, value: Any, what: str) -> Any:
@@ -468,6 +506,8 @@ def load_settings(
                 values[name] = _convert(source.kind, value, source.key)
     for name, source in sources():
         text = env.get(source.env) if source.env else None
+        if text and name == "store":  # a duckdb:/// URL, or a ClickHouse one refused
+            text = serve_store_path(text, source.env)
         if text:  # set and not empty: an empty variable is the same as an unset one
             values[name] = _convert(source.kind, text, source.env)
     for name, value in flags.items():

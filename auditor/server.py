@@ -243,6 +243,7 @@ class Server:
                 grpc_address=f"{_grpc_host(o.host)}:{self.grpc_port}",
                 token=o.token or "",
                 body_limit=o.max_body_size,
+                body_timeout_s=o.body_timeout_s,
                 record=o.record,
                 log_level=logging.getLevelName(o.log_level.upper()),
                 log_format=o.log_format,
@@ -276,7 +277,12 @@ class Server:
     async def _start_in_process(self) -> None:
         o = self.settings
         self._local = LocalCommitter(self.writer)
-        self.pipeline = Pipeline(self._local, body_limit=o.max_body_size, record_path=o.record)
+        self.pipeline = Pipeline(
+            self._local,
+            body_limit=o.max_body_size,
+            body_timeout_s=o.body_timeout_s,
+            record_path=o.record,
+        )
 
         async def health() -> dict[str, Any]:
             return self.health()
@@ -333,8 +339,10 @@ class Server:
                 log.exception("final evaluation pass failed")
         if self.alerting is not None:
             self.alerting.stop()  # what was not delivered stays in the outbox for next time
-        self.store.checkpoint()
-        self.store.close()
+        try:
+            self.store.checkpoint()
+        finally:
+            self.store.close()
 
     def _join_workers(self) -> None:
         for process in self._processes:

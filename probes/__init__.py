@@ -12,6 +12,10 @@ conventions"; the attribute keys are in ``probes.semconv``.
         with confirm("email.sent", key=order_id):
             smtp.send_message(receipt(order_id))
 
+``job_run`` records one execution of a job no adapter covers (a plain message consumer):
+done, ``mark_retry`` / ``mark_failed``, a business key (``key=``, ``set_key``); ``enqueue``
+records a publish the broker client's instrumentation does not.
+
 Framework adapters (``probes.adapters.celery``, ``.rq``, ``.dramatiq``, ``.arq``) know the
 current job, add ``job.*`` attributes, ``job.outcome`` and the ``job.done`` event to the job
 run span. ``probes.guard.effect_once`` performs an effect once per key (its Redis or
@@ -21,7 +25,7 @@ confirmations in tests.
 
 from probes.effects import confirm, expects, mark_done, once
 from probes.jobs import JobContext, current_job
-from probes.runs import job_run
+from probes.runs import enqueue, job_run, mark_failed, mark_retry, set_key
 from probes.version import __version__
 
 __all__ = [
@@ -29,8 +33,12 @@ __all__ = [
     "__version__",
     "confirm",
     "current_job",
+    "enqueue",
     "expects",
     "job_run",
     "mark_done",
+    "mark_failed",
+    "mark_retry",
     "once",
+    "set_key",
 ]

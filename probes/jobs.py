@@ -33,11 +33,16 @@ class JobContext:
     name: str | None = None
     queue: str | None = None
     attempt: int | None = None
+    #: The job's business key (``job.key``), for rules that correlate by key.
+    key: str | None = None
     #: The provider confirmations use inside this job (the adapter's ``tracer_provider``).
     tracer_provider: trace.TracerProvider | None = None
     #: Finds the run span when the adapter did not create it (official instrumentation).
     span_resolver: Callable[[], trace.Span | None] | None = None
     done_marked: bool = False
+    #: ``retry`` or ``failed`` when the job code said so (``probes.mark_retry`` / ``mark_failed``).
+    outcome_marked: str | None = None
+    outcome_reason: str | None = None
     expected_effects: list[str] = field(default_factory=list)
     idempotency_key: str | None = None
     _run_span: trace.Span | None = None

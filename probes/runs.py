@@ -16,7 +16,7 @@ failure is logged, never raised into the worker.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -26,7 +26,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from probes import semconv
 from probes._safety import guarded
-from probes.jobs import JobContext, enter_job, leave_job
+from probes.jobs import JobContext, current_job, enter_job, leave_job
 
 
 def job_attributes(job: JobContext) -> dict[str, Any]:
@@ -37,6 +37,8 @@ def job_attributes(job: JobContext) -> dict[str, Any]:
         attributes[semconv.JOB_QUEUE] = job.queue
     if job.attempt is not None:
         attributes[semconv.JOB_ATTEMPT] = int(job.attempt)
+    if job.key is not None:
+        attributes[semconv.JOB_KEY] = job.key
     return attributes
 
 
@@ -129,6 +131,19 @@ class JobRun:
                 leave_job(self._job_token)
 
 
+def _broker_consumer_span() -> trace.Span | None:
+    """The current span when a messaging instrumentation made it for this delivery: recording,
+    kind CONSUMER (pika's ``<queue> receive``, aio-pika's, a Kafka consumer's), and no job's
+    run span yet. ``job_run`` then annotates it instead of starting a second run span."""
+    span = trace.get_current_span()
+    if not span.is_recording() or getattr(span, "kind", None) is not SpanKind.CONSUMER:
+        return None
+    job = current_job()
+    if job is not None and job.run_span is span:
+        return None
+    return span
+
+
 @contextlib.contextmanager
 def job_run(
     system: str,
@@ -137,26 +152,129 @@ def job_run(
     *,
     queue: str | None = None,
     attempt: int | None = None,
+    key: str | int | None = None,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     tracer_provider: trace.TracerProvider | None = None,
 ) -> Iterator[JobContext]:
     """Record one execution of a job of a system no adapter covers.
 
-    Starts a CONSUMER span ``run <name>`` carrying ``job.*``; leaving the block normally marks
-    the job done (``job.done``), an exception marks it failed and propagates unchanged.
+    Inside a CONSUMER span that a broker's instrumentation made for this delivery (pika,
+    aio-pika, a Kafka consumer), that span is the job run: ``job.*`` is written on it.
+    Otherwise a CONSUMER span ``run <name>`` carrying ``job.*`` is started. ``key`` is the
+    job's business key (``job.key``, for rules that correlate by key).
+
+    Leaving the block normally marks the job done (``job.done``) unless the job code called
+    ``probes.mark_retry()`` or ``probes.mark_failed()``; an exception of a ``retry_on`` type
+    records ``job.outcome=retry`` (the message goes back to the queue), any other exception
+    marks the run failed. Exceptions propagate unchanged.
     """
     from probes._tracer import get_tracer
 
     job = JobContext(
         system=system, id=str(job_id), name=name, queue=queue, attempt=attempt,
-        tracer_provider=tracer_provider,
+        key=None if key is None else str(key), tracer_provider=tracer_provider,
     )  # fmt: skip
-    run = JobRun.start(job, span_name=f"run {name or system}", tracer=get_tracer(tracer_provider))
+    consumer_span = None
+    with guarded("looking for the broker's consumer span"):
+        consumer_span = _broker_consumer_span()
+    if consumer_span is not None:
+        run = JobRun.start(job, span_name=None, span_resolver=lambda: consumer_span)
+        run.annotate()
+    else:
+        run = JobRun.start(
+            job, span_name=f"run {name or system}", tracer=get_tracer(tracer_provider)
+        )
     try:
         yield job
     except BaseException as exc:
-        run.failed(exc)
+        run.failed(exc, retry=bool(retry_on) and isinstance(exc, retry_on))
         raise
     else:
-        run.succeeded()
+        if job.outcome_marked == semconv.JobOutcomeValues.RETRY.value:
+            run.failed(retry=True)
+        elif job.outcome_marked == semconv.JobOutcomeValues.FAILED.value:
+            run.failed(message=job.outcome_reason)
+        else:
+            run.succeeded()
     finally:
         run.end()
+
+
+def _mark(outcome: semconv.JobOutcomeValues, reason: str | None) -> None:
+    job = current_job()
+    if job is None:
+        span = trace.get_current_span()
+    else:
+        job.outcome_marked, job.outcome_reason = outcome.value, reason
+        span = job.run_span
+    if span.is_recording():
+        span.set_attribute(semconv.JOB_OUTCOME, outcome.value)
+
+
+def mark_retry(reason: str | None = None) -> None:
+    """This execution ends without doing the job, and the job will run again (a nack with
+    requeue, a message left unacknowledged): ``job.outcome=retry``, no ``job.done``."""
+    with guarded("mark_retry: recording the retry"):
+        _mark(semconv.JobOutcomeValues.RETRY, reason)
+
+
+def mark_failed(reason: str | None = None) -> None:
+    """This execution failed and the job will not run again (a nack without requeue, a
+    dead-lettered message): ``job.outcome=failed``, no ``job.done``. A visible failure, not a
+    lie."""
+    with guarded("mark_failed: recording the failure"):
+        _mark(semconv.JobOutcomeValues.FAILED, reason)
+
+
+def set_key(key: str | int) -> None:
+    """Record the current job's business key (``job.key`` on its run span), for rules that
+    correlate by key; for when the key is known only once the message is read."""
+    with guarded("set_key: recording the job's key"):
+        job = current_job()
+        if job is not None:
+            job.key = str(key)
+            span = job.run_span
+        else:
+            span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute(semconv.JOB_KEY, str(key))
+
+
+@contextlib.contextmanager
+def enqueue(
+    system: str,
+    job_id: str,
+    name: str | None = None,
+    *,
+    queue: str | None = None,
+    headers: MutableMapping[str, Any] | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+) -> Iterator[trace.Span]:
+    """Record a publish where the broker's instrumentation does not: a PRODUCER span
+    ``<queue> send`` with the messaging conventions' ``messaging.system`` (``system``),
+    ``messaging.message.id`` (``job_id``), ``messaging.destination.name`` (``queue``) and
+    ``messaging.operation.type=send``, plus ``job.name``. The ``messaging`` profile makes it
+    an enqueue, so a message no run ever took is a ``lost_job``. With ``headers`` (the
+    message's header dict), the trace context is injected into it, so the consumer's run
+    continues this trace. A publish that raises ends the span in error: no enqueue."""
+    from opentelemetry import propagate
+
+    from probes._tracer import get_tracer
+
+    attributes: dict[str, Any] = {
+        semconv.MESSAGING_SYSTEM: system,
+        semconv.MESSAGING_MESSAGE_ID: str(job_id),
+        semconv.MESSAGING_OPERATION_TYPE: "send",
+    }
+    if queue is not None:
+        attributes[semconv.MESSAGING_DESTINATION_NAME] = queue
+    if name is not None:
+        attributes[semconv.JOB_NAME] = name
+    tracer = get_tracer(tracer_provider)
+    with tracer.start_as_current_span(
+        f"{queue or name or system} send", kind=SpanKind.PRODUCER, attributes=attributes
+    ) as span:
+        if headers is not None:
+            with guarded("enqueue: injecting the trace context"):
+                propagate.inject(headers)
+        yield span

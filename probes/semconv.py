@@ -25,11 +25,27 @@ JOB_QUEUE = "job.queue"
 JOB_ATTEMPT = "job.attempt"
 #: How this execution ended; one of ``JobOutcomeValues``.
 JOB_OUTCOME = "job.outcome"
+#: The job's business key (the order, the invoice): what ``correlate: key`` rules match against
+#: the effect side (``probes.job_run(..., key=...)``, ``probes.set_key``).
+JOB_KEY = "job.key"
 #: The effects a job run must confirm (a string list attribute; ``probes.expects``).
 JOB_EXPECTED_EFFECTS = "job.expected_effects"
 
 #: Span event: the moment the job was marked done (``probes.mark_done`` or the adapter).
 JOB_DONE_EVENT = "job.done"
+
+# ----------------------------------------------------------------------------- enqueue span
+# ``probes.enqueue`` records a publish where the broker's instrumentation does not, with the
+# OpenTelemetry messaging conventions' keys, so the generic ``messaging`` profile reads it.
+
+#: The messaging system (``rabbitmq``, ``nats``…): the ``job.system`` of the job runs it feeds.
+MESSAGING_SYSTEM = "messaging.system"
+#: The message id: the ``job.id`` of the job runs that process it.
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+#: The queue (or topic, subject) the message is published to.
+MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+#: ``send`` on a publish span.
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
 
 # ----------------------------------------------------------------------------- confirmation span
 

@@ -51,6 +51,20 @@ class ApiClient:
             raise InputError(f"cannot reach audit serve at {self.url}: {exc}") from None
         if response.status_code == 200:
             return response.content
+        data: bytes = self._fail(path, response)
+        return data
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A POST or DELETE with a JSON body; the JSON answer. Errors as ``_get``'s."""
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise InputError(f"cannot reach audit serve at {self.url}: {exc}") from None
+        if response.status_code == 200:
+            return response.json()
+        return self._fail(path, response)
+
+    def _fail(self, path: str, response: httpx.Response) -> Any:
         try:
             said = str(response.json()["error"])
         except (ValueError, KeyError, TypeError):
@@ -94,6 +108,32 @@ class ApiClient:
 
     def rules(self) -> dict[str, RuleInfo]:
         return {r["id"]: rule_from_json(r) for r in self._json("/api/v1/rules")["rules"]}
+
+    def rules_json(self) -> list[dict[str, Any]]:
+        """The server's rules with their counts and mutes, as it sends them."""
+        rules: list[dict[str, Any]] = self._json("/api/v1/rules")["rules"]
+        return rules
+
+    def finding(self, fingerprint: str) -> dict[str, Any]:
+        """One finding with its notes (``GET /api/v1/findings/{fingerprint}``)."""
+        finding: dict[str, Any] = self._json(f"/api/v1/findings/{fingerprint}")
+        return finding
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        """The spans of one trace (``GET /api/v1/traces/{trace_id}``)."""
+        trace: dict[str, Any] = self._json(f"/api/v1/traces/{trace_id}")
+        return trace
+
+    def triage(self, fingerprint: str, action: str, note: str, author: str) -> dict[str, Any]:
+        """Record a triage action; the finding afterwards."""
+        body = {"action": action, "note": note, "author": author}
+        finding: dict[str, Any] = self._send("POST", f"/api/v1/findings/{fingerprint}/triage", body)
+        return finding
+
+    def mute(self, rule_id: str, duration: str, note: str, author: str) -> dict[str, Any]:
+        body = {"for": duration, "note": note, "author": author}
+        answer: dict[str, Any] = self._send("POST", f"/api/v1/rules/{rule_id}/mute", body)
+        return answer
 
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self._json("/api/v1/stats")

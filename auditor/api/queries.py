@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from auditor.findings.model import Severity
 from auditor.findings.table import FINDING_FIELDS
@@ -157,14 +158,23 @@ def get_finding(
     return finding
 
 
-def trace_spans(con: duckdb.DuckDBPyConnection, trace_id: str) -> tuple[list[dict[str, Any]], bool]:
+def trace_spans(
+    con: duckdb.DuckDBPyConnection, trace_id: str, *, events: bool = False
+) -> tuple[list[dict[str, Any]], bool]:
     """The spans of a trace in start order (at most ``MAX_TRACE_SPANS``, as ``audit show``
-    reads them), and whether there were more."""
+    reads them), and whether there were more. ``events``: each span also carries its events
+    (``{"time_ns", "name", "attributes"}``; the TUI's waterfall marks them)."""
+    extra = (
+        ', list_transform("Events.Timestamp", lambda t: epoch_ns(t)), "Events.Name", '
+        '"Events.Attributes"'
+        if events
+        else ""
+    )
     rows = con.execute(
-        """
+        f"""
         SELECT "SpanId", "ParentSpanId", "SpanName", "SpanKind", "ServiceName",
                epoch_ns("Timestamp"), epoch_ns("Timestamp") + "Duration", "StatusCode",
-               "StatusMessage", "SpanAttributes"
+               "StatusMessage", "SpanAttributes"{extra}
         FROM otel_traces WHERE "TraceId" = ? ORDER BY "Timestamp", "SpanId" LIMIT ?
         """,
         [trace_id, MAX_TRACE_SPANS + 1],
@@ -173,10 +183,59 @@ def trace_spans(con: duckdb.DuckDBPyConnection, trace_id: str) -> tuple[list[dic
         "span_id", "parent_span_id", "name", "kind", "service", "start_ns", "end_ns", "status",
         "status_message", "attributes",
     )  # fmt: skip
-    spans = [dict(zip(names, row, strict=True)) for row in rows[:MAX_TRACE_SPANS]]
-    for span in spans:
+    spans = []
+    for row in rows[:MAX_TRACE_SPANS]:
+        span = dict(zip(names, row[: len(names)], strict=True))
         span["attributes"] = json.loads(span["attributes"])
+        if events:
+            times, event_names, attributes = row[len(names) :]
+            span["events"] = [
+                {"time_ns": int(t), "name": str(n), "attributes": json.loads(a or "{}")}
+                for t, n, a in zip(times, event_names, attributes, strict=True)
+            ]
+        spans.append(span)
     return spans, len(rows) > MAX_TRACE_SPANS
+
+
+def findings_table(con: duckdb.DuckDBPyConnection, *, now: datetime) -> pa.Table:
+    """Every kept finding with its effective triage, as Arrow columns (the fields of
+    ``list_findings``, plus ``severity_rank``), most severe first: the TUI's table, built
+    without a Python object per finding."""
+    named = ", ".join(f"{_SOURCE.get(n, n)} AS {n}" for n in (*FINDING_FIELDS, *_EXTRA))
+    relation = con.sql(
+        f"""
+        SELECT {named}, {_RANK_SQL} AS severity_rank
+        FROM ({EFFECTIVE_SQL})
+        ORDER BY severity_rank DESC, last_seen, fingerprint
+        """,
+        params={"now": now},
+    )
+    return relation.to_arrow_table()
+
+
+def typical_honest_trace(
+    con: duckdb.DuckDBPyConnection, span_name: str, service: str, exclude: str
+) -> str | None:
+    """The trace of a typical honest run of a job: among the traces holding a span named
+    ``span_name`` of ``service`` that no open or pending finding points at (and not
+    ``exclude``), the one whose span lasted closest to the median. None when there is none."""
+    rows = con.execute(
+        """
+        WITH candidates AS (
+            SELECT "TraceId" AS trace_id, "Duration" AS duration FROM otel_traces
+            WHERE "SpanName" = $name AND "ServiceName" = $service AND "TraceId" <> $exclude
+              AND "TraceId" NOT IN (
+                  SELECT trace_id FROM findings
+                  WHERE trace_id IS NOT NULL AND state <> 'resolved'
+              )
+        )
+        SELECT trace_id FROM candidates
+        ORDER BY abs(duration - (SELECT median(duration) FROM candidates)), trace_id
+        LIMIT 1
+        """,
+        {"name": span_name, "service": service, "exclude": exclude},
+    ).fetchall()
+    return str(rows[0][0]) if rows else None
 
 
 def rule_counts(

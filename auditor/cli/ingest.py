@@ -12,7 +12,8 @@ import typer
 from auditor.config import DEFAULTS, source_of
 from auditor.errors import ExitCode
 from auditor.receivers.files import IngestSummary, ingest_files
-from auditor.store.duck import DuckStore
+from auditor.store.backend import parse_backend
+from auditor.store.duck import DuckStore, SpanWriter
 
 
 def register(app: typer.Typer) -> None:
@@ -33,19 +34,36 @@ def ingest_command(
     ),
     db: Path = STORE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+    backend_url: str | None = typer.Option(
+        None,
+        "--backend",
+        metavar="URL",
+        help="The store as a URL instead of --db: duckdb:///path, chdb:///path/folder or "
+        "clickhouse://[user[:password]@]host:8123/db (written with the OpenTelemetry "
+        "Collector ClickHouse exporter's otel_traces table; needs auditor[clickhouse]).",
+    ),
 ) -> int:
     """Load span files into the store. A span already stored is not stored again."""
     files = files or []
-    with DuckStore(db) as store:
-        summary = ingest_with_progress(
-            store, files, show_progress=not quiet and sys.stderr.isatty()
-        )
+    show = not quiet and sys.stderr.isatty()
+    backend = parse_backend(backend_url) if backend_url is not None else None
+    if backend is not None and backend.is_clickhouse:
+        from auditor.store.clickhouse import ClickHouseStore  # the optional extra's drivers
+
+        with ClickHouseStore(backend) as spans:
+            summary = ingest_with_progress(spans, files, show_progress=show)
+        where: object = backend
+    else:
+        path = Path(backend.path) if backend is not None else db
+        with DuckStore(path) as store:
+            summary = ingest_with_progress(store, files, show_progress=show)
+        where = path
     if not quiet:
-        print_summary(summary, db)
+        print_summary(summary, str(where))
     return int(ExitCode.INPUT) if summary.bad_lines or summary.spans_rejected else 0
 
 
-def ingest_with_progress(store: DuckStore, files: list[str], show_progress: bool) -> IngestSummary:
+def ingest_with_progress(store: SpanWriter, files: list[str], show_progress: bool) -> IngestSummary:
     """Load ``files`` into ``store``, with a progress bar on stderr when asked."""
     if not show_progress:
         return ingest_files(store, files)

@@ -22,7 +22,7 @@ from typer.exceptions import Abort as TyperAbort
 from typer.exceptions import TyperException
 
 from auditor import __version__
-from auditor.cli import alerts, findings, ingest, probe, rules, scan, serve, show
+from auditor.cli import alerts, findings, ingest, probe, rules, scan, serve, show, tui
 from auditor.cli.help import readable_placeholders, typer_app
 from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
 
@@ -59,6 +59,7 @@ findings.register(app)
 rules.register(app)
 probe.register(app)
 alerts.register(app)
+tui.register(app)
 
 
 @functools.cache

@@ -35,6 +35,7 @@ from auditor.findings.baseline import Baseline, read_baseline, write_baseline
 from auditor.findings.model import Severity
 from auditor.findings.report import Report
 from auditor.reports import FORMATS, check_format, write_report
+from auditor.store.backend import Backend, parse_backend
 from auditor.store.triage import read_triage
 
 
@@ -62,11 +63,28 @@ def parse_as_of(text: str) -> int:
     return int(moment.timestamp() * 1e9)
 
 
-def check_inputs(files: list[str] | None, db: Path | None) -> list[str]:
+def choose_store(db: Path | None, backend: str | None) -> tuple[Path | None, Backend | None]:
+    """``--db PATH`` or ``--backend URL`` (one of them): a DuckDB store file, or a ClickHouse
+    backend (``duckdb:///path`` is the same as ``--db path``)."""
+    if backend is None:
+        return db, None
+    if db is not None:
+        raise UsageError("give --db PATH or --backend URL, not both")
+    chosen = parse_backend(backend)
+    if not chosen.is_clickhouse:
+        return Path(chosen.path), None
+    return None, chosen
+
+
+def check_inputs(
+    files: list[str] | None, db: Path | None, backend: Backend | None = None
+) -> list[str]:
     """The span files of a command that reads files or a store (scan, show); none at all, or
     a store that does not exist, is an error before any work."""
+    if backend is not None:
+        return files or []
     if not files and db is None:
-        raise UsageError("give span files to read, or --db PATH of a store")
+        raise UsageError("give span files to read, or --db PATH (or --backend URL) of a store")
     if db is not None and db.is_dir():
         raise UsageError(f"--db {db} is a directory; give the store's file")
     if db is not None and not files and not db.exists():
@@ -118,6 +136,14 @@ WIDE = typer.Option(False, "--wide", help="Full job ids in the table.")
 COLOR = typer.Option(
     None, "--color/--no-color", help="Color the table (default: on a terminal, unless NO_COLOR)."
 )
+BACKEND = typer.Option(
+    None,
+    "--backend",
+    metavar="URL",
+    help="The store as a URL instead of --db: duckdb:///path/auditor.duckdb, "
+    "chdb:///path/folder (ClickHouse embedded) or clickhouse://[user[:password]@]host:8123/db "
+    "(the otel_traces table a Collector's ClickHouse exporter fills; needs auditor[clickhouse]).",
+)
 TOKEN = typer.Option(
     None,
     "--token",
@@ -134,7 +160,7 @@ def check_remote(files: list[str] | None, db: Path | None, rules: list[Path], pa
         what
         for what, present in (
             ("span files", bool(files)),
-            ("--db", db is not None),
+            ("--db or --backend", db is not None),
             ("--rules", bool(rules)),
             ("--no-packs", not packs),
         )
@@ -156,12 +182,14 @@ def _scan(
     accepted: Baseline,
     fail_on_pending: bool,
     fmt: str,
+    backend: Backend | None = None,
 ) -> ScanResult:
     """The scan of span files or a store, here."""
     catalog = load_catalog(rules, packs=packs)  # rule errors surface before any input is read
     request = ScanRequest(
         files=tuple(files),
         db=db,
+        backend=backend,
         as_of_ns=as_of_ns,
         fail_on=threshold,
         baseline=accepted,
@@ -253,12 +281,14 @@ def scan_command(
         "(http://host:4318) instead of files or --db.",
     ),
     token: str | None = TOKEN,
+    backend_url: str | None = BACKEND,
 ) -> int:
     """Evaluate rules over span files or a store; exit 1 when jobs lied."""
+    db, backend = choose_store(db, backend_url)
     if server is not None:
-        check_remote(files, db, rules, packs)
+        check_remote(files, db if backend is None else Path(str(backend)), rules, packs)
     else:
-        files = check_inputs(files, db)
+        files = check_inputs(files, db, backend)
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     check_format(fmt)
     threshold = _severity(fail_on)
@@ -282,9 +312,12 @@ def scan_command(
             list_checked=fmt == "junit",
         )
     else:
-        result = _scan(files, db, rules, packs, as_of_ns, threshold, accepted, fail_on_pending, fmt)
+        result = _scan(
+            files, db, rules, packs, as_of_ns, threshold, accepted, fail_on_pending, fmt, backend
+        )
     if result.input_problem and result.ingest is not None:
-        print_summary(result.ingest, str(db) if db is not None else "the in-memory store")
+        where = backend if backend is not None else db
+        print_summary(result.ingest, str(where) if where is not None else "the in-memory store")
     for warning in result.warnings:
         print(f"audit: warning: {warning}", file=sys.stderr)
     report = result.report

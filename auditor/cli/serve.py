@@ -20,6 +20,7 @@ from auditor.config import (
     LOG_LEVELS,
     flag_help,
     load_settings,
+    serve_store_path,
     source_of,
 )
 from auditor.errors import UsageError
@@ -45,6 +46,7 @@ RULES = _flag("rules")
 RECORD = _flag("record")
 MAX_BODY_SIZE = _flag("max_body_size")
 MAX_PENDING_SPANS = _flag("max_pending_spans")
+BODY_TIMEOUT = _flag("body_timeout_s")
 DECODE_WORKERS = _flag("decode_workers")
 TOKEN = _flag("token")
 EVALUATION_INTERVAL = _flag("evaluation_interval_s")
@@ -70,12 +72,20 @@ def serve_command(
     record: Path | None = RECORD,
     max_body_size: int | None = MAX_BODY_SIZE,
     max_pending_spans: int | None = MAX_PENDING_SPANS,
+    body_timeout: str | None = BODY_TIMEOUT,
     decode_workers: int | None = DECODE_WORKERS,
     token: str | None = TOKEN,
     evaluation_interval: str | None = EVALUATION_INTERVAL,
     log_level: str | None = LOG_LEVEL,
     log_format: str | None = LOG_FORMAT,
     retention: str | None = RETENTION,
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        metavar="URL",
+        help="The store as a URL instead of --db: duckdb:///path/auditor.duckdb. "
+        "(ClickHouse URLs are accepted by audit scan and audit ingest; serve refuses them.)",
+    ),
 ) -> None:
     """Receive OTLP spans (acknowledged after commit), evaluate the rules continuously, send
     alerts, and answer the HTTP API."""
@@ -83,6 +93,10 @@ def serve_command(
         raise UsageError(f"--log-level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     if log_format is not None and log_format.lower() not in LOG_FORMATS:
         raise UsageError(f"--log-format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+    if backend is not None:
+        if db is not None:
+            raise UsageError("give --db PATH or --backend URL, not both")
+        db = Path(serve_store_path(backend, "--backend"))
     settings = load_settings(
         config,
         store=db,
@@ -93,6 +107,7 @@ def serve_command(
         record=record,
         max_body_size=max_body_size,
         max_pending_spans=max_pending_spans,
+        body_timeout_s=body_timeout,
         decode_workers=decode_workers,
         token=token,
         evaluation_interval_s=evaluation_interval,

@@ -31,7 +31,8 @@ from auditor.findings.shown import Shown, TraceSpan
 from auditor.findings.table import FindingTable
 from auditor.receivers.files import IngestSummary, ingest_files
 from auditor.rules.model import Rule
-from auditor.store.duck import DuckStore
+from auditor.store.backend import Backend
+from auditor.store.duck import DuckStore, SpanWriter
 from auditor.store.findings import save_findings
 
 
@@ -39,6 +40,8 @@ from auditor.store.findings import save_findings
 class ScanRequest:
     files: tuple[str, ...] = ()  # span files to load (into ``db`` when given)
     db: Path | None = None  # a store file to evaluate (and keep the findings in)
+    # a ClickHouse backend (chDB or a server) to evaluate instead (files given are added to it)
+    backend: Backend | None = None
     as_of_ns: int | None = None  # grace windows end here; None: the input is complete
     fail_on: Severity = Severity.LOW
     baseline: Baseline = field(default_factory=Baseline)  # findings accepted earlier
@@ -96,7 +99,29 @@ def rule_infos(catalog: Catalog) -> dict[str, RuleInfo]:
     return infos
 
 
-Loader = Callable[[DuckStore, list[str]], IngestSummary]
+Loader = Callable[[SpanWriter, list[str]], IngestSummary]
+
+
+def _where(request: ScanRequest) -> str:
+    if request.files:
+        return ", ".join(request.files)
+    return str(request.backend if request.backend is not None else request.db)
+
+
+def pull_from_clickhouse(
+    backend: Backend, store: DuckStore, files: list[str], load: Loader
+) -> IngestSummary | None:
+    """Add ``files`` to the ClickHouse ``backend``'s otel_traces, then copy its spans into
+    ``store`` (an in-memory DuckDB) where the evaluation runs (docs/clickhouse.md says why)."""
+    from auditor.store.clickhouse import ClickHouseStore  # the optional extra's drivers
+
+    ingest = None
+    with ClickHouseStore(backend, create=bool(files)) as spans:
+        if files:
+            ingest = load(spans, files)
+        for chunk in spans.read_spans():
+            store.insert(chunk)
+    return ingest
 
 
 @contextlib.contextmanager
@@ -113,13 +138,14 @@ def _evaluated(
             # left to the next writer that checkpoints anyway (audit serve, audit ingest).
             # Set before the evaluation locks the configuration.
             store.con.execute("PRAGMA disable_checkpoint_on_shutdown")
-        if request.files:
+        if request.backend is not None:
+            ingest = pull_from_clickhouse(request.backend, store, list(request.files), load)
+        elif request.files:
             ingest = load(store, list(request.files))
         spans = store.span_count()
         if spans == 0 and request.require_spans:
             # a gate that passes on nothing is worse than none
-            where = ", ".join(request.files) if request.files else str(request.db)
-            raise InputError(f"no spans in {where}: nothing to judge")
+            raise InputError(f"no spans in {_where(request)}: nothing to judge")
         evaluation = evaluate(
             store.con,
             catalog,
@@ -154,7 +180,7 @@ def run_scan(
         rules=rule_infos(catalog),
         checked=evaluation.checked,
         jobs_checked=evaluation.jobs_checked,
-        inputs=request.files or (str(request.db),),
+        inputs=request.files or (_where(request),),
         spans=spans,
         fail_on=request.fail_on,
         baselined=suppressed,
@@ -196,9 +222,7 @@ def show_finding(
         found = evaluation.findings.select(matches)
         if len(found) != 1:
             what = "no finding" if not len(found) else f"{len(found)} findings"
-            raise UsageError(
-                f"{what} with fingerprint {fingerprint!r} in {', '.join(request.files) or request.db}"
-            )
+            raise UsageError(f"{what} with fingerprint {fingerprint!r} in {_where(request)}")
         finding = found[0]
         rows = (
             store.con.execute(_TRACE_SQL, [finding.trace_id, MAX_TRACE_SPANS]).fetchall()

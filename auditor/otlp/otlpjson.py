@@ -33,6 +33,8 @@ def decode_json(body: bytes | str) -> SpanBatch:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise OtlpDecodeError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise OtlpDecodeError("body is not valid JSON: nested too deeply") from None
     return decode_json_object(document)
 
 

@@ -86,8 +86,15 @@ _JSON_CASES = {
 _SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def native_json(value: Any) -> tuple[str | None, Any]:
+# Nesting of array / kvlist values beyond this is refused (the protobuf form cannot carry
+# more than ~50: upb stops at 100 message levels, two per value level).
+MAX_VALUE_DEPTH = 64
+
+
+def native_json(value: Any, depth: int = 0) -> tuple[str | None, Any]:
     """(kind, JSON-native Python value) of an OTLP/JSON AnyValue object."""
+    if depth > MAX_VALUE_DEPTH:
+        raise InvalidValue(f"attribute value nests deeper than {MAX_VALUE_DEPTH} levels")
     if not isinstance(value, dict):
         raise InvalidValue('attribute value must be an object such as {"stringValue": "x"}')
     for key, raw in value.items():
@@ -126,7 +133,7 @@ def native_json(value: Any) -> tuple[str | None, Any]:
             values = (raw or {}).get("values", []) if isinstance(raw, dict) else None
             if not isinstance(values, list):
                 raise InvalidValue("arrayValue.values must be a list")
-            return kind, [_json_native(*native_json(v)) for v in values]
+            return kind, [_json_native(*native_json(v, depth + 1)) for v in values]
         if kind == "kvlist":
             values = (raw or {}).get("values", []) if isinstance(raw, dict) else None
             if not isinstance(values, list):
@@ -135,7 +142,7 @@ def native_json(value: Any) -> tuple[str | None, Any]:
             for kv in values:
                 if not isinstance(kv, dict) or not isinstance(kv.get("key", ""), str):
                     raise InvalidValue("kvlistValue entries must be {key, value} objects")
-                out[kv.get("key", "")] = _json_native(*native_json(kv.get("value", {})))
+                out[kv.get("key", "")] = _json_native(*native_json(kv.get("value", {}), depth + 1))
             return kind, out
     return None, None
 

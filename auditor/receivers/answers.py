@@ -26,6 +26,14 @@ def export_response(rejected: int = 0, error_message: str = "") -> ExportTraceSe
     return response
 
 
+def store_failure(error: BaseException) -> str:
+    """What a client is told when the store could not commit its spans (503 / UNAVAILABLE):
+    retryable, and why when the reason is one an operator acts on (the disk is full)."""
+    if "no space left on device" in str(error).lower():
+        return "the store could not commit: no space left on device; retry"
+    return "the store could not commit; retry"
+
+
 def rpc_status(code: int, message: str, retry_after_s: int | None = None) -> status_pb2.Status:
     status = status_pb2.Status(code=code, message=message)
     if retry_after_s is not None:

@@ -31,7 +31,7 @@ from auditor.errors import InputError
 from auditor.otlp.batch import OtlpDecodeError, SpanBatch
 from auditor.otlp.otlpjson import decode_json, decode_json_object
 from auditor.otlp.protobuf import decode_protobuf
-from auditor.store.duck import DuckStore
+from auditor.store.duck import SpanWriter
 
 COMMIT_SPANS = 50_000
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -220,7 +220,7 @@ def _protobuf(stream: IO[bytes], name: str) -> Iterator[tuple[str, SpanBatch]]:
 
 
 def ingest_files(
-    store: DuckStore, paths: list[str], progress: ProgressFn | None = None
+    store: SpanWriter, paths: list[str], progress: ProgressFn | None = None
 ) -> IngestSummary:
     """Load every file into ``store``; commits every ``COMMIT_SPANS`` spans and at the end."""
     summary = IngestSummary()

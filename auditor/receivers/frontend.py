@@ -32,7 +32,7 @@ from auditor.api.wire import ApiRequest, ApiResponse
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
 from auditor.receivers.hub import RemoteCommitter
-from auditor.receivers.pipeline import Pipeline
+from auditor.receivers.pipeline import DEFAULT_BODY_TIMEOUT_S, Pipeline
 
 LATENCY_REPORT_S = 1.0
 
@@ -46,6 +46,7 @@ class WorkerOptions:
     record: Path | None
     log_level: int
     log_format: str = "text"
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
 
 
 def run(options: WorkerOptions, http_socket: socket.socket, conn: Connection) -> None:
@@ -60,7 +61,12 @@ async def _serve(options: WorkerOptions, http_socket: socket.socket, conn: Conne
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     committer = RemoteCommitter(conn, loop, stop.set)
-    pipeline = Pipeline(committer, body_limit=options.body_limit, record_path=options.record)
+    pipeline = Pipeline(
+        committer,
+        body_limit=options.body_limit,
+        body_timeout_s=options.body_timeout_s,
+        record_path=options.record,
+    )
 
     async def health() -> dict[str, object]:
         return {**await committer.health(), "worker": options.index}

@@ -96,9 +96,9 @@ def make_server(
             )
         except ShuttingDown as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        except Exception:
-            log.exception("export failed")
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the store could not commit; retry")
+        except Exception as exc:
+            log.error("export failed: %s", exc)  # the store's process logged the cause
+            await context.abort(grpc.StatusCode.UNAVAILABLE, answers.store_failure(exc))
         return answers.export_response(result.rejected, result.error_message)
 
     handler = grpc.method_handlers_generic_handler(

@@ -9,6 +9,7 @@ Status codes as the OTLP specification says:
 200   spans committed (``partial_success`` lists spans rejected one by one)
 400   undecodable body; a ``google.rpc.Status`` body gives the reason
 401   a token is configured and the request lacks it (``Authorization: Bearer``)
+408   the body did not arrive within the body timeout (a slow client; others are not held up)
 413   body, or its decompressed form, over the limit
 415   content type other than ``application/x-protobuf`` / ``application/json``,
       or content encoding other than gzip
@@ -23,6 +24,7 @@ limit also holds while inflating.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -76,12 +78,23 @@ class _Handler:
                 413, answers.INVALID_ARGUMENT, f"body is over the {limit} byte limit", media
             )
         body = bytearray()
-        async for chunk in request.content.iter_chunked(1 << 16):
-            body += chunk
-            if len(body) > limit:
-                return _status(
-                    413, answers.INVALID_ARGUMENT, f"body is over the {limit} byte limit", media
-                )
+        try:
+            # A client dribbling its body waits on this coroutine alone (others go on), and
+            # only until the timeout.
+            async with asyncio.timeout(self.pipeline.body_timeout_s or None):
+                async for chunk in request.content.iter_chunked(1 << 16):
+                    body += chunk
+                    if len(body) > limit:
+                        return _status(
+                            413, answers.INVALID_ARGUMENT,
+                            f"body is over the {limit} byte limit", media,
+                        )  # fmt: skip
+        except TimeoutError:
+            seconds = f"{self.pipeline.body_timeout_s:g}"
+            return _status(
+                408, answers.INVALID_ARGUMENT, f"the body took longer than {seconds}s to arrive",
+                media, headers={"Connection": "close"},
+            )  # fmt: skip
         try:
             result = await self.pipeline.export(
                 bytes(body), media, request.headers.get("Content-Encoding")
@@ -99,9 +112,12 @@ class _Handler:
             )  # fmt: skip
         except ShuttingDown as exc:
             return _status(503, answers.UNAVAILABLE, str(exc), media, headers={"Retry-After": "1"})
-        except Exception:  # the store failed: say so, acknowledge nothing
-            log.exception("export failed")
-            return _status(503, answers.UNAVAILABLE, "the store could not commit; retry", media)
+        except Exception as exc:  # the store failed: say so, acknowledge nothing
+            log.error("export failed: %s", exc)  # the store's process logged the cause
+            return _status(
+                503, answers.UNAVAILABLE, answers.store_failure(exc), media,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )  # fmt: skip
         response = answers.export_response(result.rejected, result.error_message)
         return web.Response(status=200, body=answers.encode(response, media), content_type=media)
 

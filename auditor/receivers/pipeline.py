@@ -30,9 +30,12 @@ from auditor.store.writer import GroupCommitWriter, Overloaded
 log = logging.getLogger(__name__)
 
 DEFAULT_BODY_LIMIT = 64 * 1024 * 1024
+# A client that takes longer to send its body is answered 408 (`audit serve --body-timeout`).
+DEFAULT_BODY_TIMEOUT_S = 30.0
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
+    "DEFAULT_BODY_TIMEOUT_S",
     "Committer",
     "ExportResult",
     "LocalCommitter",
@@ -78,11 +81,13 @@ class Pipeline:
         committer: Committer,
         *,
         body_limit: int = DEFAULT_BODY_LIMIT,
+        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
         max_inflight: int = 64,
         record_path: Path | None = None,
     ) -> None:
         self.committer = committer
         self.body_limit = body_limit
+        self.body_timeout_s = body_timeout_s
         self.max_inflight = max_inflight
         self._inflight = 0
         # O_APPEND: every front-end worker appends whole lines to the same file.

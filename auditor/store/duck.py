@@ -9,9 +9,12 @@ the injected ``Clock``'s, in UTC.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -57,6 +60,43 @@ def _refuse_other_files(path: str) -> None:
         raise StoreError(f"{path} is not a DuckDB store (is it a span file? pass it as input)")
 
 
+_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def _lock_holder(message: str) -> str:
+    """``, PID 1234: audit serve --db x`` from DuckDB's lock error (which names the holder's
+    program and PID), with the holder's command line when this machine shows it; ``""``
+    when the message names no holder."""
+    found = _HOLDER.search(message)
+    if not found:
+        return ""
+    program, pid = found[1], found[2]
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    except OSError:
+        argv = []
+    words = [
+        os.path.basename(a.decode(errors="replace")) if i < 2 else a.decode(errors="replace")
+        for i, a in enumerate(argv)
+    ]
+    command = " ".join(" ".join(words).split()) or program
+    if len(command) > 160:
+        command = command[:157] + "..."
+    return f", PID {pid}: {command}"
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed statement or commit. A commit that failed (the disk full)
+    has already ended the transaction; rolling back again would raise and hide the error
+    that matters, so that second error is dropped."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.rollback()
+
+
 @dataclass(frozen=True)
 class InsertResult:
     batch_id: int
@@ -66,6 +106,13 @@ class InsertResult:
     @property
     def duplicates(self) -> int:
         return self.received - self.stored
+
+
+class SpanWriter(Protocol):
+    """What loading spans needs of a store: this DuckDB store, or ClickHouse's
+    (``store.clickhouse.ClickHouseStore``), with the same once-per-(TraceId, SpanId) promise."""
+
+    def insert(self, table: pa.Table) -> InsertResult: ...
 
 
 class DuckStore:
@@ -89,7 +136,8 @@ class DuckStore:
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
-                    f"{self.path} is open in another process (is `audit serve` running on it?)"
+                    f"{self.path} is open in another process{_lock_holder(str(exc))} "
+                    "(is `audit serve` running on it?)"
                 ) from None
             raise StoreError(f"cannot open store {self.path}: {exc}") from None
         except duckdb.Error as exc:
@@ -150,7 +198,7 @@ class DuckStore:
                 )
                 self.con.commit()
             except Exception:
-                self.con.rollback()
+                _rollback(self.con)
                 raise
 
     # ------------------------------------------------------------------ writing
@@ -182,7 +230,7 @@ class DuckStore:
             )
             con.commit()
         except Exception:
-            con.rollback()
+            _rollback(con)
             raise
         finally:
             con.unregister("incoming")
@@ -199,7 +247,15 @@ class DuckStore:
         return self.con.cursor()
 
     def checkpoint(self) -> None:
-        self.con.execute("CHECKPOINT")
+        """Fold the write-ahead log into the file. When that fails (the disk full), nothing
+        committed is lost: the log is kept and replayed the next time the store opens."""
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"could not checkpoint {self.path} ({_first_line(exc)}); every committed span "
+                "is in its write-ahead log and is replayed when the store next opens"
+            ) from None
 
     def close(self) -> None:
         self.con.close()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 
 from auditor.store.duck import DuckStore, InsertResult
@@ -126,7 +127,10 @@ class GroupCommitWriter:
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             result = self.store.insert(table)
         except Exception as exc:  # the store failed: nobody in this group is acknowledged
-            log.exception("commit of %d spans failed", rows)
+            if isinstance(exc, duckdb.Error):  # the disk full, a file error: one line says it
+                log.error("commit of %d spans failed: %s", rows, str(exc).strip())
+            else:
+                log.exception("commit of %d spans failed", rows)
             for item in group:
                 item.future.set_exception(exc)
         else:

@@ -54,6 +54,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -62,6 +63,8 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 from common import Finding, build_store, check_lies, sql_statements  # noqa: E402
+
+from bench.rows import Row  # noqa: E402
 
 RULES = HERE / "rules.yaml"
 BASELINE = HERE / "backlog_baseline.sql"
@@ -349,7 +352,7 @@ def bench(size: int, args: argparse.Namespace, workdir: Path, audit: str) -> dic
     return result
 
 
-def main() -> int:
+def main(argv: list[str] | None = None, into: list[dict[str, object]] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--spans", type=int, action="append", help="store size (repeatable; default 2,000,000)"
@@ -379,7 +382,7 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=1800.0, help="kill a child after this many seconds"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = args.spans or [2_000_000]
     temporary = args.workdir is None and not args.reuse
     if temporary:
@@ -427,8 +430,36 @@ def main() -> int:
             f"| {'yes' if r['exact'] else 'NO'} "
             f"| {r['targets']} |"
         )
+    if into is not None:
+        into.extend(results)
     failed = any("error" in r or not r["same"] for r in results)
     return 1 if failed else 0
+
+
+def rows(quick: bool) -> list[Row]:
+    """For ``python -m bench``: 2M spans, 3 rounds (quick: 20,000 spans, one round)."""
+    results: list[dict[str, Any]] = []
+    sizes = ["--spans", "20000", "--rounds", "1"] if quick else ["--spans", "2000000"]
+    code = main(sizes, into=results)  # type: ignore[arg-type]
+    (r,) = results
+    if code != 0 or "error" in r:
+        raise SystemExit(f"the scan benchmark failed: {r.get('error', 'findings differ')}")
+    ratio_target, rss_target = TARGETS.get(r["size"], (None, None))
+    spans = f"{r['spans']:,} spans"
+    return [
+        Row(
+            f"scan: audit scan --db of {spans}", r["auditor_best"], "s",
+            f"<= {ratio_target}x hand-written" if ratio_target else "",
+            r["hand_best"], "hand-written SQL",
+            None if ratio_target is None else r["auditor_best"] / r["hand_best"] <= ratio_target,
+        ),
+        Row(
+            f"scan: peak RSS of audit scan, {spans}", r["auditor_rss"] / 1e6, "MB",
+            f"<= {rss_target / 1e6:,.0f} MB" if rss_target else "",
+            r["hand_rss"] / 1e6, "hand-written SQL",
+            None if rss_target is None else r["auditor_rss"] <= rss_target,
+        ),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":

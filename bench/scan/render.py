@@ -41,6 +41,7 @@ from auditor.findings.report import Report  # noqa: E402
 from auditor.findings.table import FINDING_FIELDS, FindingTable  # noqa: E402
 from auditor.reports import write_report  # noqa: E402
 from auditor.store.duck import DuckStore  # noqa: E402
+from bench.rows import Row  # noqa: E402
 
 TARGET_S = 1.0
 
@@ -67,12 +68,12 @@ def best(what, rounds: int) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None, into: dict[str, float] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--findings", type=int, default=100_000)
     parser.add_argument("--spans", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     table = findings(args.findings, args.spans)
     report = Report(findings=FindingTable(table), rules={}, fail_on=Severity.LOW)
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,12 +95,28 @@ def main() -> int:
         assert len(written["findings"]) == args.findings
         assert len(json.loads(theirs.read_text(encoding="utf-8"))) == args.findings
         size = ours.stat().st_size / 1e6
+    if into is not None:
+        into.update(auditor_s=mine, copy_s=base, findings=args.findings)
     verdict = "met" if mine <= TARGET_S else "missed"
     print(
         f"{args.findings:,} findings ({size:.0f} MB of JSON): auditor --format json {mine:.3f} s, "
         f"DuckDB COPY {base:.3f} s, ratio {mine / base:.2f}x; target <= {TARGET_S:.0f} s: {verdict}"
     )
     return 0
+
+
+def rows(quick: bool) -> list[Row]:
+    """For ``python -m bench``: 100k findings, best of 5 (quick: 2,000, one round)."""
+    result: dict[str, float] = {}
+    sizes = ["--findings", "2000", "--spans", "20000", "--rounds", "1"] if quick else []
+    main(sizes, into=result)
+    return [
+        Row(
+            f"scan: --format json of {result['findings']:,.0f} findings", result["auditor_s"],
+            "s", f"<= {TARGET_S:g} s (100k findings)", result["copy_s"], "DuckDB COPY",
+            None if quick else result["auditor_s"] <= TARGET_S,
+        )
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tests.systems.harness import REPO_ROOT, HarnessError
@@ -31,7 +31,11 @@ def _listening(port: int) -> bool:
 
 @contextlib.contextmanager
 def audit_serve(
-    db: Path, record: Path | None = None, log_path: Path | None = None, start_timeout: float = 30.0
+    db: Path,
+    record: Path | None = None,
+    log_path: Path | None = None,
+    start_timeout: float = 30.0,
+    args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Yield the OTLP/HTTP endpoint (``http://127.0.0.1:<port>``) of a running ``audit serve``."""
     port = free_port(HOST)
@@ -41,6 +45,7 @@ def audit_serve(
     ]  # fmt: skip
     if record is not None:
         argv += ["--record", str(record)]
+    argv += list(args)  # e.g. --rules
     log_path = log_path or Path(db).with_suffix(".serve.log")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(

@@ -17,6 +17,7 @@ import time
 from email.message import EmailMessage
 
 import redis
+from opentelemetry import trace
 
 import probes
 from tests.systems.probes_apps import config
@@ -34,6 +35,10 @@ SCENARIOS: dict[str, set[str]] = {
 
 class TransientError(Exception):
     """Worth a retry (the CRM timed out)."""
+
+
+class PermanentError(Exception):
+    """Not worth a retry (the order does not exist): a visible failure."""
 
 
 @functools.cache
@@ -71,6 +76,11 @@ def send_email(order_id: str, recipient: str, *, crash: bool = False) -> None:
         smtp.mail(SENDER)
         if crash:
             time.sleep(config.CRASH_DELAY)
+            # the spans of the jobs before this one are out (on a loaded machine the collector
+            # can take longer than CRASH_DELAY to answer): the crash loses only its own
+            provider = trace.get_tracer_provider()
+            if hasattr(provider, "force_flush"):
+                provider.force_flush()
             os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-effect
         code, reply = smtp.rcpt(recipient)
         if code not in (250, 251):
@@ -91,6 +101,13 @@ def run(scenario: str, order_id: str, recipient: str) -> dict[str, str]:
             send_email(order_id, recipient, crash=True)
         elif scenario == "crash_first_delivery":
             send_email(order_id, recipient, crash=first_time(order_id, "crash"))
+        elif scenario == "premature":
+            probes.mark_done()  # the lie: "done" before the email is sent
+            send_email(order_id, recipient)
+        elif scenario == "retry_then_ok" and first_time(order_id, "fail-before-send"):
+            raise TransientError("crm timeout before the email was sent")
+        elif scenario == "failed":
+            raise PermanentError(f"order {order_id} does not exist")
         else:
             send_email(order_id, recipient)
             if scenario == "retry_duplicate" and first_time(order_id, "fail-after-send"):

@@ -24,6 +24,11 @@ def official() -> bool:
     return os.environ.get("PROBES_OFFICIAL") == "1"
 
 
+def use_job_run() -> bool:
+    """The plain consumers wrap each delivery in ``probes.job_run`` (the default)."""
+    return os.environ.get("PROBES_PLAIN_JOB_RUN", "1") == "1"
+
+
 def amqp_url() -> str:
     return os.environ.get("PROBES_APP_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 

@@ -34,10 +34,11 @@ from tests.systems.smtp_server import SmtpServer
 REPO_ROOT = Path(__file__).resolve().parents[3]
 REDIS = os.environ.get("AUDITOR_REDIS_URL", "redis://127.0.0.1:6379")
 #: Redis DB per app (brokers, result backends and the apps' markers).
-REDIS_DB = {"celery": 10, "rq": 11, "arq": 12, "dramatiq": 12}
+REDIS_DB = {"celery": 10, "rq": 11, "arq": 12, "dramatiq": 12, "pika": 12, "aio_pika": 12}
 #: Attempts each scenario ends (the attempt_ended marker) and starts, in the end.
 ENDED = {"ok": 1, "skipped": 1, "swallowed": 1, "retry_duplicate": 2, "crash": 0,
-         "crash_first_delivery": 1}  # fmt: skip
+         "crash_first_delivery": 1, "premature": 1, "retry_then_ok": 2, "failed": 1,
+         "lost_unconsumed": 0}  # fmt: skip
 STARTED = {**ENDED, "crash": 1, "crash_first_delivery": 2}
 JOBS_TIMEOUT = 45.0
 
@@ -150,6 +151,8 @@ def run_app(
                     )
                 time.sleep(0.1)
             time.sleep(0.5)  # the last run spans end after the job's own marker
+            # the real effect, for tests that check it: emails accepted per order id
+            (workdir / "accepted.json").write_text(json.dumps(smtp.accepted()))
         finally:
             _stop(worker)
             client.close()

@@ -81,14 +81,18 @@ def test_the_messaging_profile_reads_the_older_operation_and_message_id_keys() -
     )  # fmt: skip
 
 
-def test_a_consumer_span_that_only_receives_is_not_a_run() -> None:
+def test_a_receive_span_is_a_run_only_when_it_names_one_message() -> None:
+    # pika and aio-pika call a span around the consumer callback "receive"; a receive of a
+    # batch (no message id) is no run of any one job
     spans = [{"trace": "t", "span": "c", "name": "receive orders", "kind": "consumer",
               "attributes": {**_KAFKA, "messaging.operation.type": "receive",
-                             "messaging.message.id": "m9"}}]  # fmt: skip
+                             "messaging.message.id": "m9"}},
+             {"trace": "t", "span": "b", "name": "receive orders", "kind": "consumer",
+              "attributes": {**_KAFKA, "messaging.operation.type": "receive"}}]  # fmt: skip
     with store_with_spans(spans) as store:
         tables = derived(store, load_catalog([], packs=False).profiles)
 
-    assert tables["job_runs"] == []
+    assert [(r["job_id"], r["span_name"]) for r in tables["job_runs"]] == [("m9", "receive orders")]
 
 
 def test_the_built_in_packs_report_a_published_message_that_was_never_processed() -> None:

@@ -172,7 +172,7 @@ def store_held_by_another_process(tmp_path: Path):  # type: ignore[no-untyped-de
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        yield path
+        yield path, holder.pid
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
@@ -181,29 +181,32 @@ def store_held_by_another_process(tmp_path: Path):  # type: ignore[no-untyped-de
 
 @pytest.mark.parametrize("read_only", [False, True])
 def test_a_store_open_in_another_process_is_a_store_error_saying_so(
-    store_held_by_another_process: Path, read_only: bool
+    store_held_by_another_process: tuple[Path, int], read_only: bool
 ) -> None:
-    path = store_held_by_another_process
+    path, pid = store_held_by_another_process
     with pytest.raises(StoreError) as error:
         DuckStore(path, read_only=read_only)
-    assert str(error.value) == (
-        f"{path} is open in another process (is `audit serve` running on it?)"
-    )
+    # the holder named by its PID and command line
+    assert str(error.value).startswith(f"{path} is open in another process, PID {pid}: python")
+    assert "from auditor.store.duck import DuckStore" in str(error.value)
+    assert str(error.value).endswith(" (is `audit serve` running on it?)")
 
 
 def test_a_second_writer_process_exits_with_the_store_error_on_stderr(
-    store_held_by_another_process: Path,
+    store_held_by_another_process: tuple[Path, int],
 ) -> None:
+    path, pid = store_held_by_another_process
     audit = Path(sys.executable).with_name("audit")
     result = subprocess.run(
-        [str(audit), "ingest", "--db", str(store_held_by_another_process)],
+        [str(audit), "ingest", "--db", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == ExitCode.INPUT
     assert result.stdout == ""
-    assert result.stderr == (
-        f"audit: error: {store_held_by_another_process} is open in another process "
-        "(is `audit serve` running on it?)\n"
+    assert result.stderr.startswith(
+        f"audit: error: {path} is open in another process, PID {pid}: python"
     )
+    assert result.stderr.endswith(" (is `audit serve` running on it?)\n")
+    assert result.stderr.count("\n") == 1

@@ -111,7 +111,7 @@ FROM (
       THEN 'temporal'
       WHEN "c4"."shape" = 7
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 1), '')
-      WHEN "c4"."shape" = 8
+      WHEN "c4"."shape" IN (8, 9)
       THEN COALESCE(
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 2), ''), ''),
         NULLIF('messaging', ''),
@@ -140,7 +140,7 @@ FROM (
       END
       WHEN "c4"."shape" = 7
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 7), '')
-      WHEN "c4"."shape" = 8
+      WHEN "c4"."shape" IN (8, 9)
       THEN COALESCE(
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 4), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 6), ''), ''),
@@ -166,6 +166,13 @@ FROM (
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), '')
       WHEN "c4"."shape" = 8
       THEN COALESCE(
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), ''), ''),
+        NULLIF("c4"."SpanName", ''),
+        ''
+      )
+      WHEN "c4"."shape" = 9
+      THEN COALESCE(
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 14), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
         NULLIF("c4"."SpanName", ''),
@@ -197,6 +204,13 @@ FROM (
       THEN COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), '')
       WHEN "c4"."shape" = 8
       THEN COALESCE(
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), ''),
+        NULLIF("c4"."SpanName", ''),
+        ''
+      )
+      WHEN "c4"."shape" = 9
+      THEN COALESCE(
+        NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 19), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 16), ''), ''),
         NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 17), ''), ''),
         ''
@@ -207,9 +221,9 @@ FROM (
       THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 20), ''), '') AS BIGINT)
       WHEN "c4"."shape" = 2
       THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 22), ''), '') AS BIGINT) + 1
-      WHEN "c4"."shape" IN (3, 4, 5, 6, 8)
+      WHEN "c4"."shape" IN (3, 4, 5, 6)
       THEN CAST(NULL AS BIGINT)
-      WHEN "c4"."shape" = 7
+      WHEN "c4"."shape" IN (7, 8, 9)
       THEN TRY_CAST(NULLIF(COALESCE(LIST_EXTRACT("c4"."attribute_values", 21), ''), '') AS BIGINT)
     END AS "attempt",
     CASE
@@ -290,7 +304,7 @@ FROM (
         THEN 'failed'
         ELSE 'unknown'
       END
-      WHEN "c4"."shape" IN (5, 6, 8)
+      WHEN "c4"."shape" IN (5, 6)
       THEN CASE
         WHEN "c4"."StatusCode" = 'Error'
         THEN 'failed'
@@ -315,6 +329,30 @@ FROM (
         THEN 'done'
         ELSE 'unknown'
       END
+      WHEN "c4"."shape" IN (8, 9)
+      THEN CASE
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'failed'
+        THEN 'failed'
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'retry'
+        THEN 'retry'
+        WHEN "c4"."StatusCode" = 'Error'
+        THEN 'failed'
+        WHEN LIST_CONTAINS("c4"."Events.Name", 'job.done')
+        THEN 'done'
+        WHEN CONTAINS("c4"."SpanAttributes", 'job.outcome":')
+        AND COALESCE(LIST_EXTRACT("c4"."attribute_values", 24), '') = 'done'
+        THEN 'done'
+        WHEN NOT NOT (
+          "c4"."SpanAttributes" -> '$."job.expected_effects"'
+        ) IS NULL
+        AND NOT NOT (
+          "c4"."SpanAttributes" -> '$."job.outcome"'
+        ) IS NULL
+        THEN 'done'
+        ELSE 'unknown'
+      END
     END AS "outcome",
     CASE
       WHEN "c4"."shape" = 1
@@ -327,7 +365,7 @@ FROM (
         ),
         EPOCH_NS("c4"."Timestamp") + "c4"."Duration"
       )
-      WHEN "c4"."shape" IN (2, 5, 6, 7, 8)
+      WHEN "c4"."shape" IN (2, 5, 6, 7, 8, 9)
       THEN COALESCE(
         EPOCH_NS(
           LIST_EXTRACT("c4"."Events.Timestamp", LIST_POSITION("c4"."Events.Name", 'job.done'))
@@ -357,7 +395,7 @@ FROM (
     "c4"."SpanAttributes" AS "attributes",
     COALESCE(LIST_EXTRACT("c4"."attribute_values", 25), '') AS "expected_effects",
     CASE
-      WHEN "c4"."shape" IN (1, 3, 5, 6, 7, 8)
+      WHEN "c4"."shape" IN (1, 3, 5, 6, 7, 8, 9)
       THEN ''
       WHEN "c4"."shape" = 2
       THEN CONCAT_WS(
@@ -386,7 +424,7 @@ FROM (
       THEN 'temporal'
       WHEN "c4"."shape" = 7
       THEN 'probes'
-      WHEN "c4"."shape" = 8
+      WHEN "c4"."shape" IN (8, 9)
       THEN 'messaging'
     END AS "profile"
   FROM (
@@ -513,14 +551,26 @@ FROM (
           AND COALESCE("s1"."SpanAttributes" ->> '$."job.id"', '') <> ''
           THEN 7
           WHEN "s1"."SpanKind" IN ('Consumer')
+          AND "s1"."ScopeName" GLOB 'opentelemetry.instrumentation.pika.*'
+          AND CONTAINS("s1"."SpanAttributes", 'messaging.operation":')
+          AND CONTAINS("s1"."SpanAttributes", 'messaging.destination":')
+          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') = 'receive'
+          AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.destination"', '') GLOB 'ctag*'
+          AND COALESCE(
+            NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+            NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+            ''
+          ) <> ''
+          THEN 8
+          WHEN "s1"."SpanKind" IN ('Consumer')
           AND (
             (
               CONTAINS("s1"."SpanAttributes", 'messaging.operation.type":')
-              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver')
+              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation.type"', '') IN ('process', 'deliver', 'receive')
             )
             OR (
               CONTAINS("s1"."SpanAttributes", 'messaging.operation":')
-              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver')
+              AND COALESCE("s1"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('process', 'deliver', 'receive')
             )
           )
           AND COALESCE(
@@ -528,7 +578,7 @@ FROM (
             NULLIF(COALESCE("s1"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
             ''
           ) <> ''
-          THEN 8
+          THEN 9
         END AS "shape"
       FROM "otel_traces" AS "s1"
     ) AS "c4"
@@ -568,108 +618,128 @@ FROM (
 ) AS "q19";
 
 -- derived table enqueues
+WITH nearby AS MATERIALIZED (
+  SELECT
+    "nearby"."SpanId",
+    "nearby"."SpanKind",
+    "nearby"."TraceId"
+  FROM "otel_traces" AS "nearby"
+  WHERE
+    "nearby"."SpanKind" IN ('Producer')
+), n21 AS MATERIALIZED (
+  SELECT
+    "p22"."TraceId" AS "t",
+    "p22"."SpanId" AS "s"
+  FROM "nearby" AS "p22"
+  WHERE
+    "p22"."SpanKind" IN ('Producer')
+)
 SELECT
   CASE
-    WHEN "c21"."shape" = 1
+    WHEN "c23"."shape" = 1
     THEN 'bullmq'
-    WHEN "c21"."shape" = 2
+    WHEN "c23"."shape" = 2
     THEN 'celery'
-    WHEN "c21"."shape" = 3
+    WHEN "c23"."shape" = 3
     THEN 'rq'
-    WHEN "c21"."shape" = 4
+    WHEN "c23"."shape" = 4
     THEN 'sidekiq'
-    WHEN "c21"."shape" = 5
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 1), '')
-    WHEN "c21"."shape" = 6
+    WHEN "c23"."shape" = 5
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 1), '')
+    WHEN "c23"."shape" IN (6, 7)
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 2), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 2), ''), ''),
       NULLIF('messaging', ''),
       ''
     )
   END AS "system",
   CASE
-    WHEN "c21"."shape" = 1
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 3), '')
-    WHEN "c21"."shape" = 2
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 4), '')
-    WHEN "c21"."shape" = 3
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 5), '')
-    WHEN "c21"."shape" = 4
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 6), '')
-    WHEN "c21"."shape" = 5
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 7), '')
-    WHEN "c21"."shape" = 6
+    WHEN "c23"."shape" = 1
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 3), '')
+    WHEN "c23"."shape" = 2
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 4), '')
+    WHEN "c23"."shape" = 3
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 5), '')
+    WHEN "c23"."shape" = 4
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 6), '')
+    WHEN "c23"."shape" = 5
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 7), '')
+    WHEN "c23"."shape" IN (6, 7)
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 4), ''), ''),
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 6), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 4), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 6), ''), ''),
       ''
     )
   END AS "job_id",
   CASE
-    WHEN "c21"."shape" = 1
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 8), '')
-    WHEN "c21"."shape" = 2
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 9), '')
-    WHEN "c21"."shape" = 3
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 10), '')
-    WHEN "c21"."shape" = 4
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 11), '')
-    WHEN "c21"."shape" = 5
+    WHEN "c23"."shape" = 1
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 8), '')
+    WHEN "c23"."shape" = 2
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 9), '')
+    WHEN "c23"."shape" = 3
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 10), '')
+    WHEN "c23"."shape" = 4
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 11), '')
+    WHEN "c23"."shape" IN (5, 6)
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 12), ''), ''),
-      NULLIF("c21"."SpanName", ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 12), ''), ''),
+      NULLIF("c23"."SpanName", ''),
       ''
     )
-    WHEN "c21"."shape" = 6
+    WHEN "c23"."shape" = 7
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 13), ''), ''),
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 14), ''), ''),
-      NULLIF("c21"."SpanName", ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 12), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), ''), ''),
+      NULLIF("c23"."SpanName", ''),
       ''
     )
   END AS "job_name",
   CASE
-    WHEN "c21"."shape" = 1
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 15), '')
-    WHEN "c21"."shape" IN (2, 4)
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 14), '')
-    WHEN "c21"."shape" = 3
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 13), '')
-    WHEN "c21"."shape" = 5
-    THEN COALESCE(LIST_EXTRACT("c21"."attribute_values", 16), '')
-    WHEN "c21"."shape" = 6
+    WHEN "c23"."shape" = 1
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 15), '')
+    WHEN "c23"."shape" IN (2, 4)
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), '')
+    WHEN "c23"."shape" = 3
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), '')
+    WHEN "c23"."shape" = 5
+    THEN COALESCE(LIST_EXTRACT("c23"."attribute_values", 16), '')
+    WHEN "c23"."shape" = 6
+    THEN "c23"."SpanName"
+    WHEN "c23"."shape" = 7
     THEN COALESCE(
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 13), ''), ''),
-      NULLIF(COALESCE(LIST_EXTRACT("c21"."attribute_values", 14), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 16), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 13), ''), ''),
+      NULLIF(COALESCE(LIST_EXTRACT("c23"."attribute_values", 14), ''), ''),
       ''
     )
   END AS "queue",
-  EPOCH_NS("c21"."Timestamp") AS "enqueued_ns",
-  "c21"."TraceId" AS "trace_id",
-  "c21"."SpanId" AS "span_id",
-  "c21"."ServiceName" AS "service",
-  "c21"."SpanName" AS "span_name",
-  "c21"."SpanAttributes" AS "attributes",
-  "c21"."BatchId" AS "batch_id",
+  EPOCH_NS("c23"."Timestamp") AS "enqueued_ns",
+  "c23"."TraceId" AS "trace_id",
+  "c23"."SpanId" AS "span_id",
+  "c23"."ServiceName" AS "service",
+  "c23"."SpanName" AS "span_name",
+  "c23"."SpanAttributes" AS "attributes",
+  "c23"."BatchId" AS "batch_id",
   CASE
-    WHEN "c21"."shape" = 1
+    WHEN "c23"."shape" = 1
     THEN 'bullmq'
-    WHEN "c21"."shape" = 2
+    WHEN "c23"."shape" = 2
     THEN 'celery'
-    WHEN "c21"."shape" = 3
+    WHEN "c23"."shape" = 3
     THEN 'rq'
-    WHEN "c21"."shape" = 4
+    WHEN "c23"."shape" = 4
     THEN 'sidekiq'
-    WHEN "c21"."shape" = 5
+    WHEN "c23"."shape" = 5
     THEN 'probes'
-    WHEN "c21"."shape" = 6
+    WHEN "c23"."shape" IN (6, 7)
     THEN 'messaging'
   END AS "profile"
 FROM (
   SELECT
-    "c21".*,
+    "c23".*,
     JSON_EXTRACT_STRING(
-      "c21"."SpanAttributes",
+      "c23"."SpanAttributes",
       [
         '$."job.system"',
         '$."messaging.system"',
@@ -740,6 +810,27 @@ FROM (
         AND COALESCE("s20"."SpanAttributes" ->> '$."job.id"', '') <> ''
         THEN 5
         WHEN "s20"."SpanKind" IN ('Producer')
+        AND "s20"."ScopeName" GLOB 'opentelemetry.instrumentation.pika.*'
+        AND CONTAINS("s20"."SpanAttributes", 'messaging.destination":')
+        AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.destination"', '') = '(temporary)'
+        AND NOT (
+          (
+            "s20"."StatusCode" = 'Error'
+            OR ("s20"."TraceId", "s20"."ParentSpanId") IN (
+              SELECT
+                t,
+                s
+              FROM n21
+            )
+          )
+        )
+        AND COALESCE(
+          NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
+          NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
+          ''
+        ) <> ''
+        THEN 6
+        WHEN "s20"."SpanKind" IN ('Producer')
         AND (
           (
             CONTAINS("s20"."SpanAttributes", 'messaging.operation.type":')
@@ -749,53 +840,71 @@ FROM (
             CONTAINS("s20"."SpanAttributes", 'messaging.operation":')
             AND COALESCE("s20"."SpanAttributes" ->> '$."messaging.operation"', '') IN ('send', 'publish', 'create')
           )
+          OR (
+            "s20"."SpanName" GLOB '* send'
+            AND CONTAINS("s20"."SpanAttributes", 'messaging.system":')
+            AND NOT (
+              "s20"."SpanAttributes" -> '$."messaging.system"'
+            ) IS NULL
+          )
+        )
+        AND NOT (
+          (
+            "s20"."StatusCode" = 'Error'
+            OR ("s20"."TraceId", "s20"."ParentSpanId") IN (
+              SELECT
+                t,
+                s
+              FROM n21
+            )
+          )
         )
         AND COALESCE(
           NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message.id"', ''), ''),
           NULLIF(COALESCE("s20"."SpanAttributes" ->> '$."messaging.message_id"', ''), ''),
           ''
         ) <> ''
-        THEN 6
+        THEN 7
       END AS "shape"
     FROM "otel_traces" AS "s20"
     WHERE
       "s20"."SpanKind" IN ('Producer')
-  ) AS "c21"
+  ) AS "c23"
   WHERE
-    NOT "c21"."shape" IS NULL
-) AS "c21";
+    NOT "c23"."shape" IS NULL
+) AS "c23";
 
 -- derived table effects
 SELECT
-  COALESCE(LIST_EXTRACT("s22"."attribute_values", 1), '') AS "effect_name",
-  COALESCE(LIST_EXTRACT("s22"."attribute_values", 2), '') AS "effect_key",
-  COALESCE(LIST_EXTRACT("s22"."attribute_values", 3), '') AS "job_id",
-  COALESCE(LIST_EXTRACT("s22"."attribute_values", 4), '') AS "system",
+  COALESCE(LIST_EXTRACT("s24"."attribute_values", 1), '') AS "effect_name",
+  COALESCE(LIST_EXTRACT("s24"."attribute_values", 2), '') AS "effect_key",
+  COALESCE(LIST_EXTRACT("s24"."attribute_values", 3), '') AS "job_id",
+  COALESCE(LIST_EXTRACT("s24"."attribute_values", 4), '') AS "system",
   NOT (
     (
-      "s22"."StatusCode" = 'Error'
+      "s24"."StatusCode" = 'Error'
       OR (
-        CONTAINS("s22"."SpanAttributes", 'side_effect.status":')
-        AND COALESCE(LIST_EXTRACT("s22"."attribute_values", 5), '') = 'error'
+        CONTAINS("s24"."SpanAttributes", 'side_effect.status":')
+        AND COALESCE(LIST_EXTRACT("s24"."attribute_values", 5), '') = 'error'
       )
     )
   ) AS "ok",
-  EPOCH_NS("s22"."Timestamp") AS "start_ns",
-  EPOCH_NS("s22"."Timestamp") + "s22"."Duration" AS "end_ns",
-  "s22"."TraceId" AS "trace_id",
-  "s22"."SpanId" AS "span_id",
-  "s22"."ParentSpanId" AS "parent_span_id",
-  "s22"."ServiceName" AS "service",
-  "s22"."SpanName" AS "span_name",
-  "s22"."StatusMessage" AS "status_message",
-  "s22"."SpanAttributes" AS "attributes",
-  "s22"."Links.TraceId" AS "link_trace_ids",
-  "s22"."BatchId" AS "batch_id"
+  EPOCH_NS("s24"."Timestamp") AS "start_ns",
+  EPOCH_NS("s24"."Timestamp") + "s24"."Duration" AS "end_ns",
+  "s24"."TraceId" AS "trace_id",
+  "s24"."SpanId" AS "span_id",
+  "s24"."ParentSpanId" AS "parent_span_id",
+  "s24"."ServiceName" AS "service",
+  "s24"."SpanName" AS "span_name",
+  "s24"."StatusMessage" AS "status_message",
+  "s24"."SpanAttributes" AS "attributes",
+  "s24"."Links.TraceId" AS "link_trace_ids",
+  "s24"."BatchId" AS "batch_id"
 FROM (
   SELECT
-    "s22".*,
+    "s24".*,
     JSON_EXTRACT_STRING(
-      "s22"."SpanAttributes",
+      "s24"."SpanAttributes",
       [
         '$."side_effect.name"',
         '$."side_effect.key"',
@@ -804,76 +913,76 @@ FROM (
         '$."side_effect.status"'
       ]
     ) AS "attribute_values"
-  FROM "otel_traces" AS "s22"
+  FROM "otel_traces" AS "s24"
   WHERE
-    "s22"."SpanName" = 'side_effect.confirm'
-) AS "s22"
+    "s24"."SpanName" = 'side_effect.confirm'
+) AS "s24"
 UNION ALL
 SELECT
-  COALESCE(LIST_EXTRACT("s23"."attribute_values", 1), '') AS "effect_name",
+  COALESCE(LIST_EXTRACT("s25"."attribute_values", 1), '') AS "effect_name",
   '' AS "effect_key",
-  COALESCE(LIST_EXTRACT("s23"."attribute_values", 2), '') AS "job_id",
-  COALESCE(LIST_EXTRACT("s23"."attribute_values", 3), '') AS "system",
+  COALESCE(LIST_EXTRACT("s25"."attribute_values", 2), '') AS "job_id",
+  COALESCE(LIST_EXTRACT("s25"."attribute_values", 3), '') AS "system",
   NOT (
-    "s23"."StatusCode" = 'Error'
+    "s25"."StatusCode" = 'Error'
   ) AS "ok",
-  EPOCH_NS("s23"."Timestamp") AS "start_ns",
-  EPOCH_NS("s23"."Timestamp") + "s23"."Duration" AS "end_ns",
-  "s23"."TraceId" AS "trace_id",
-  "s23"."SpanId" AS "span_id",
-  "s23"."ParentSpanId" AS "parent_span_id",
-  "s23"."ServiceName" AS "service",
-  "s23"."SpanName" AS "span_name",
-  "s23"."StatusMessage" AS "status_message",
-  "s23"."SpanAttributes" AS "attributes",
-  "s23"."Links.TraceId" AS "link_trace_ids",
-  "s23"."BatchId" AS "batch_id"
+  EPOCH_NS("s25"."Timestamp") AS "start_ns",
+  EPOCH_NS("s25"."Timestamp") + "s25"."Duration" AS "end_ns",
+  "s25"."TraceId" AS "trace_id",
+  "s25"."SpanId" AS "span_id",
+  "s25"."ParentSpanId" AS "parent_span_id",
+  "s25"."ServiceName" AS "service",
+  "s25"."SpanName" AS "span_name",
+  "s25"."StatusMessage" AS "status_message",
+  "s25"."SpanAttributes" AS "attributes",
+  "s25"."Links.TraceId" AS "link_trace_ids",
+  "s25"."BatchId" AS "batch_id"
 FROM (
   SELECT
-    "s23".*,
-    JSON_EXTRACT_STRING("s23"."SpanAttributes", ['$."side_effect.name"', '$."job.id"', '$."job.system"']) AS "attribute_values"
-  FROM "otel_traces" AS "s23"
+    "s25".*,
+    JSON_EXTRACT_STRING("s25"."SpanAttributes", ['$."side_effect.name"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+  FROM "otel_traces" AS "s25"
   WHERE
-    "s23"."SpanName" = 'side_effect.skip'
-) AS "s23";
+    "s25"."SpanName" = 'side_effect.skip'
+) AS "s25";
 
 -- derived table signals
 SELECT
-  "e25"."system" AS "system",
-  COALESCE("e25"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
+  "e27"."system" AS "system",
+  COALESCE("e27"."ev_attrs" ->> '$."bullmq.job.id"', '') AS "job_id",
   'stalled' AS "signal",
-  EPOCH_NS("e25"."ev_time") AS "at_ns",
-  "e25"."trace_id" AS "trace_id",
-  "e25"."span_id" AS "span_id",
-  "e25"."span_name" AS "note"
+  EPOCH_NS("e27"."ev_time") AS "at_ns",
+  "e27"."trace_id" AS "trace_id",
+  "e27"."span_id" AS "span_id",
+  "e27"."span_name" AS "note"
 FROM (
   SELECT
     'bullmq' AS "system",
-    UNNEST("s24"."Events.Name") AS "ev_name",
-    UNNEST("s24"."Events.Attributes") AS "ev_attrs",
-    UNNEST("s24"."Events.Timestamp") AS "ev_time",
-    "s24"."TraceId" AS "trace_id",
-    "s24"."SpanId" AS "span_id",
-    "s24"."SpanName" AS "span_name"
-  FROM "otel_traces" AS "s24"
+    UNNEST("s26"."Events.Name") AS "ev_name",
+    UNNEST("s26"."Events.Attributes") AS "ev_attrs",
+    UNNEST("s26"."Events.Timestamp") AS "ev_time",
+    "s26"."TraceId" AS "trace_id",
+    "s26"."SpanId" AS "span_id",
+    "s26"."SpanName" AS "span_name"
+  FROM "otel_traces" AS "s26"
   WHERE
-    "s24"."SpanName" GLOB 'moveStalledJobsToWait *'
-) AS "e25"
+    "s26"."SpanName" GLOB 'moveStalledJobsToWait *'
+) AS "e27"
 WHERE
-  "e25"."ev_name" = 'job stalled';
+  "e27"."ev_name" = 'job stalled';
 
 -- derived table error_spans
 SELECT
-  "s26"."TraceId" AS "trace_id",
-  "s26"."SpanId" AS "span_id",
-  "s26"."ParentSpanId" AS "parent_span_id",
-  "s26"."SpanName" AS "span_name",
-  EPOCH_NS("s26"."Timestamp") AS "start_ns",
-  EPOCH_NS("s26"."Timestamp") + "s26"."Duration" AS "end_ns",
-  COALESCE("s26"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
-  "s26"."StatusMessage" AS "status_message",
-  "s26"."ServiceName" AS "service"
-FROM "otel_traces" AS "s26"
+  "s28"."TraceId" AS "trace_id",
+  "s28"."SpanId" AS "span_id",
+  "s28"."ParentSpanId" AS "parent_span_id",
+  "s28"."SpanName" AS "span_name",
+  EPOCH_NS("s28"."Timestamp") AS "start_ns",
+  EPOCH_NS("s28"."Timestamp") + "s28"."Duration" AS "end_ns",
+  COALESCE("s28"."SpanAttributes" ->> '$."job.id"', '') AS "job_id",
+  "s28"."StatusMessage" AS "status_message",
+  "s28"."ServiceName" AS "service"
+FROM "otel_traces" AS "s28"
 WHERE
-  "s26"."StatusCode" = 'Error';
+  "s28"."StatusCode" = 'Error';
 

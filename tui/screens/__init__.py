@@ -1,0 +1,1 @@
+"""The TUI's screens: findings (the main one), detail, compare, rules, stats, help, prompts."""
