@@ -16,6 +16,9 @@ each change of state told once, whoever reports it and however often:
   open alert, and open alerts whose finding is no longer open. It may run (``Alerting``'s
   ticker) while the evaluation loop enqueues: a decision both take at once is refused to one
   of them by DuckDB and taken again (``_transaction``).
+- A finding of a rule muted by a person (``rule_mutes``, ``store/triage.py``) that is ``new``
+  or ``acknowledged`` reads as ``muted``: nothing is told of it while the mute holds; when it
+  ends, ``reconcile`` tells what is still open.
 - ``prune``: sent messages are kept a day, failed ones and closed alert states a week.
 
 The dispatcher reads and marks rows with ``next_row`` / ``mark_sent`` / ``mark_retry`` /
@@ -44,6 +47,7 @@ from auditor.alerts.config import AlertsConfig, SinkConfig, parse_alerts
 from auditor.alerts.model import AlertFinding, Event, Message
 from auditor.alerts.routing import grouped
 from auditor.findings.model import Finding, Kind, RuleInfo, Severity, SpanRef, State, Triage
+from auditor.store.triage import MUTABLE_TRIAGE, active_mutes
 
 SILENT_TRIAGE = (str(Triage.MUTED), str(Triage.FALSE_POSITIVE))
 KEEP_SENT = timedelta(days=1)
@@ -139,7 +143,9 @@ class _State:
     opened_at: datetime
 
 
-def _read_findings(con: duckdb.DuckDBPyConnection, fingerprints: Iterable[str]) -> dict[str, _Row]:
+def _read_findings(
+    con: duckdb.DuckDBPyConnection, fingerprints: Iterable[str], now: datetime
+) -> dict[str, _Row]:
     wanted = sorted(set(fingerprints))
     if not wanted:
         return {}
@@ -147,7 +153,17 @@ def _read_findings(con: duckdb.DuckDBPyConnection, fingerprints: Iterable[str]) 
         f"SELECT {_SELECT} FROM findings f WHERE f.fingerprint IN (SELECT unnest(?::VARCHAR[]))",
         [wanted],
     ).fetchall()
-    return {r[0]: _Row(dict(zip(_COLUMNS, r, strict=True))) for r in rows}
+    muted = active_mutes(con, now)
+    return {r[0]: _row(r, muted) for r in rows}
+
+
+def _row(values: Sequence[Any], muted: Mapping[str, datetime]) -> _Row:
+    """A stored finding with its effective triage: a finding of a muted rule that is ``new``
+    or ``acknowledged`` reads as ``muted`` (``store.triage``), and is told nothing."""
+    row = dict(zip(_COLUMNS, values, strict=True))
+    if row["rule_id"] in muted and row["triage"] in MUTABLE_TRIAGE:
+        row["triage"] = str(Triage.MUTED)
+    return _Row(row)
 
 
 def _read_states(
@@ -327,7 +343,7 @@ def enqueue(
         _decide(
             plan,
             config,
-            _read_findings(con, fingerprints),
+            _read_findings(con, fingerprints, now),
             _read_states(con, fingerprints),
             opened,
             resolved,
@@ -362,8 +378,9 @@ def repeat_due(
                 [sink.name, due],
             ).fetchall()
             alerts = []
+            muted = active_mutes(con, now)
             for r in found:
-                row = _Row(dict(zip(_COLUMNS, r[:-1], strict=True)))
+                row = _row(r[:-1], muted)
                 if row.alertable and row.accepted_by(sink):
                     alerts.append(row.alert(r[-1], rules))
                     plan.states[(sink.name, row.fingerprint)] = (True, r[-1], now, None)
@@ -427,11 +444,13 @@ def reconcile(
                 SELECT f.fingerprint FROM findings f
                 WHERE f.state = 'open' AND f.origin = 'serve'
                   AND f.triage NOT IN (SELECT unnest(?::VARCHAR[])) AND {route}
+                  AND NOT (f.triage IN (SELECT unnest(?::VARCHAR[])) AND f.rule_id IN
+                           (SELECT rule_id FROM rule_mutes WHERE until > ?))
                   AND NOT EXISTS (SELECT 1 FROM alert_state s WHERE s.sink = ?
                                   AND s.fingerprint = f.fingerprint AND s.active)
                 ORDER BY f.fingerprint
                 """,
-                [list(SILENT_TRIAGE), *params, sink.name],
+                [list(SILENT_TRIAGE), *params, list(MUTABLE_TRIAGE), now, sink.name],
             ).fetchall()
             opened.update((fp, None) for (fp,) in found)
         resolved = [fp for (fp,) in con.execute(
@@ -448,7 +467,7 @@ def reconcile(
             return 0
         fingerprints = [*opened, *resolved]
         plan = _Plan(now)
-        rows, states = _read_findings(con, fingerprints), _read_states(con, fingerprints)
+        rows, states = _read_findings(con, fingerprints, now), _read_states(con, fingerprints)
         _decide(plan, config, rows, states, list(opened), resolved, rules)
         return plan.write(con)
 

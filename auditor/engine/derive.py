@@ -1,8 +1,8 @@
 """Fill the derived tables (job_runs, enqueues, effects, signals, error_spans) from spans.
 
 ``audit scan`` derives them once per run as temporary tables over the whole store (the input
-is complete). The sidecar's incremental evaluation (a later stage) reuses the same compiled
-SELECTs over a window of new batches.
+is complete). The sidecar's incremental evaluation (``engine/incremental.py``) runs the same
+compiled SELECTs over a window of spans (``source``: the spans of the traces that changed).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import duckdb
 
 from auditor.profiles.compiler import compile_profiles
 from auditor.profiles.model import Profile
-from auditor.sqlbuild import DUCKDB, col, select, subquery
+from auditor.sqlbuild import DUCKDB, col, select, subquery, table
 from auditor.tables import DERIVED, OPTIONAL_COLUMNS
 
 _COLUMNS = {table.name: table.names for table in DERIVED}
@@ -22,14 +22,18 @@ _COLUMNS = {table.name: table.names for table in DERIVED}
 
 @functools.lru_cache(maxsize=64)
 def derived_sql(
-    profiles: tuple[Profile, ...], optional: frozenset[tuple[str, str]] | None = None
+    profiles: tuple[Profile, ...],
+    optional: frozenset[tuple[str, str]] | None = None,
+    source: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """(table, SELECT text) of each derived table; compiled once per set of profiles.
     ``optional``: the (table, column) pairs of ``OPTIONAL_COLUMNS`` to derive (the ones the
     rules read, ``rules.compiler.optional_columns``); None derives every column. The
-    columns, and which are optional, are ``auditor.tables``'s."""
+    columns, and which are optional, are ``auditor.tables``'s. ``source``: the table the
+    spans are read from (default ``otel_traces``)."""
     out = []
-    for name, query in compile_profiles(profiles).items():
+    spans = table(source) if source is not None else None
+    for name, query in compile_profiles(profiles, source=spans).items():
         skipped = [
             column
             for column in OPTIONAL_COLUMNS.get(name, ())

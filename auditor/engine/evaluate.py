@@ -133,6 +133,8 @@ def evaluate(
     rules: Iterable[Rule] | None = None,
     list_checked: bool = False,
     default_within_s: float = DEFAULT_WITHIN_S,
+    derive: bool = True,
+    keep: str | None = None,
 ) -> Evaluation:
     """Findings of every enabled rule (or of ``rules``). ``list_checked`` also lists each
     (rule, job) judged (JUnit's test cases); otherwise only their number is counted.
@@ -140,11 +142,17 @@ def evaluate(
     ``evaluation.grace``).
 
     The statements run in order on one thread of their own while this one compiles the
-    next rules (DuckDB releases the interpreter while it works)."""
+    next rules (DuckDB releases the interpreter while it works).
+
+    ``derive=False``: the derived tables are already there (the sidecar's incremental tick
+    made them, narrowed to what it re-judges). ``keep``: a condition on ``audit_candidates``
+    rows; the candidates it rejects are dropped before findings are made."""
     seconds: dict[str, float] = {}
     sandbox(con)  # rule SQL reads the store and nothing else, and cannot change that
     selected = list(rules if rules is not None else catalog.enabled_rules())
-    _run_rules(con, catalog, selected, list_checked, seconds)
+    _run_rules(con, catalog, selected, list_checked, seconds, derive)
+    if keep is not None:
+        con.execute(f"DELETE FROM audit_candidates WHERE NOT ({keep})")
     started = time.perf_counter()
     info = _rule_info(selected, catalog, default_within_s)
     con.register("audit_rule_info", info)
@@ -203,6 +211,7 @@ def _run_rules(
     selected: list[Rule],
     list_checked: bool,
     seconds: dict[str, float],
+    derive: bool = True,
 ) -> None:
     """Derive the tables and run every rule's statement into ``audit_candidates``; the time
     of the derive and rules steps goes into ``seconds``."""
@@ -211,7 +220,7 @@ def _run_rules(
             # compiled here first: the rules compile below while DuckDB derives
             optional = frozenset().union(*(optional_columns(rule) for rule in selected))
             derived_tables = derived_sql(tuple(catalog.profiles), optional)
-            derived = db.submit(_timed, make_derived, con, derived_tables)
+            derived = db.submit(_timed, make_derived, con, derived_tables if derive else ())
             steps = [db.submit(con.execute, _CANDIDATES)]
             shared, made = _effect_groups(selected)
             steps += [

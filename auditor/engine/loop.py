@@ -11,11 +11,13 @@ A person running ``audit serve`` hears of every change: one log line per finding
 or resolves (rule, kind, job, key, trace id; with ``--log-format json`` the same fields as
 JSON), and a summary line a minute. The changes also go to the alerting hook (``on_change``).
 
-This pass re-derives from the whole store: its cost grows with the store, so the loop waits
-at least nine times as long as the last pass took (evaluation uses at most a tenth of the
-time, whatever ``interval`` says), at a lower scheduling priority than ingestion. The incremental
-form (cost in proportion to what arrived, bounded by batch watermarks on both sides of every
-join) is the next step of the sidecar; until then keep ``interval`` long on big stores.
+Each pass is incremental (``engine/incremental.py``): it derives and judges only what
+arrived since the watermark kept in the store, and the findings whose grace window closed,
+so its cost follows the new spans, not the store, and the loop runs every ``interval``
+(never more often than ``MIN_WAIT_S``, and never sooner than the last pass took again), at a
+lower scheduling priority than ingestion. The watermark is kept in the store: a restart
+neither re-alerts nor skips. The first pass of a store (or after the rules changed) is a
+full one.
 It runs on its own DuckDB connection (a cursor of the writer's), so it never blocks ingest.
 "Now" is the injected ``Clock``'s (the system clock unless a test fixes it).
 """
@@ -31,14 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow.compute as pc
 
-from auditor.clock import SYSTEM_CLOCK, Clock, from_ns, naive_utc
+from auditor.clock import SYSTEM_CLOCK, Clock
 from auditor.engine.catalog import Catalog
-from auditor.engine.evaluate import DEFAULT_WITHIN_S, Evaluation, evaluate, within_s
-from auditor.findings.model import Kind
+from auditor.engine.evaluate import DEFAULT_WITHIN_S
+from auditor.engine.incremental import Incremental, next_due_ns
 from auditor.store.duck import DuckStore
-from auditor.store.findings import save_findings
 from auditor.store.retention import drop_old_spans
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class LoopStats:
 # What is told of a finding that opens or resolves (log lines, JSON log fields).
 _TOLD = ("rule_id", "kind", "severity", "system", "job_name", "job_id", "effect_key", "trace_id")
 SUMMARY_EVERY_S = 60.0
+MIN_WAIT_S = 0.05  # the shortest wait between two passes, whatever ``interval`` says
 RETAIN_EVERY_S = 60.0
 
 ChangeHook = Callable[[duckdb.DuckDBPyConnection, tuple[str, ...], tuple[str, ...]], None]
@@ -79,6 +80,7 @@ class EvaluationLoop:
         clock: Clock = SYSTEM_CLOCK,
         on_change: ChangeHook | None = None,
         retention_s: float = 0.0,
+        horizon_s: float | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -88,6 +90,7 @@ class EvaluationLoop:
         self.on_change = on_change  # (connection, opened, resolved) after each pass
         self.retention_s = retention_s  # 0: keep every span
         self._retained_ns = 0
+        self.incremental = Incremental(catalog, grace_s, horizon_s)
         self.stats = LoopStats()
         self._summarized_ns = 0
         self._stop = threading.Event()
@@ -101,72 +104,39 @@ class EvaluationLoop:
         if self._thread.is_alive():
             self._thread.join()
 
-    def _latest_batch(self, con: duckdb.DuckDBPyConnection) -> int:
-        row = con.execute("SELECT coalesce(max(batch_id), 0) FROM auditor_batches").fetchall()
-        return int(row[0][0])
-
-    def _next_due_ns(self, evaluation: Evaluation) -> int:
-        """When the first pending finding's grace window closes (0: nothing is pending)."""
-        pending = evaluation.findings.select(
-            pc.equal(evaluation.findings.table["state"], "pending")
-        )
-        rules = {r.id: r for r in self.catalog.enabled_rules()}
-        due = []
-        for f in pending:
-            rule = rules.get(f.rule_id)
-            if rule is None:
-                continue
-            if f.kind is Kind.LOST_JOB:
-                start = next((e.start_ns for e in f.evidence if e.role == "enqueue"), None)
-                if start is not None:
-                    due.append(start + round((rule.complete_within_s or 0) * 1e9))
-            elif f.done_at_ns is not None:
-                due.append(f.done_at_ns + round(within_s(rule, self.grace_s) * 1e9))
-        return min(due, default=0)
-
     def run_once(self) -> bool:
-        """One pass if anything new was committed or a finding is pending; True when it
+        """One pass if anything new was committed or a pending finding is due; True when it
         evaluated."""
         con = self.store.cursor()
         try:
-            latest = self._latest_batch(con)
-            due = self.stats.next_due_ns
-            if latest == self.stats.last_batch and not (due and self.clock.now_ns() >= due):
+            now_ns = self.clock.now_ns()  # one reading: a finding is pending "as of" it
+            if not self.incremental.due(con, now_ns):
                 self._summarize(con)
                 return False
             started = time.perf_counter()
-            # One reading for both: a finding is pending "as of" the moment it is seen.
-            now_ns = self.clock.now_ns()
-            evaluation = evaluate(
-                con,
-                self.catalog,
-                as_of_ns=now_ns,
-                default_within_s=self.grace_s,
-            )
-            saved = save_findings(
-                con,
-                evaluation.findings,
-                "serve",
-                naive_utc(from_ns(now_ns)),
-                [r.id for r in self.catalog.enabled_rules()],
-            )
+            tick = self.incremental.tick(con, now_ns)
+            saved = tick.saved
             self._tell(con, saved.opened, "opened")
             self._tell(con, saved.closed, "resolved")
             if self.on_change is not None:
                 self.on_change(con, saved.opened, saved.closed)
-            states = evaluation.findings.counts("state")
+            states = dict(
+                con.execute(
+                    "SELECT state, count(*) FROM findings WHERE origin = 'serve' GROUP BY state"
+                ).fetchall()
+            )
             stats = self.stats
             stats.passes += 1
-            stats.last_batch = latest
+            stats.last_batch = tick.batch
             stats.last_seconds = round(time.perf_counter() - started, 3)
-            stats.findings = len(evaluation.findings)
-            stats.failing = states.get("open", 0)
-            stats.pending = states.get("pending", 0)
+            stats.findings = int(states.get("open", 0) + states.get("pending", 0))
+            stats.failing = int(states.get("open", 0))
+            stats.pending = int(states.get("pending", 0))
             stats.opened += len(saved.opened)
             stats.resolved += len(saved.closed)
             stats.last_pass_ns = now_ns
-            stats.lag_s = round(self._age_s(con, latest), 3)
-            stats.next_due_ns = self._next_due_ns(evaluation)
+            stats.lag_s = round(self._age_s(con, tick.batch), 3)
+            stats.next_due_ns = next_due_ns(con, self.catalog, self.grace_s)
             stats.last_error = ""
             self._summarize(con)
             return True
@@ -222,9 +192,9 @@ class EvaluationLoop:
         )  # fmt: skip
 
     def _wait_s(self) -> float:
-        """The configured interval, stretched so that evaluating takes at most a tenth of
-        the time: a full pass over a large store must not starve ingestion."""
-        return max(self.interval_s, 9 * self.stats.last_seconds)
+        """The configured interval, with a floor: never less than ``MIN_WAIT_S``, nor than
+        the last pass took (a full first pass over a large store must not starve ingest)."""
+        return max(self.interval_s, MIN_WAIT_S, self.stats.last_seconds)
 
     def retain(self) -> int:
         """Drop the spans past the retention period (at most once a minute); how many."""

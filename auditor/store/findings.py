@@ -42,11 +42,17 @@ def save_findings(
     origin: str,
     now: datetime,
     rule_ids: Iterable[str],
+    scope: str | None = None,
 ) -> Saved:
     """Upsert ``findings`` of one evaluation; resolve earlier ones of ``origin`` from the
     rules that ran (``rule_ids``) that were not seen again. Findings of rules that did not
     run this time are left as they are. Says which findings opened (are open now and were
-    not before) and which open ones resolved: the changes a person is told about."""
+    not before) and which open ones resolved: the changes a person is told about.
+
+    ``scope``: a condition on ``findings`` rows naming what this evaluation re-judged (the
+    sidecar's incremental tick judges some traces, keys and jobs, not the store); a finding
+    outside it is left as it is, seen again or not."""
+    within = f"AND ({scope})" if scope else ""
     rule_ids = sorted(set(rule_ids))
     incoming = FindingTable.of(findings).table
     cols = ", ".join(_COLUMNS)
@@ -65,10 +71,10 @@ def save_findings(
             """
         ).fetchall()
         closed = con.execute(
-            """
+            f"""
             SELECT fingerprint FROM findings
             WHERE origin = ? AND state = 'open' AND rule_id IN (SELECT unnest(?::VARCHAR[]))
-              AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings)
+              AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings) {within}
             ORDER BY fingerprint
             """,
             [origin, rule_ids],
@@ -84,11 +90,11 @@ def save_findings(
         )
         after = con.execute("SELECT count(*) FROM findings").fetchall()[0][0]
         resolved = con.execute(
-            """
+            f"""
             UPDATE findings SET state = ?, resolved_at = ?
             WHERE origin = ? AND state <> ?
               AND rule_id IN (SELECT unnest(?::VARCHAR[]))
-              AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings)
+              AND fingerprint NOT IN (SELECT fingerprint FROM incoming_findings) {within}
             """,
             [str(State.RESOLVED), now, origin, str(State.RESOLVED), rule_ids],
         ).fetchall()[0][0]

@@ -151,6 +151,23 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        5,
+        "evaluation watermark",
+        """
+        -- How far the sidecar's incremental evaluation has read (auditor_batches ids) and
+        -- what it evaluated with: a restart resumes here, neither re-alerting nor skipping.
+        -- The derived tables it keeps (schema "derived") are a cache of the spans, rebuilt
+        -- whenever ``signature`` (the profiles and rules) changes.
+        CREATE TABLE auditor_watermarks (
+            name VARCHAR PRIMARY KEY,
+            batch_id UBIGINT NOT NULL,
+            signature VARCHAR NOT NULL,
+            as_of_ns BIGINT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

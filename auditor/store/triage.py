@@ -60,6 +60,7 @@ _FROM = {
 }
 # a mute shows on findings whose stored triage is one of these
 _MUTABLE = (str(Triage.NEW), str(Triage.ACKNOWLEDGED))
+MUTABLE_TRIAGE = _MUTABLE  # the triage a rule's mute turns into ``muted``
 NOTE_REQUIRED = (Action.FALSE_POSITIVE, Action.NOTE)
 
 # How long an action keeps retrying a write that collides with the evaluation loop's.

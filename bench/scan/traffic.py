@@ -219,9 +219,11 @@ def generate(
     seed: int = 7,
     start_ns: int | None = None,
     lie_scale: float = 1.0,
+    gap_ns: int = 5_000_000,
 ) -> Generated:
     """Fill ``store`` with about ``target_spans`` spans of job traffic. ``lie_scale`` multiplies
-    the share of every scenario that is a lie in some capture's ground truth."""
+    the share of every scenario that is a lie in some capture's ground truth. ``gap_ns``:
+    the time between two jobs' starts (5 ms: ~12 000 jobs a minute across the systems)."""
     import time
 
     started = time.perf_counter()
@@ -249,7 +251,6 @@ def generate(
     weights = [shares[s] for s in scenarios]
     systems = [rng.randrange(len(SYSTEMS)) for _ in range(n_jobs)]
     picks = rng.choices(range(len(scenarios)), weights=weights, k=n_jobs)
-    gap_ns = 5_000_000  # a job starts every 5 ms: ~12 000 jobs a minute across the three systems
     start_ns = start_ns or 1_800_000_000_000_000_000
     plan = {"copy": [], "tid": [], "base_ns": [], "job_id": [], "order_key": []}
     lies: set[tuple[str, str, str]] = set()

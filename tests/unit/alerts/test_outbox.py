@@ -13,6 +13,7 @@ from auditor.alerts import formats, outbox
 from auditor.alerts.config import parse_alerts
 from auditor.findings.model import State, Triage
 from auditor.store.duck import DuckStore
+from auditor.store.triage import mute_rule
 from tests.unit.alerts.sample import RULES, Evaluations, finding
 
 CONFIG = parse_alerts(
@@ -286,3 +287,21 @@ def test_enqueue_and_reconcile_racing_queue_each_change_once() -> None:
             told[fp].append(event)
     assert errors == []
     assert told == expected
+
+
+def test_a_muted_rule_alerts_nothing_while_muted_and_what_is_open_after(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    ev = Evaluations(con)
+    opened, _ = ev.save([finding(1), finding(2)])
+    mute_rule(con, finding(1).rule_id, 600, author="ana", note="deploy", now=ev.now)
+    # the stored triage stays the person's ("new"); the mute makes it read as muted
+    assert outbox.enqueue(con, opened, [], CONFIG, ev.now) == 0
+    assert outbox.reconcile(con, CONFIG, ev.now) == 0
+    assert rows(con) == [] and active(con) == set()
+    triage = con.execute("SELECT DISTINCT triage FROM findings").fetchall()
+    assert triage == [(str(Triage.NEW),)]
+    # the mute ends: what is still open is told
+    later = ev.now + timedelta(seconds=601)
+    assert outbox.reconcile(con, CONFIG, later) == 3
+    assert {fp for _, fp in active(con)} == {finding(1).fingerprint, finding(2).fingerprint}

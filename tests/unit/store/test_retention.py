@@ -96,3 +96,31 @@ def test_no_retention_keeps_everything(tmp_path: Path) -> None:
         loop = EvaluationLoop(store, load_catalog([rules], packs=False), 1, clock=clock)
         assert loop.retain() == 0
         assert len(_traces(store)) == 1
+
+
+def test_the_rows_derived_from_dropped_spans_go_with_them(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE)
+    clock = FixedClock(BASE_TIME_NS + 10 * DAY_S * 10**9)
+    with DuckStore(":memory:", clock=clock) as store:
+        spans = [
+            _run("old-honest", "j1", "0s"), _confirm("old-honest", "j1", "0s"),
+            _run("new-honest", "j3", f"{10 * DAY_S - 5}s"),
+            _confirm("new-honest", "j3", f"{10 * DAY_S - 5}s"),
+        ]  # fmt: skip
+        store.insert(decode_json_object(spans_to_request(spans)).to_arrow())
+        loop = EvaluationLoop(
+            store, load_catalog([rules], packs=False), interval_s=1, clock=clock,
+            retention_s=7 * DAY_S,
+        )  # fmt: skip
+        assert loop.run_once()  # the first pass keeps the derived rows of both jobs
+
+        def derived(table: str) -> list[tuple[str, str]]:
+            rows = store.con.execute(f"SELECT job_id, trace_id FROM derived.{table} ORDER BY 1")
+            return [(str(j), str(t)) for j, t in rows.fetchall()]
+
+        assert [j for j, _ in derived("job_runs")] == ["j1", "j3"]
+        assert [j for j, _ in derived("effects")] == ["j1", "j3"]
+        assert loop.retain() == 2
+        assert [j for j, _ in derived("job_runs")] == ["j3"]
+        assert [j for j, _ in derived("effects")] == ["j3"]
