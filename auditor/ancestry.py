@@ -33,7 +33,7 @@ OWNER_COLUMNS = ("trace_id", "span_id", "run_span_id")
 
 def nearest_runs(starts: exp.Expression) -> exp.Select:
     """Rows ``(trace_id, span_id, run_span_id)``: the run each span of ``starts`` (a table or
-    query with ``trace_id``, ``span_id``, ``service``, ``start_ns``) belongs to, for those
+    query with ``trace_id``, ``span_id``, ``parent_span_id``, ``service``, ``start_ns``) belongs to, for those
     that belong to one. A span listed twice in ``starts`` gets one row."""
     runs = (
         select(*[col(None, c) for c in ("trace_id", "span_id", "service", "start_ns", "end_ns")])
@@ -42,16 +42,31 @@ def nearest_runs(starts: exp.Expression) -> exp.Select:
     )
     run_traces = select(col(None, "trace_id")).from_(table("o_runs"), copy=False)
     spans = (
-        select(*[col("s", c) for c in ("trace_id", "span_id", "service", "start_ns")])
+        select(
+            *[col("s", c) for c in ("trace_id", "span_id", "parent_span_id", "service", "start_ns")]
+        )
         .from_(_aliased(starts, "s"), copy=False)
         .where(exp.In(this=col("s", "trace_id"), query=exp.Subquery(this=run_traces)), copy=False)
         .distinct()
     )
     at_run = and_(eq(col("r", "trace_id"), col("w", "trace_id")), eq(col("r", "span_id"), col("w", "at_id")))  # fmt: skip
-    base = select(
-        col(None, "trace_id"), col(None, "span_id"), alias(col(None, "span_id"), "at_id"),
-        alias(lit(0), "depth"),
-    ).from_(table("o_spans"), copy=False)  # fmt: skip
+    # the walk starts at the span itself when it is a run, else at its parent: a span made
+    # directly under its run (most confirmations) needs no lookup in the span table
+    is_run = and_(eq(col("r", "trace_id"), col("w", "trace_id")), eq(col("r", "span_id"), col("w", "span_id")))  # fmt: skip
+    itself = (
+        select(col("w", "trace_id"), col("w", "span_id"), alias(col("w", "span_id"), "at_id"),
+               alias(lit(0), "depth"))
+        .from_(table("o_spans", "w"), copy=False)
+        .join(join("semi", table("o_runs", "r"), is_run), copy=False)
+    )  # fmt: skip
+    parent = (
+        select(col("w", "trace_id"), col("w", "span_id"), alias(col("w", "parent_span_id"), "at_id"),
+               alias(lit(1), "depth"))
+        .from_(table("o_spans", "w"), copy=False)
+        .join(join("anti", table("o_runs", "r"), is_run.copy()), copy=False)
+        .where(exp.NEQ(this=col("w", "parent_span_id"), expression=lit("")), copy=False)
+    )  # fmt: skip
+    base = exp.union(itself, parent, distinct=False)
     step = (
         select(
             col("w", "trace_id"), col("w", "span_id"), alias(col("p", "ParentSpanId"), "at_id"),

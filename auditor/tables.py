@@ -74,7 +74,7 @@ EFFECTS = Table(
         ("service", "VARCHAR"), ("span_name", "VARCHAR"), ("status_message", "VARCHAR"),
         ("attributes", "JSON"), ("link_trace_ids", "VARCHAR[]"), ("batch_id", "UBIGINT"),
     ),
-    optional=("attributes", "link_trace_ids", "batch_id", "parent_span_id"),
+    optional=("attributes", "link_trace_ids", "batch_id"),  # parent_span_id: owners reads it
 )  # fmt: skip
 SIGNALS = Table(
     "signals",

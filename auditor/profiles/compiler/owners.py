@@ -16,7 +16,7 @@ from sqlglot import exp
 from auditor.ancestry import nearest_runs
 from auditor.sqlbuild import col, select, table
 
-_STARTS = ("trace_id", "span_id", "service", "start_ns")
+_STARTS = ("trace_id", "span_id", "parent_span_id", "service", "start_ns")
 
 
 def owners_sql() -> exp.Expression:

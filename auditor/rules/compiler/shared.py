@@ -86,7 +86,7 @@ def effects(b: Build) -> exp.Select:
         "status_message": col(a, "StatusMessage"),
     }
     chosen = select_reading_attributes_once(
-        [alias(columns[k], k) for k in e_columns(b)],
+        [alias(columns[k], k) for k in (*e_columns(b), "parent_span_id")],  # (for the walk)
         a,
         table("otel_traces", a),
         span_filter(b, expect.span, a),
@@ -94,7 +94,7 @@ def effects(b: Build) -> exp.Select:
     )
     x = "x"
     return (
-        select(exp.Column(this=exp.Star(), table=exp.to_identifier(x, quoted=True)), _owner())
+        select(*[col(x, c) for c in e_columns(b)], _owner())
         .from_(table("chosen", x), copy=False)
         .join(
             join("left", subquery(nearest_runs(table("chosen")), "o"), _same_span("o", x)),

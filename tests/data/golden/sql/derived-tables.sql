@@ -890,12 +890,14 @@ WITH RECURSIVE o_runs AS MATERIALIZED (
   SELECT DISTINCT
     "s"."trace_id",
     "s"."span_id",
+    "s"."parent_span_id",
     "s"."service",
     "s"."start_ns"
   FROM (
     SELECT
       "trace_id",
       "span_id",
+      "parent_span_id",
       "service",
       "start_ns"
     FROM "effects"
@@ -903,6 +905,7 @@ WITH RECURSIVE o_runs AS MATERIALIZED (
     SELECT
       "trace_id",
       "span_id",
+      "parent_span_id",
       "service",
       "start_ns"
     FROM "error_spans"
@@ -915,11 +918,24 @@ WITH RECURSIVE o_runs AS MATERIALIZED (
     )
 ), o_walk AS (
   SELECT
-    "trace_id",
-    "span_id",
-    "span_id" AS "at_id",
+    "w"."trace_id",
+    "w"."span_id",
+    "w"."span_id" AS "at_id",
     0 AS "depth"
-  FROM "o_spans"
+  FROM "o_spans" AS "w"
+  SEMI JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+  UNION ALL
+  SELECT
+    "w"."trace_id",
+    "w"."span_id",
+    "w"."parent_span_id" AS "at_id",
+    1 AS "depth"
+  FROM "o_spans" AS "w"
+  ANTI JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+  WHERE
+    "w"."parent_span_id" <> ''
   UNION ALL
   SELECT
     "w"."trace_id",

@@ -35,7 +35,8 @@ WITH j AS MATERIALIZED (
       "s"."SpanName" AS "span_name",
       "s"."StatusMessage" AS "status_message",
       "s"."ServiceName" AS "service",
-      "s"."Links.TraceId" AS "link_trace_ids"
+      "s"."Links.TraceId" AS "link_trace_ids",
+      "s"."ParentSpanId" AS "parent_span_id"
     FROM (
       SELECT
         "s".*,
@@ -46,7 +47,19 @@ WITH j AS MATERIALIZED (
     ) AS "s"
   )
   SELECT
-    "x".*,
+    "x"."effect_name",
+    "x"."effect_key",
+    "x"."job_id",
+    "x"."system",
+    "x"."ok",
+    "x"."start_ns",
+    "x"."end_ns",
+    "x"."trace_id",
+    "x"."span_id",
+    "x"."span_name",
+    "x"."status_message",
+    "x"."service",
+    "x"."link_trace_ids",
     COALESCE("o"."run_span_id", '') AS "run_span_id"
   FROM "chosen" AS "x"
   LEFT JOIN (
@@ -62,6 +75,7 @@ WITH j AS MATERIALIZED (
       SELECT DISTINCT
         "s"."trace_id",
         "s"."span_id",
+        "s"."parent_span_id",
         "s"."service",
         "s"."start_ns"
       FROM "chosen" AS "s"
@@ -73,11 +87,24 @@ WITH j AS MATERIALIZED (
         )
     ), o_walk AS (
       SELECT
-        "trace_id",
-        "span_id",
-        "span_id" AS "at_id",
+        "w"."trace_id",
+        "w"."span_id",
+        "w"."span_id" AS "at_id",
         0 AS "depth"
-      FROM "o_spans"
+      FROM "o_spans" AS "w"
+      SEMI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+      UNION ALL
+      SELECT
+        "w"."trace_id",
+        "w"."span_id",
+        "w"."parent_span_id" AS "at_id",
+        1 AS "depth"
+      FROM "o_spans" AS "w"
+      ANTI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+      WHERE
+        "w"."parent_span_id" <> ''
       UNION ALL
       SELECT
         "w"."trace_id",

@@ -39,7 +39,8 @@ WITH j AS MATERIALIZED (
       "s"."SpanId" AS "span_id",
       "s"."SpanName" AS "span_name",
       "s"."StatusMessage" AS "status_message",
-      "s"."ServiceName" AS "service"
+      "s"."ServiceName" AS "service",
+      "s"."ParentSpanId" AS "parent_span_id"
     FROM (
       SELECT
         "s".*,
@@ -50,7 +51,18 @@ WITH j AS MATERIALIZED (
     ) AS "s"
   )
   SELECT
-    "x".*,
+    "x"."effect_name",
+    "x"."effect_key",
+    "x"."job_id",
+    "x"."system",
+    "x"."ok",
+    "x"."start_ns",
+    "x"."end_ns",
+    "x"."trace_id",
+    "x"."span_id",
+    "x"."span_name",
+    "x"."status_message",
+    "x"."service",
     COALESCE("o"."run_span_id", '') AS "run_span_id"
   FROM "chosen" AS "x"
   LEFT JOIN (
@@ -66,6 +78,7 @@ WITH j AS MATERIALIZED (
       SELECT DISTINCT
         "s"."trace_id",
         "s"."span_id",
+        "s"."parent_span_id",
         "s"."service",
         "s"."start_ns"
       FROM "chosen" AS "s"
@@ -77,11 +90,24 @@ WITH j AS MATERIALIZED (
         )
     ), o_walk AS (
       SELECT
-        "trace_id",
-        "span_id",
-        "span_id" AS "at_id",
+        "w"."trace_id",
+        "w"."span_id",
+        "w"."span_id" AS "at_id",
         0 AS "depth"
-      FROM "o_spans"
+      FROM "o_spans" AS "w"
+      SEMI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+      UNION ALL
+      SELECT
+        "w"."trace_id",
+        "w"."span_id",
+        "w"."parent_span_id" AS "at_id",
+        1 AS "depth"
+      FROM "o_spans" AS "w"
+      ANTI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+      WHERE
+        "w"."parent_span_id" <> ''
       UNION ALL
       SELECT
         "w"."trace_id",
