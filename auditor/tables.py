@@ -3,7 +3,8 @@
 Pure data, no I/O, imported by both sides so that neither reads the other's internals:
 
 - the derived tables (``DERIVED``: ``job_runs``, ``enqueues``, ``effects``, ``signals``,
-  ``error_spans``), each with its columns in SELECT order and their DuckDB types, and the
+  ``error_spans``, and ``owners``, the job run each effect and error span belongs to in a
+  trace that holds several runs — ``auditor.ancestry``), each with its columns in SELECT order and their DuckDB types, and the
   columns derived only when a rule reads them (``OPTIONAL_COLUMNS``). ``profiles.compiler``
   writes these columns in this order; ``engine.derive`` prunes the optional ones no rule
   reads; the rule compiler reads them;
@@ -73,7 +74,7 @@ EFFECTS = Table(
         ("service", "VARCHAR"), ("span_name", "VARCHAR"), ("status_message", "VARCHAR"),
         ("attributes", "JSON"), ("link_trace_ids", "VARCHAR[]"), ("batch_id", "UBIGINT"),
     ),
-    optional=("attributes", "link_trace_ids", "batch_id", "parent_span_id"),
+    optional=("attributes", "link_trace_ids", "batch_id"),  # parent_span_id: owners reads it
 )  # fmt: skip
 SIGNALS = Table(
     "signals",
@@ -91,7 +92,15 @@ ERROR_SPANS = Table(
     ),
 )  # fmt: skip
 
-DERIVED: tuple[Table, ...] = (JOB_RUNS, ENQUEUES, EFFECTS, SIGNALS, ERROR_SPANS)
+# Made after the others, from them: per effect or error span of a trace holding a job run,
+# the run it belongs to (its nearest ancestor-or-self among runs; with none, the run of its
+# service whose time span contains it). A span that belongs to no run has no row.
+OWNERS = Table(
+    "owners",
+    (("trace_id", "VARCHAR"), ("span_id", "VARCHAR"), ("run_span_id", "VARCHAR")),
+)
+
+DERIVED: tuple[Table, ...] = (JOB_RUNS, ENQUEUES, EFFECTS, SIGNALS, ERROR_SPANS, OWNERS)
 
 # Columns of the derived tables that only some rules read: an evaluation derives them only
 # when one of its rules does (copying every span's attribute JSON into job_runs, enqueues and

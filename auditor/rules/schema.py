@@ -167,7 +167,9 @@ _EXPECT: dict[str, Any] = {
         "correlate": {
             "enum": list(CORRELATIONS),
             "default": "trace",
-            "description": "How an effect is matched to a job run: in the same trace, through "
+            "description": "How an effect is matched to a job run: in the same trace (to the "
+            "run it belongs to: the job its job.id names, else its nearest job-run ancestor, "
+            "else the run of its service whose time contains it; never a sibling), through "
             "span links (either direction), or by attribute equality (key).",
         },
         "key": {**_KEY_MAP, "description": "Only with correlate: key. " + _KEY_MAP_DOC},

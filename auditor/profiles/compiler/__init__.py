@@ -10,13 +10,14 @@ enqueues   producer span that put a job on a queue
 effects    confirmation of a side effect (the probes' ``side_effect.confirm`` convention)
 signals    fact reported about a job by id outside its trace (BullMQ's ``job stalled``)
 error_spans span that ended in error (for ``effect_ok``: a failure the job swallowed)
+owners     effect or error span of a trace holding job runs, with the run it belongs to
 ========== ===============================================================================
 
 Times in derived tables are integer nanoseconds since the epoch (``*_ns``), so rules compare
 and add integers. When two profiles claim the same span (the generic messaging profile and
 the RQ profile both see an RQ ``publish``), the profile with the lower ``priority`` wins.
 
-This module is the package's entry point: ``compile_profiles`` builds the five statements in
+This module is the package's entry point: ``compile_profiles`` builds the six statements in
 a fixed order over one ``Context`` (aliases are numbered in that order), and the names other
 packages use are re-exported here, so callers import from ``auditor.profiles.compiler`` only.
 The parts, from the bottom up:
@@ -26,7 +27,8 @@ The parts, from the bottom up:
 - ``values``: a ``Value`` (attribute, literal, span field …) and the attempt → an expression
 - ``columns``: each table's column names, order and types; columns shared by span tables
 - ``classifier``: the one scan that gives each span its shape and computes each column once
-- ``job_runs``, ``enqueues``, ``effects``, ``signals``, ``error_spans``: one table each
+- ``job_runs``, ``enqueues``, ``effects``, ``signals``, ``error_spans``, ``owners``: one
+  table each (``owners`` reads the tables before it, so it is made last)
 
 Pure: builds sqlglot ASTs, runs nothing (never imports a database driver).
 """
@@ -50,6 +52,7 @@ from auditor.profiles.compiler.effects import effects_sql
 from auditor.profiles.compiler.enqueues import enqueues_sql
 from auditor.profiles.compiler.error_spans import error_spans_sql
 from auditor.profiles.compiler.job_runs import job_runs_sql
+from auditor.profiles.compiler.owners import owners_sql
 from auditor.profiles.compiler.signals import signals_sql
 from auditor.profiles.model import Profile
 from auditor.sqlbuild import DUCKDB, Dialect, table
@@ -77,6 +80,7 @@ class DerivedSql:
     effects: exp.Expression
     signals: exp.Expression
     error_spans: exp.Expression
+    owners: exp.Expression
 
     def items(self) -> list[tuple[str, exp.Expression]]:
         return [
@@ -85,6 +89,7 @@ class DerivedSql:
             ("effects", self.effects),
             ("signals", self.signals),
             ("error_spans", self.error_spans),
+            ("owners", self.owners),
         ]
 
 
@@ -100,4 +105,4 @@ def compile_profiles(
     effects = ctx.attach(effects_sql(profiles, ctx))
     signals = ctx.attach(signals_sql(profiles, ctx))
     error_spans = error_spans_sql(ctx)
-    return DerivedSql(job_runs, enqueues, effects, signals, error_spans)
+    return DerivedSql(job_runs, enqueues, effects, signals, error_spans, owners_sql())

@@ -12,8 +12,9 @@ Every job-centred check reads the same three tables, built once per rule:
 The checks (docs/design.md, "Finding kinds"; one module each under ``checks``):
 
 - ``confirmed``: a done run with no ok effect in ``m``  → ``unconfirmed_done``;
-- ``effect_ok``: such a run that has a failed effect in ``m``, or an error span in its trace
-  during its run, keeps that failure as ``failed_effect`` instead;
+- ``effect_ok``: such a run that has a failed effect in ``m``, or an error span of its own
+  during its run (``owners``: never a sibling's), keeps that failure as ``failed_effect``
+  instead;
 - ``before_done``: a done run whose first ok effect ends after ``done_ns`` + tolerance
   → ``premature_done`` (a run that had any confirmation by then is honest);
 - ``at_most_once``: ok effects in ``m`` grouped by name and key, more than one span

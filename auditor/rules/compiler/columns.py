@@ -21,6 +21,9 @@ _J_BASE = (
     "system", "job_id", "job_name", "queue", "attempt", "outcome", "done_ns", "start_ns",
     "end_ns", "trace_id", "span_id", "service", "signals",
 )  # fmt: skip
+# the column ``e`` adds to the effects columns: the span id of the run the effect belongs to
+# in its trace ('' for none; ``auditor.tables.OWNERS``)
+E_OWNER = "run_span_id"
 _E_BASE = (
     "effect_name", "effect_key", "job_id", "system", "ok", "start_ns", "end_ns", "trace_id",
     "span_id", "span_name", "status_message", "service",

@@ -1,10 +1,15 @@
 """``m``: which effects belong to which run, one function per ``correlate:`` mode.
 
-- ``trace``: the effect is in the run's trace and carries no ``job.id`` or the run's; or it
-  carries the run's ``job.id`` and sits in a trace with no job run at all (a thread the job
-  started outside its context: its spans are roots of new traces);
+- ``trace``: the effect is in the run's trace and either carries the run's ``job.id``, or
+  carries none and belongs to the run (``e.run_span_id``: the run that is its nearest
+  ancestor-or-self among the trace's job runs; with no run above it, the run of its service
+  whose time span contains it — ``auditor.ancestry``), so that in a trace of many runs (a
+  Celery canvas, a BullMQ flow, a Temporal workflow) an effect is never a sibling's, nor one
+  made outside every job (the API handler's); or it carries the run's ``job.id`` and sits in
+  a trace with no job run at all (a thread the job started outside its context: its spans are
+  roots of new traces);
 - ``link``: a span link joins the effect's trace and the run's trace, either direction; and,
-  as always, effects in the run's own trace;
+  as always, effects in the run's own trace that belong to it (as for ``trace``);
 - ``key``: an attribute of the run equals an attribute of the effect (``expect.key``).
 
 With ``declared: true`` an effect belongs to a run's unit only under the name it declared.
@@ -22,7 +27,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from auditor.rules.compiler.columns import e_columns
+from auditor.rules.compiler.columns import E_OWNER, e_columns
 from auditor.rules.compiler.context import Build
 from auditor.rules.model import Correlate
 from auditor.sqlbuild import (
@@ -52,11 +57,7 @@ def matches(b: Build) -> exp.Expression:
 
 
 def by_trace(b: Build) -> exp.Expression:
-    in_trace = _m_select(
-        table("j", "j"),
-        [join("inner", table("e", "e"), eq(col("e", "trace_id"), col("j", "trace_id")))],
-        and_(_own_or_unowned(), _same_name(b)),
-    )
+    in_trace = _in_own_trace(b)
     runs_traces = select(col(None, "trace_id")).from_(table("job_runs"), copy=False)
     orphan = _m_select(
         table("j", "j"), [join("inner", table("e", "e"), eq(col("e", "job_id"), col("j", "job_id")))],
@@ -87,11 +88,8 @@ def by_link(b: Build) -> exp.Expression:
         subquery(linked_j, "j"), [join("inner", table("e", "e"), eq(col("e", "trace_id"), col("j", "linked")))],
         and_(_own_or_unowned(), _same_name(b)),
     )  # fmt: skip
-    # and, as always, effects in the run's own trace (the job's code runs there)
-    own = _m_select(
-        table("j", "j"), [join("inner", table("e", "e"), eq(col("e", "trace_id"), col("j", "trace_id")))],
-        and_(_own_or_unowned(), _same_name(b)),
-    )  # fmt: skip
+    # and, as always, the run's effects in its own trace (the job's code runs there)
+    own = _in_own_trace(b)
     # the effect columns differ by the extra "linked" column: select the common ones
     return exp.union(
         exp.union(_strip_linked(b, forward), _strip_linked(b, backward), distinct=False),
@@ -139,6 +137,20 @@ def _same_name(b: Build) -> exp.Expression | None:
     return eq(col("e", "effect_name"), col("j", "expected")) if b.declared else None
 
 
+def _in_own_trace(b: Build) -> exp.Select:
+    """(run, effect) pairs of one trace where the effect is the run's: it carries the run's
+    job id, or none and belongs to the run by the trace's structure (``run_span_id``)."""
+    mine = or_(
+        and_(exp.NEQ(this=col("e", "job_id"), expression=lit("")), eq(col("e", "job_id"), col("j", "job_id"))),
+        and_(eq(col("e", "job_id"), lit("")), eq(col("e", E_OWNER), col("j", "span_id"))),
+    )  # fmt: skip
+    return _m_select(
+        table("j", "j"),
+        [join("inner", table("e", "e"), eq(col("e", "trace_id"), col("j", "trace_id")))],
+        and_(exp.Paren(this=mine), _same_name(b)),
+    )
+
+
 def _own_or_unowned() -> exp.Expression:
     """The effect names no job, or the run's job."""
     return exp.Paren(
@@ -173,6 +185,6 @@ def _strip_linked(b: Build, query: exp.Select) -> exp.Select:
         for x in query.expressions
         if not (isinstance(x, exp.Column) and isinstance(x.this, exp.Star))
     ]
-    expressions += [col("e", c) for c in e_columns(b)]
+    expressions += [col("e", c) for c in (*e_columns(b), E_OWNER)]
     query.set("expressions", expressions)
     return query

@@ -5,7 +5,9 @@
        with ``expect: {declared: true}``, else '');
 ``e``  the effect spans the rule accepts as proof, in the ``effects`` table's columns: rows
        of ``effects`` (the ``effect:`` shorthand, a glob on the effect name) or spans of
-       ``otel_traces`` chosen by ``expect.span``.
+       ``otel_traces`` chosen by ``expect.span``; and ``run_span_id``, the run the effect
+       belongs to in its trace ('' for none): the ``owners`` table's for rows of
+       ``effects``, the same query (``auditor.ancestry``) over the spans a selector chose.
 
 Owns both queries. ``e`` is also what rules accepting the same effects share
 (``effects_key``): its text must depend only on the effect side of the rule.
@@ -17,17 +19,22 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from auditor.rules.compiler.columns import e_columns, j_columns
+from auditor.ancestry import nearest_runs
+from auditor.rules.compiler.columns import E_OWNER, e_columns, j_columns
 from auditor.rules.compiler.context import Build
 from auditor.rules.compiler.selectors import selected, span_filter
 from auditor.sqlbuild import (
     alias,
+    and_,
     col,
+    eq,
     func,
+    join,
     lit,
     select,
     select_reading_attributes_once,
     span_columns,
+    subquery,
     table,
 )
 
@@ -59,7 +66,10 @@ def effects(b: Build) -> exp.Select:
     assert expect is not None
     if expect.span is None:
         a = "f"
-        query = select(*[col(a, c) for c in e_columns(b)]).from_(table("effects", a), copy=False)
+        query = select(*[col(a, c) for c in e_columns(b)], _owner()).from_(
+            table("effects", a), copy=False
+        )
+        query = query.join(join("left", table("owners", "o"), _same_span("o", a)), copy=False)
         if b.declared:
             return query
         return query.where(b.text_match(col(a, "effect_name"), expect.effect or ""), copy=False)
@@ -75,10 +85,31 @@ def effects(b: Build) -> exp.Select:
         "ok": exp.NEQ(this=col(a, "StatusCode"), expression=lit("Error")),
         "status_message": col(a, "StatusMessage"),
     }
-    return select_reading_attributes_once(
-        [alias(columns[k], k) for k in e_columns(b)],
+    chosen = select_reading_attributes_once(
+        [alias(columns[k], k) for k in (*e_columns(b), "parent_span_id")],  # (for the walk)
         a,
         table("otel_traces", a),
         span_filter(b, expect.span, a),
         d,
+    )
+    x = "x"
+    return (
+        select(*[col(x, c) for c in e_columns(b)], _owner())
+        .from_(table("chosen", x), copy=False)
+        .join(
+            join("left", subquery(nearest_runs(table("chosen")), "o"), _same_span("o", x)),
+            copy=False,
+        )
+        .with_("chosen", as_=chosen, materialized=True, copy=False)
+    )
+
+
+def _owner() -> exp.Expression:
+    """``run_span_id``: the run the effect belongs to, '' for none (read from ``o``)."""
+    return alias(exp.Coalesce(this=col("o", "run_span_id"), expressions=[lit("")]), E_OWNER)
+
+
+def _same_span(a: str, b: str) -> exp.Expression:
+    return and_(
+        eq(col(a, "trace_id"), col(b, "trace_id")), eq(col(a, "span_id"), col(b, "span_id"))
     )

@@ -154,3 +154,62 @@ def test_a_user_rule_on_declared_effects_reports_a_job_once_per_fingerprint(
     assert [(f["rule_id"], f["kind"], f["job_id"]) for f in result.findings] == [
         ("owed", "unconfirmed_done", "j4")
     ]
+
+
+# --- never one fingerprint twice, whatever the input repeats --------------------------------
+
+
+def _publish(job_id: str, span: str, parent: str = "") -> dict:
+    """A producer span in the probes convention (an enqueue of ``job_id``)."""
+    return {
+        "trace": f"t-{job_id}", "span": span, "name": "mail send", "kind": "producer",
+        "start": "0ms", "end": "1ms", **({"parent": parent} if parent else {}),
+        "attributes": {"job.system": "dramatiq", "job.id": job_id, "job.name": "shop.mail"},
+    }  # fmt: skip
+
+
+def _fingerprints_once(findings: list[dict]) -> None:
+    counts = Counter(f["fingerprint"] for f in findings)
+    assert findings and set(counts.values()) == {1}, counts
+
+
+def test_nested_publish_spans_of_one_lost_job_are_one_finding(tmp_path: Path) -> None:
+    # two publish spans per message (a blocking channel and the channel under it)
+    spans = [_publish("lost-1", "outer"), _publish("lost-1", "inner", parent="outer")]
+    findings = _packs_scan(tmp_path, spans)
+    assert [(f["kind"], f["job_id"]) for f in findings] == [("lost_job", "lost-1")]
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_the_same_spans_given_twice_or_repeated_in_a_file_report_each_fingerprint_once(
+    tmp_path: Path, system: str
+) -> None:
+    once = scan_once([capture(system)]).findings
+    twice_file = tmp_path / "twice.jsonl"
+    twice_file.write_text(capture(system).read_text() * 2)
+    for args in ([capture(system), capture(system)], [twice_file]):
+        findings = scan(args, tmp_path).findings
+        _fingerprints_once(findings)
+        assert sorted(f["fingerprint"] for f in findings) == sorted(f["fingerprint"] for f in once)
+
+
+def test_a_packs_repeat_of_a_user_duplicate_is_compared_as_the_set_of_jobs(tmp_path: Path) -> None:
+    # jobs a and b each confirm ORD-9: the user rule and side-effects-at-most-once report the
+    # same lie whatever order each lists the two jobs in
+    spans = [
+        *_declared_job("b", "", [{"key": "ORD-9"}]),
+        *_declared_job("a", "", [{"key": "ORD-9", "start": "30ms"}]),
+    ]
+    path = tmp_path / "spans.jsonl"
+    path.write_text(json.dumps(spans_to_request(spans)) + "\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {id: mail-once, severity: high, jobs: {}, expect: {effect: email.sent},"
+        " checks: [at_most_once]}\n"
+    )
+    findings = scan([path, "--rules", rules], tmp_path).findings
+    duplicates = [f for f in findings if f["kind"] == "duplicate_effect"]
+    assert [(f["rule_id"], sorted(f["job_id"].split(","))) for f in duplicates] == [
+        ("mail-once", ["a", "b"])
+    ]
+    _fingerprints_once(findings)

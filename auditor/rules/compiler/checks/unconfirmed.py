@@ -2,8 +2,9 @@
 
 - ``confirmed``: a done run unit with no ok effect in ``m`` → ``unconfirmed_done``;
 - ``effect_ok``: such a unit whose effect failed where it shows — a failed effect in ``m``,
-  or, for a specific expected effect, an error span of its trace during the run (same job id
-  or none) — → ``failed_effect``, which it reports *instead of* ``unconfirmed_done`` when
+  or, for a specific expected effect, an error span of its trace during the run that is the
+  run's (it carries the run's job id, or none and belongs to the run: ``owners``, never a
+  sibling's in a trace of many runs) — → ``failed_effect``, which it reports *instead of* ``unconfirmed_done`` when
   the rule checks both (a swallowed failure is one lie, not two).
 
 Owns both queries and the failure set they share (the ``failed`` and ``failures`` CTEs).
@@ -49,12 +50,20 @@ def _failed_set(b: Build) -> exp.Expression:
         alias(lit(""), "key"),
     ).from_(table("j", "j"), copy=False).join(
         join("inner", table("error_spans", x), eq(col(x, "trace_id"), col("j", "trace_id")))
+    , copy=False).join(
+        join("left", table("owners", "o"), and_(
+            eq(col("o", "trace_id"), col(x, "trace_id")), eq(col("o", "span_id"), col(x, "span_id")),
+        ))
     , copy=False).where(and_(
         eq(col("j", "outcome"), lit("done")),
         exp.NEQ(this=col(x, "span_id"), expression=col("j", "span_id")),
         exp.GTE(this=col(x, "start_ns"), expression=col("j", "start_ns")),
         exp.LTE(this=col(x, "start_ns"), expression=col("j", "end_ns")),
-        exp.Paren(this=or_(eq(col(x, "job_id"), lit("")), eq(col(x, "job_id"), col("j", "job_id")))),
+        # the run's: it names the run's job, or none and belongs to the run (owners)
+        exp.Paren(this=or_(
+            and_(exp.NEQ(this=col(x, "job_id"), expression=lit("")), eq(col(x, "job_id"), col("j", "job_id"))),
+            and_(eq(col(x, "job_id"), lit("")), eq(col("o", "run_span_id"), col("j", "span_id"))),
+        )),
     ), copy=False)  # fmt: skip
     return exp.union(failed_effects, swallowed, distinct=False)
 

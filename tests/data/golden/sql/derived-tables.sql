@@ -1104,3 +1104,116 @@ FROM "otel_traces" AS "s28"
 WHERE
   "s28"."StatusCode" = 'Error';
 
+-- derived table owners
+WITH RECURSIVE o_runs AS MATERIALIZED (
+  SELECT DISTINCT
+    "trace_id",
+    "span_id",
+    "service",
+    "start_ns",
+    "end_ns"
+  FROM "job_runs"
+), o_spans AS MATERIALIZED (
+  SELECT DISTINCT
+    "s"."trace_id",
+    "s"."span_id",
+    "s"."parent_span_id",
+    "s"."service",
+    "s"."start_ns"
+  FROM (
+    SELECT
+      "trace_id",
+      "span_id",
+      "parent_span_id",
+      "service",
+      "start_ns"
+    FROM "effects"
+    UNION ALL
+    SELECT
+      "trace_id",
+      "span_id",
+      "parent_span_id",
+      "service",
+      "start_ns"
+    FROM "error_spans"
+  ) AS "s"
+  WHERE
+    "s"."trace_id" IN (
+      SELECT
+        "trace_id"
+      FROM "o_runs"
+    )
+), o_walk AS (
+  SELECT
+    "w"."trace_id",
+    "w"."span_id",
+    "w"."span_id" AS "at_id",
+    0 AS "depth"
+  FROM "o_spans" AS "w"
+  SEMI JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+  UNION ALL
+  SELECT
+    "w"."trace_id",
+    "w"."span_id",
+    "w"."parent_span_id" AS "at_id",
+    1 AS "depth"
+  FROM "o_spans" AS "w"
+  ANTI JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+  WHERE
+    "w"."parent_span_id" <> ''
+  UNION ALL
+  SELECT
+    "w"."trace_id",
+    "w"."span_id",
+    "p"."ParentSpanId" AS "at_id",
+    "w"."depth" + 1 AS "depth"
+  FROM "o_walk" AS "w"
+  ANTI JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."at_id"
+  JOIN "otel_traces" AS "p"
+    ON "p"."TraceId" = "w"."trace_id" AND "p"."SpanId" = "w"."at_id"
+  WHERE
+    "w"."depth" < 64 AND "p"."ParentSpanId" <> ''
+), o_above AS MATERIALIZED (
+  SELECT
+    "w"."trace_id",
+    "w"."span_id",
+    ARG_MIN("w"."at_id", "w"."depth") AS "run_span_id"
+  FROM "o_walk" AS "w"
+  SEMI JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."at_id"
+  GROUP BY
+    "w"."trace_id",
+    "w"."span_id"
+)
+SELECT
+  "trace_id",
+  "span_id",
+  "run_span_id"
+FROM (
+  SELECT
+    "trace_id",
+    "span_id",
+    "run_span_id"
+  FROM "o_above"
+  UNION ALL
+  SELECT
+    "s"."trace_id",
+    "s"."span_id",
+    "r"."span_id" AS "run_span_id"
+  FROM "o_spans" AS "s"
+  JOIN "o_runs" AS "r"
+    ON "r"."trace_id" = "s"."trace_id"
+    AND "r"."service" = "s"."service"
+    AND "s"."start_ns" BETWEEN "r"."start_ns" AND "r"."end_ns"
+  ANTI JOIN "o_above" AS "a"
+    ON "a"."trace_id" = "s"."trace_id" AND "a"."span_id" = "s"."span_id"
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "s"."trace_id", "s"."span_id"
+      ORDER BY "r"."start_ns" DESC, "r"."span_id"
+    ) = 1
+) AS "o";
+

@@ -33,8 +33,11 @@ WITH j AS MATERIALIZED (
     "f"."span_id",
     "f"."span_name",
     "f"."status_message",
-    "f"."service"
+    "f"."service",
+    COALESCE("o"."run_span_id", '') AS "run_span_id"
   FROM "effects" AS "f"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "f"."trace_id" AND "o"."span_id" = "f"."span_id"
   WHERE
     "f"."effect_name" = $p2
 ), m AS MATERIALIZED (

@@ -34,8 +34,11 @@ WITH j AS MATERIALIZED (
     "f"."span_name",
     "f"."status_message",
     "f"."service",
-    "f"."link_trace_ids"
+    "f"."link_trace_ids",
+    COALESCE("o"."run_span_id", '') AS "run_span_id"
   FROM "effects" AS "f"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "f"."trace_id" AND "o"."span_id" = "f"."span_id"
   WHERE
     "f"."effect_name" = $p2
 ), m AS MATERIALIZED (
@@ -58,7 +61,8 @@ WITH j AS MATERIALIZED (
     "e"."span_name",
     "e"."status_message",
     "e"."service",
-    "e"."link_trace_ids"
+    "e"."link_trace_ids",
+    "e"."run_span_id"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -91,7 +95,8 @@ WITH j AS MATERIALIZED (
     "e"."span_name",
     "e"."status_message",
     "e"."service",
-    "e"."link_trace_ids"
+    "e"."link_trace_ids",
+    "e"."run_span_id"
   FROM (
     SELECT
       "y".*,
@@ -124,13 +129,19 @@ WITH j AS MATERIALIZED (
     "e"."span_name",
     "e"."status_message",
     "e"."service",
-    "e"."link_trace_ids"
+    "e"."link_trace_ids",
+    "e"."run_span_id"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
   WHERE
     (
-      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+      (
+        "e"."job_id" <> '' AND "e"."job_id" = "j"."job_id"
+      )
+      OR (
+        "e"."job_id" = '' AND "e"."run_span_id" = "j"."span_id"
+      )
     )
 ), confirmed AS MATERIALIZED (
   SELECT
@@ -168,13 +179,20 @@ WITH j AS MATERIALIZED (
   FROM "j" AS "j"
   JOIN "error_spans" AS "x"
     ON "x"."trace_id" = "j"."trace_id"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "x"."trace_id" AND "o"."span_id" = "x"."span_id"
   WHERE
     "j"."outcome" = 'done'
     AND "x"."span_id" <> "j"."span_id"
     AND "x"."start_ns" >= "j"."start_ns"
     AND "x"."start_ns" <= "j"."end_ns"
     AND (
-      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
+      (
+        "x"."job_id" <> '' AND "x"."job_id" = "j"."job_id"
+      )
+      OR (
+        "x"."job_id" = '' AND "o"."run_span_id" = "j"."span_id"
+      )
     )
 ), failures AS MATERIALIZED (
   SELECT

@@ -21,28 +21,145 @@ WITH j AS MATERIALIZED (
   WHERE
     "r"."queue" = $p1
 ), e AS MATERIALIZED (
-  SELECT
-    "s"."SpanName" AS "effect_name",
-    COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
-    COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
-    COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
-    "s"."StatusCode" <> 'Error' AS "ok",
-    EPOCH_NS("s"."Timestamp") AS "start_ns",
-    EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
-    "s"."TraceId" AS "trace_id",
-    "s"."SpanId" AS "span_id",
-    "s"."SpanName" AS "span_name",
-    "s"."StatusMessage" AS "status_message",
-    "s"."ServiceName" AS "service",
-    "s"."Links.TraceId" AS "link_trace_ids"
-  FROM (
+  WITH chosen AS MATERIALIZED (
     SELECT
-      "s".*,
-      JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
-    FROM "otel_traces" AS "s"
-    WHERE
-      "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
-  ) AS "s"
+      "s"."SpanName" AS "effect_name",
+      COALESCE(LIST_EXTRACT("s"."attribute_values", 1), '') AS "effect_key",
+      COALESCE(LIST_EXTRACT("s"."attribute_values", 2), '') AS "job_id",
+      COALESCE(LIST_EXTRACT("s"."attribute_values", 3), '') AS "system",
+      "s"."StatusCode" <> 'Error' AS "ok",
+      EPOCH_NS("s"."Timestamp") AS "start_ns",
+      EPOCH_NS("s"."Timestamp") + "s"."Duration" AS "end_ns",
+      "s"."TraceId" AS "trace_id",
+      "s"."SpanId" AS "span_id",
+      "s"."SpanName" AS "span_name",
+      "s"."StatusMessage" AS "status_message",
+      "s"."ServiceName" AS "service",
+      "s"."Links.TraceId" AS "link_trace_ids",
+      "s"."ParentSpanId" AS "parent_span_id"
+    FROM (
+      SELECT
+        "s".*,
+        JSON_EXTRACT_STRING("s"."SpanAttributes", ['$."side_effect.key"', '$."job.id"', '$."job.system"']) AS "attribute_values"
+      FROM "otel_traces" AS "s"
+      WHERE
+        "s"."SpanName" = $p2 AND "s"."StatusCode" = 'Error'
+    ) AS "s"
+  )
+  SELECT
+    "x"."effect_name",
+    "x"."effect_key",
+    "x"."job_id",
+    "x"."system",
+    "x"."ok",
+    "x"."start_ns",
+    "x"."end_ns",
+    "x"."trace_id",
+    "x"."span_id",
+    "x"."span_name",
+    "x"."status_message",
+    "x"."service",
+    "x"."link_trace_ids",
+    COALESCE("o"."run_span_id", '') AS "run_span_id"
+  FROM "chosen" AS "x"
+  LEFT JOIN (
+    WITH RECURSIVE o_runs AS MATERIALIZED (
+      SELECT DISTINCT
+        "trace_id",
+        "span_id",
+        "service",
+        "start_ns",
+        "end_ns"
+      FROM "job_runs"
+    ), o_spans AS MATERIALIZED (
+      SELECT DISTINCT
+        "s"."trace_id",
+        "s"."span_id",
+        "s"."parent_span_id",
+        "s"."service",
+        "s"."start_ns"
+      FROM "chosen" AS "s"
+      WHERE
+        "s"."trace_id" IN (
+          SELECT
+            "trace_id"
+          FROM "o_runs"
+        )
+    ), o_walk AS (
+      SELECT
+        "w"."trace_id",
+        "w"."span_id",
+        "w"."span_id" AS "at_id",
+        0 AS "depth"
+      FROM "o_spans" AS "w"
+      SEMI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+      UNION ALL
+      SELECT
+        "w"."trace_id",
+        "w"."span_id",
+        "w"."parent_span_id" AS "at_id",
+        1 AS "depth"
+      FROM "o_spans" AS "w"
+      ANTI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."span_id"
+      WHERE
+        "w"."parent_span_id" <> ''
+      UNION ALL
+      SELECT
+        "w"."trace_id",
+        "w"."span_id",
+        "p"."ParentSpanId" AS "at_id",
+        "w"."depth" + 1 AS "depth"
+      FROM "o_walk" AS "w"
+      ANTI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."at_id"
+      JOIN "otel_traces" AS "p"
+        ON "p"."TraceId" = "w"."trace_id" AND "p"."SpanId" = "w"."at_id"
+      WHERE
+        "w"."depth" < 64 AND "p"."ParentSpanId" <> ''
+    ), o_above AS MATERIALIZED (
+      SELECT
+        "w"."trace_id",
+        "w"."span_id",
+        ARG_MIN("w"."at_id", "w"."depth") AS "run_span_id"
+      FROM "o_walk" AS "w"
+      SEMI JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "w"."trace_id" AND "r"."span_id" = "w"."at_id"
+      GROUP BY
+        "w"."trace_id",
+        "w"."span_id"
+    )
+    SELECT
+      "trace_id",
+      "span_id",
+      "run_span_id"
+    FROM (
+      SELECT
+        "trace_id",
+        "span_id",
+        "run_span_id"
+      FROM "o_above"
+      UNION ALL
+      SELECT
+        "s"."trace_id",
+        "s"."span_id",
+        "r"."span_id" AS "run_span_id"
+      FROM "o_spans" AS "s"
+      JOIN "o_runs" AS "r"
+        ON "r"."trace_id" = "s"."trace_id"
+        AND "r"."service" = "s"."service"
+        AND "s"."start_ns" BETWEEN "r"."start_ns" AND "r"."end_ns"
+      ANTI JOIN "o_above" AS "a"
+        ON "a"."trace_id" = "s"."trace_id" AND "a"."span_id" = "s"."span_id"
+      QUALIFY
+        ROW_NUMBER() OVER (
+          PARTITION BY "s"."trace_id", "s"."span_id"
+          ORDER BY "r"."start_ns" DESC, "r"."span_id"
+        ) = 1
+    ) AS "o"
+  ) AS "o"
+    ON "o"."trace_id" = "x"."trace_id" AND "o"."span_id" = "x"."span_id"
 ), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -63,7 +180,8 @@ WITH j AS MATERIALIZED (
     "e"."span_name",
     "e"."status_message",
     "e"."service",
-    "e"."link_trace_ids"
+    "e"."link_trace_ids",
+    "e"."run_span_id"
   FROM "j" AS "j"
   JOIN (
     SELECT
@@ -96,7 +214,8 @@ WITH j AS MATERIALIZED (
     "e"."span_name",
     "e"."status_message",
     "e"."service",
-    "e"."link_trace_ids"
+    "e"."link_trace_ids",
+    "e"."run_span_id"
   FROM (
     SELECT
       "y".*,
@@ -129,13 +248,19 @@ WITH j AS MATERIALIZED (
     "e"."span_name",
     "e"."status_message",
     "e"."service",
-    "e"."link_trace_ids"
+    "e"."link_trace_ids",
+    "e"."run_span_id"
   FROM "j" AS "j"
   JOIN "e" AS "e"
     ON "e"."trace_id" = "j"."trace_id"
   WHERE
     (
-      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+      (
+        "e"."job_id" <> '' AND "e"."job_id" = "j"."job_id"
+      )
+      OR (
+        "e"."job_id" = '' AND "e"."run_span_id" = "j"."span_id"
+      )
     )
 ), confirmed AS NOT MATERIALIZED (
   SELECT
@@ -173,13 +298,20 @@ WITH j AS MATERIALIZED (
   FROM "j" AS "j"
   JOIN "error_spans" AS "x"
     ON "x"."trace_id" = "j"."trace_id"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "x"."trace_id" AND "o"."span_id" = "x"."span_id"
   WHERE
     "j"."outcome" = 'done'
     AND "x"."span_id" <> "j"."span_id"
     AND "x"."start_ns" >= "j"."start_ns"
     AND "x"."start_ns" <= "j"."end_ns"
     AND (
-      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
+      (
+        "x"."job_id" <> '' AND "x"."job_id" = "j"."job_id"
+      )
+      OR (
+        "x"."job_id" = '' AND "o"."run_span_id" = "j"."span_id"
+      )
     )
 ), failures AS NOT MATERIALIZED (
   SELECT

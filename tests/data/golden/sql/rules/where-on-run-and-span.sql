@@ -41,8 +41,11 @@ WITH j AS MATERIALIZED (
     "f"."span_id",
     "f"."span_name",
     "f"."status_message",
-    "f"."service"
+    "f"."service",
+    COALESCE("o"."run_span_id", '') AS "run_span_id"
   FROM "effects" AS "f"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "f"."trace_id" AND "o"."span_id" = "f"."span_id"
   WHERE
     "f"."effect_name" = $p1
 ), m AS MATERIALIZED (
@@ -59,7 +62,12 @@ WITH j AS MATERIALIZED (
     ON "e"."trace_id" = "j"."trace_id"
   WHERE
     (
-      "e"."job_id" = '' OR "e"."job_id" = "j"."job_id"
+      (
+        "e"."job_id" <> '' AND "e"."job_id" = "j"."job_id"
+      )
+      OR (
+        "e"."job_id" = '' AND "e"."run_span_id" = "j"."span_id"
+      )
     )
   UNION ALL
   SELECT
