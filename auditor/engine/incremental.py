@@ -68,6 +68,10 @@ _TIME = {
     "signals": "at_ns",
     "error_spans": "start_ns",
 }
+# ``owners`` (the run each effect and error span belongs to) has no time of its own: it is
+# kept in trace order, replaced with its traces, and narrowed to the narrowed effects' and
+# error spans' traces.
+_ORDER = {**_TIME, "owners": "trace_id"}
 # the kinds judged per run unit (trace); the others: duplicate_effect per key, lost_job per id
 _RUN_CHECKS = ("confirmed", "before_done", "effect_ok")
 _RUN_KINDS = ("unconfirmed_done", "premature_done", "failed_effect")
@@ -286,7 +290,11 @@ class Incremental:
         _reset_kept(con)
         for name, sql in self._derived_all:
             # in time order: a tick's lookups skip the row groups outside its window
-            con.execute(f"INSERT INTO {_kept(name)} SELECT * FROM ({sql}) ORDER BY {_TIME[name]}")
+            insert = f"INSERT INTO {_kept(name)} SELECT * FROM ({sql}) ORDER BY {_ORDER[name]}"
+            if name == "owners":
+                _reading(con, {t: _kept(t) for t in _OWNERS_READ}, insert)
+            else:
+                con.execute(insert)
         seconds["derive_all"] = time.perf_counter() - started
         for t in DERIVED:
             con.execute(f'CREATE OR REPLACE TEMP TABLE "{t.name}" AS SELECT * FROM {_kept(t.name)}')
@@ -363,13 +371,16 @@ class Incremental:
         try:
             for t in DERIVED:
                 lo, hi = _window(con)
+                in_time = (
+                    f"{_TIME[t.name]} BETWEEN {lo - h} AND {hi + h} AND " if t.name in _TIME else ""
+                )
                 con.execute(
-                    f"""DELETE FROM {_kept(t.name)} WHERE {_TIME[t.name]} BETWEEN {lo - h}
-                        AND {hi + h} AND trace_id IN (SELECT trace_id FROM audit_touched)"""
+                    f"""DELETE FROM {_kept(t.name)} WHERE {in_time}
+                        trace_id IN (SELECT trace_id FROM audit_touched)"""
                 )
                 con.execute(
                     f'INSERT INTO {_kept(t.name)} SELECT * FROM "audit_d_{t.name}" '
-                    f"ORDER BY {_TIME[t.name]}"
+                    f"ORDER BY {_ORDER[t.name]}"
                 )
             con.commit()
         except Exception:
@@ -392,7 +403,11 @@ class Incremental:
 
     def _derive_window(self, con: duckdb.DuckDBPyConnection) -> None:
         for name, sql in self._derived:
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "audit_d_{name}" AS {sql}')
+            if name == "owners":
+                # it reads the derived tables and the spans by name: here, the window's
+                _derive_owners(con, sql)
+            else:
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "audit_d_{name}" AS {sql}')
 
     # -- steps 2 and 3: the units, and the narrowed inputs ---------------------------------
 
@@ -432,6 +447,28 @@ class Incremental:
             con.execute(f'DROP TABLE IF EXISTS temp."{t.name}"')
             con.execute(f'DROP TABLE IF EXISTS temp."audit_d_{t.name}"')
         con.execute("DROP TABLE IF EXISTS temp.otel_traces")
+
+
+_OWNERS_READ = ("job_runs", "effects", "error_spans")
+
+
+def _derive_owners(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """``audit_d_owners`` from the window's derived tables and spans."""
+    reads = {t: f'"audit_d_{t}"' for t in _OWNERS_READ} | {"otel_traces": "audit_spans"}
+    _reading(con, reads, f'CREATE OR REPLACE TEMP TABLE "audit_d_owners" AS {sql}')
+
+
+def _reading(con: duckdb.DuckDBPyConnection, reads: dict[str, str], statement: str) -> None:
+    """Run ``statement`` (the ``owners`` SELECT reads the derived tables and the spans by
+    name) with TEMP views named like those tables shadowing them: ``reads`` maps each name to
+    the table it reads here."""
+    try:
+        for name, source in reads.items():
+            con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {source}')
+        con.execute(statement)
+    finally:
+        for name in reads:
+            con.execute(f'DROP VIEW IF EXISTS temp."{name}"')
 
 
 # Window-bounded reads of the kept tables (k: the kept row, w: the tick's window).
@@ -516,6 +553,11 @@ _NARROW = (
            OR job_id IN (SELECT job_id FROM "job_runs")""",
     f"""CREATE OR REPLACE TEMP TABLE "error_spans" AS
         SELECT * FROM {_ER} WHERE trace_id IN (SELECT trace_id FROM "job_runs")""",
+    # … and the runs the effects and error spans belong to (their traces': not bounded in
+    # time, as owners has no time of its own; a hash semi-join on trace_id)
+    f"""CREATE OR REPLACE TEMP TABLE "owners" AS
+        SELECT * FROM {_kept("owners")} WHERE trace_id IN (
+            SELECT trace_id FROM "effects" UNION SELECT trace_id FROM "error_spans")""",
     "DROP TABLE audit_key_effects",
     "DROP TABLE audit_unit_runs",
 )

@@ -65,6 +65,16 @@ def drop_old_spans(con: duckdb.DuckDBPyConnection, now_ns: int, retention_s: flo
                     f"AND trace_id NOT IN ({_KEPT_TRACES})",
                     {"cutoff": cutoff},
                 )
+        if {"owners", "effects", "error_spans"} <= kept:
+            # the run each effect and error span belongs to goes with them
+            con.execute(
+                """DELETE FROM derived.owners AS o WHERE NOT EXISTS (
+                       SELECT 1 FROM derived.effects AS e
+                       WHERE e.trace_id = o.trace_id AND e.span_id = o.span_id)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM derived.error_spans AS x
+                       WHERE x.trace_id = o.trace_id AND x.span_id = o.span_id)"""
+            )
         con.commit()
     except Exception:
         con.rollback()
