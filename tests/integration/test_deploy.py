@@ -62,7 +62,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     argv = shlex.split(run)
     assert argv[:3] == ["python", "-m", "pip"] and argv[-1] == "/src", run
     python = str(root / "venv" / "bin" / "python")
-    install = [python, *argv[1:-1], str(REPO), "-c", str(REPO / ".ci" / "constraints.txt")]
+    here = [str(REPO) + a.removeprefix("/src") if a.startswith("/src") else a for a in argv[1:]]
+    install = [python, *here, "-c", str(REPO / ".ci" / "constraints.txt")]
     install.remove("--no-cache-dir")  # the cache only saves downloads; the install is the same
     done = subprocess.run(install, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
