@@ -1,7 +1,8 @@
+# ARGS are passed to pytest: make check ARGS="-q -x"
 test:
-	scripts/test
+	scripts/test $(ARGS)
 
 check:
-	scripts/check
+	scripts/check $(ARGS)
 
 .PHONY: test check

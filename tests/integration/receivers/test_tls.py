@@ -39,9 +39,12 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 # 0: the receivers run in the store process; 1: in a front-end worker process.
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_the_official_exporters_and_the_api_speak_tls(
-    tmp_path: Path, certificate: tuple[Path, Path], workers: str
+    tmp_path: Path, certificate: tuple[Path, Path], workers: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cert, key = certificate
+    # requests (under the HTTP exporter) lets these variables override certificate_file
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(variable, raising=False)
     server = start_server(
         tmp_path,
         "--tls-cert", str(cert), "--tls-key", str(key), "--token", TOKEN,
