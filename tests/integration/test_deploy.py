@@ -27,7 +27,8 @@ import yaml
 
 from auditor.rules.testing import spans_to_request
 
-pytestmark = pytest.mark.integration
+# Building and installing into a fresh venv takes minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

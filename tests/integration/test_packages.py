@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# Building and installing into a fresh venv takes minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = REPO / ".ci" / "constraints.txt"
