@@ -13,7 +13,7 @@ replacement for the configured ones); every other flag replaces the value.
 
 In the file, ``${VAR}`` in a string value is replaced by the environment variable (how
 secrets get in; a missing variable is an error at its ``file:line:col``), and relative paths
-(``store``, ``rules``) are relative to the file's folder. Every problem in the file is reported
+(``store``, ``rules``, ``tls``) are relative to the file's folder. Every problem in the file is reported
 in one pass, located, in the user's words; unknown keys are errors with a "did you mean".
 Secrets are never logged.
 """
@@ -201,6 +201,35 @@ class Settings:
             )
         ),
     )
+    tls_cert: Path | None = field(
+        default=None,
+        metadata=_about(
+            Source(
+                "TLS certificate (PEM, with its chain) for both OTLP receivers and the API; "
+                "with --tls-key they speak TLS only.",
+                key="tls.cert",
+                env="AUDIT_TLS_CERT",
+                flag="--tls-cert",
+                metavar="FILE",
+                kind="path",
+                default_text="none: plain text",
+            )
+        ),
+    )
+    tls_key: Path | None = field(
+        default=None,
+        metadata=_about(
+            Source(
+                "The TLS certificate's private key (PEM, unencrypted).",
+                key="tls.key",
+                env="AUDIT_TLS_KEY",
+                flag="--tls-key",
+                metavar="FILE",
+                kind="path",
+                default_text="none",
+            )
+        ),
+    )
     evaluation_interval_s: float = field(
         default=10.0,
         metadata=_about(
@@ -356,6 +385,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
             },
         },
         "token": {"type": "string", "minLength": 1, "description": source_of("token").help},
+        "tls": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "cert": {"type": "string", "description": source_of("tls_cert").help},
+                "key": {"type": "string", "description": source_of("tls_key").help},
+            },
+        },
         "evaluation": {
             "type": "object",
             "additionalProperties": False,
@@ -408,8 +445,8 @@ def _expand(
 
 
 def read_config_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The validated, ``${VAR}``-expanded contents of a config file; relative ``store`` and
-    ``rules`` paths are made relative to the file's folder."""
+    """The validated, ``${VAR}``-expanded contents of a config file; relative ``store``,
+    ``rules`` and ``tls`` paths are made relative to the file's folder."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -431,6 +468,8 @@ def read_config_file(path: Path, environ: Mapping[str, str] | None = None) -> di
         value["store"] = str(base / serve_store_path(str(value["store"]), f"{path}: store"))
     if "rules" in value:
         value["rules"] = [str(base / r) for r in value["rules"]]
+    for name, file in (value.get("tls") or {}).items():
+        value["tls"][name] = str(base / file)
     return value
 
 

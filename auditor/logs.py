@@ -10,6 +10,10 @@ import logging
 from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# HTTP client libraries log each request's full URL (httpx at info, httpcore and urllib3 at
+# debug); an alert sink's URL often holds its secret (a Slack or PagerDuty hook). They log
+# warnings only, at every level: the senders log their own outcome, redacted.
+_URL_LOGGERS = ("httpx", "httpcore", "urllib3")
 _EXTRAS = ("finding", "summary")
 
 
@@ -37,3 +41,5 @@ def configure(level: str | int, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    for name in _URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -15,7 +15,9 @@ The OTLP/HTTP port also serves the API (``auditor.api``: ``/api/v1/…``, ``/ope
 ``/metrics``, ``/readyz``). Its requests are answered in the store process, by
 ``api.service.ApiService`` on a thread pool of their own (each on its own DuckDB cursor):
 forwarded over the hub by the front-end workers, or directly with ``--decode-workers 0``.
-With a token (``--token``), the API, ``/metrics`` and both OTLP receivers require it.
+With a token (``--token``), the API, ``/metrics`` and both OTLP receivers require it; with a
+certificate and key (``--tls-cert``, ``--tls-key``) both ports speak TLS only
+(``receivers/tls.py``).
 
 Everything it is configured with is one ``auditor.config.Settings`` (defaults, ``audit.yaml``,
 ``AUDIT_*``, flags); nothing here has a default of its own.
@@ -57,7 +59,7 @@ from auditor.engine.catalog import load_catalog
 from auditor.engine.loop import EvaluationLoop
 from auditor.engine.scan import rule_infos
 from auditor.errors import UsageError
-from auditor.receivers import frontend
+from auditor.receivers import frontend, tls
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
 from auditor.receivers.hub import Hub
@@ -97,6 +99,9 @@ class Server:
         # Rules load first: a broken rule file stops the start with file:line:col problems.
         catalog = load_catalog(settings.rules)
         self.catalog = catalog
+        # TLS files load before anything opens or listens: a bad pair stops the start.
+        self.tls = tls.pair(settings.tls_cert, settings.tls_key)
+        tls.check(self.tls)
         self.store = DuckStore(settings.store, clock=clock)
         self.writer = GroupCommitWriter(self.store, max_pending_spans=settings.max_pending_spans)
         # Alerts: findings that open or resolve go to the outbox in the store; a dispatcher
@@ -247,6 +252,7 @@ class Server:
                 record=o.record,
                 log_level=logging.getLevelName(o.log_level.upper()),
                 log_format=o.log_format,
+                tls_files=self.tls,
             )
             process = context.Process(
                 target=frontend.run,
@@ -303,12 +309,19 @@ class Server:
         await self._runner.setup()
         http_socket = _listen(o.host, o.http_port)
         self.http_port = int(http_socket.getsockname()[1])
-        await web.SockSite(self._runner, http_socket, backlog=1024).start()
+        files = self.tls
+        await web.SockSite(
+            self._runner,
+            http_socket,
+            backlog=1024,
+            ssl_context=None if files is None else tls.http_context(files),
+        ).start()
         server, self.grpc_port = grpc_receiver.make_server(
             self.pipeline,
             f"{_grpc_host(o.host)}:{_free_port(o.host, o.grpc_port)}",
             token=o.token or "",
             observe=self.latencies.observe,
+            credentials=None if files is None else tls.grpc_credentials(files),
         )
         self._grpc = server
         await server.start()
@@ -363,9 +376,10 @@ async def serve(
     except BaseException:
         await server.stop()
         raise
+    scheme, grpc_tls = ("http", "") if server.tls is None else ("https", " (TLS)")
     print(
-        f"audit serve: OTLP/HTTP on http://{settings.host}:{server.http_port}/v1/traces, "
-        f"OTLP/gRPC on {settings.host}:{server.grpc_port}, store {settings.store}, "
+        f"audit serve: OTLP/HTTP on {scheme}://{settings.host}:{server.http_port}/v1/traces, "
+        f"OTLP/gRPC on {settings.host}:{server.grpc_port}{grpc_tls}, store {settings.store}, "
         f"{server.workers or 'no'} front-end worker(s)",
         flush=True,
     )

@@ -28,8 +28,12 @@ _PLACEHOLDERS: dict[Any, str] = {Path: "PATH", str: "TEXT", int: "INTEGER", floa
 
 
 def typer_app(**options: Any) -> typer.Typer:
-    """A Typer app (the root or a group of commands) whose help is plain text."""
+    """A Typer app (the root or a group of commands) whose help is plain text, and whose
+    tracebacks (were Typer to print one) never show local variables: they can hold tokens,
+    sink URLs and span attributes."""
     options.setdefault("no_args_is_help", True)
+    options.setdefault("pretty_exceptions_enable", False)
+    options.setdefault("pretty_exceptions_show_locals", False)
     return typer.Typer(rich_markup_mode=None, **options)
 
 

@@ -29,8 +29,7 @@ from auditor.errors import AuditError, ExitCode, RuleError, exit_code_for
 app = typer_app(
     name="audit",
     help="Catch background jobs that say 'done' when the work never happened.",
-    pretty_exceptions_enable=False,  # main() reports errors; never dump locals (secrets)
-    pretty_exceptions_show_locals=False,
+    # main() reports errors; never dump locals (secrets): typer_app turns both off
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -49,6 +49,8 @@ MAX_PENDING_SPANS = _flag("max_pending_spans")
 BODY_TIMEOUT = _flag("body_timeout_s")
 DECODE_WORKERS = _flag("decode_workers")
 TOKEN = _flag("token")
+TLS_CERT = _flag("tls_cert")
+TLS_KEY = _flag("tls_key")
 EVALUATION_INTERVAL = _flag("evaluation_interval_s")
 LOG_LEVEL = _flag("log_level")
 LOG_FORMAT = _flag("log_format")
@@ -75,6 +77,8 @@ def serve_command(
     body_timeout: str | None = BODY_TIMEOUT,
     decode_workers: int | None = DECODE_WORKERS,
     token: str | None = TOKEN,
+    tls_cert: Path | None = TLS_CERT,
+    tls_key: Path | None = TLS_KEY,
     evaluation_interval: str | None = EVALUATION_INTERVAL,
     log_level: str | None = LOG_LEVEL,
     log_format: str | None = LOG_FORMAT,
@@ -110,6 +114,8 @@ def serve_command(
         body_timeout_s=body_timeout,
         decode_workers=decode_workers,
         token=token,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         evaluation_interval_s=evaluation_interval,
         log_level=None if log_level is None else log_level.lower(),
         log_format=None if log_format is None else log_format.lower(),

@@ -31,6 +31,7 @@ from auditor.api.metrics import Latencies
 from auditor.api.wire import ApiRequest, ApiResponse
 from auditor.receivers import grpc as grpc_receiver
 from auditor.receivers import http as http_receiver
+from auditor.receivers import tls
 from auditor.receivers.hub import RemoteCommitter
 from auditor.receivers.pipeline import DEFAULT_BODY_TIMEOUT_S, Pipeline
 
@@ -47,6 +48,7 @@ class WorkerOptions:
     log_level: int
     log_format: str = "text"
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    tls_files: tls.TlsFiles | None = None
 
 
 def run(options: WorkerOptions, http_socket: socket.socket, conn: Connection) -> None:
@@ -96,9 +98,19 @@ async def _serve(options: WorkerOptions, http_socket: socket.socket, conn: Conne
     # auto_decompress off: the pipeline inflates gzip itself, within the body limit.
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
     await runner.setup()
-    await web.SockSite(runner, http_socket, backlog=1024).start()
+    files = options.tls_files
+    await web.SockSite(
+        runner,
+        http_socket,
+        backlog=1024,
+        ssl_context=None if files is None else tls.http_context(files),
+    ).start()
     grpc_server, _ = grpc_receiver.make_server(
-        pipeline, options.grpc_address, token=options.token, observe=latencies.observe
+        pipeline,
+        options.grpc_address,
+        token=options.token,
+        observe=latencies.observe,
+        credentials=None if files is None else tls.grpc_credentials(files),
     )
     await grpc_server.start()
     reporter = asyncio.ensure_future(report_every_second())

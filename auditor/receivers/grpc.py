@@ -56,9 +56,15 @@ def _bearer(context: grpc.aio.ServicerContext) -> str | None:
 
 
 def make_server(
-    pipeline: Pipeline, address: str, *, token: str = "", observe: Observe | None = None
+    pipeline: Pipeline,
+    address: str,
+    *,
+    token: str = "",
+    observe: Observe | None = None,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """A gRPC server bound to ``address`` (host:port; port 0 picks one). Returns (server, port)."""
+    """A gRPC server bound to ``address`` (host:port; port 0 picks one), speaking TLS when
+    given ``credentials``. Returns (server, port)."""
 
     async def export(
         request: bytes, context: grpc.aio.ServicerContext
@@ -119,7 +125,11 @@ def make_server(
         maximum_concurrent_rpcs=pipeline.max_inflight * 2,
     )
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port(address)
+    port = (
+        server.add_insecure_port(address)
+        if credentials is None
+        else server.add_secure_port(address, credentials)
+    )
     if port == 0:
         raise OSError(f"cannot listen for OTLP/gRPC on {address}")
     return server, port

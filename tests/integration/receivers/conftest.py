@@ -23,7 +23,9 @@ import httpx
 import pytest
 
 AUDIT = str(Path(sys.executable).with_name("audit"))
-_LISTENING = re.compile(r"OTLP/HTTP on http://[^ ]+:(\d+)/v1/traces, OTLP/gRPC on [^ ]+:(\d+),")
+_LISTENING = re.compile(
+    r"OTLP/HTTP on https?://[^ ]+:(\d+)/v1/traces, OTLP/gRPC on [^ ]+:(\d+)(?: \(TLS\))?,"
+)
 
 
 @dataclass
@@ -33,13 +35,20 @@ class AuditServer:
     log: Path
     http_port: int = 0
     grpc_port: int = 0
+    # with --tls-cert: the certificate clients trust (self-signed in the tests)
+    ca: Path | None = None
     # checked against the store after the server stopped (see ``verify``)
     expected: set[tuple[str, str]] = field(default_factory=set)
     forbidden: set[tuple[str, str]] = field(default_factory=set)
 
     @property
+    def base(self) -> str:
+        scheme = "http" if self.ca is None else "https"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/v1/traces"
+        return f"{self.base}/v1/traces"
 
     @property
     def grpc_target(self) -> str:
@@ -117,18 +126,36 @@ def _live_group_members(pgid: int) -> list[int]:
     return members
 
 
-def start_server(tmp_path: Path, *args: str, name: str = "server") -> AuditServer:
+def start_server(
+    tmp_path: Path, *args: str, name: str = "server", ca: Path | None = None
+) -> AuditServer:
     db = tmp_path / f"{name}.duckdb"
     return launch_server(
-        tmp_path, db, "--db", str(db), "--http-port", "0", "--grpc-port", "0", *args, name=name
+        tmp_path,
+        db,
+        "--db",
+        str(db),
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        *args,
+        name=name,
+        ca=ca,
     )
 
 
 def launch_server(
-    tmp_path: Path, db: Path, *args: str, name: str = "server", env: dict[str, str] | None = None
+    tmp_path: Path,
+    db: Path,
+    *args: str,
+    name: str = "server",
+    env: dict[str, str] | None = None,
+    ca: Path | None = None,
 ) -> AuditServer:
     """``audit serve ARGS`` (the caller chooses every flag; ``db`` is where the store will be,
-    the ports must be free ones), healthy."""
+    the ports must be free ones), healthy. ``ca``: the server speaks TLS with that (self-signed)
+    certificate."""
     log = tmp_path / f"{name}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -138,7 +165,7 @@ def launch_server(
             start_new_session=True,
             env=env,
         )
-    server = AuditServer(process, db, log)
+    server = AuditServer(process, db, log, ca=ca)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if not server.running():
@@ -147,7 +174,9 @@ def launch_server(
         if match:
             server.http_port, server.grpc_port = int(match[1]), int(match[2])
             try:
-                health = httpx.get(f"http://127.0.0.1:{server.http_port}/healthz", timeout=2)
+                health = httpx.get(
+                    f"{server.base}/healthz", timeout=2, verify=str(ca) if ca else True
+                )
             except httpx.TransportError:
                 pass
             else:

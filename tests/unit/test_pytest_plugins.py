@@ -1,4 +1,5 @@
-"""The pytest plugin: ``probe_spans`` in users' tests, and ``--auditor-spans`` for ``audit scan``.
+"""The pytest plugins: ``probe_spans`` (auditor-probes) in users' tests, and ``--auditor-spans``
+(auditor) for ``audit scan``.
 
 A user's test suite is written to a temporary folder and run by a real pytest in a subprocess
 (the plugin registers a span processor on the global provider, which must not leak here).
@@ -13,7 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 USER_TESTS = """
 import probes
