@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from auditor.engine.catalog import load_catalog
+from auditor.engine.derive import derive
 from auditor.profiles.compiler import Context, compile_profiles, cond_sql
 from auditor.profiles.model import Cond
 from auditor.rules.compiler import compile_rule, params_in
@@ -41,7 +42,11 @@ def _tables(store: DuckStore, dialect: Dialect) -> dict[str, list[tuple[Any, ...
     profiles = load_catalog([], packs=False).profiles
     out = {}
     for name, query in compile_profiles(profiles, dialect).items():
-        rows = store.con.execute(dialect.render(query, pretty=False)).fetchall()
+        # made as the engine makes them: owners reads the tables made before it
+        store.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{name}" AS {dialect.render(query, pretty=False)}'
+        )
+        rows = store.con.execute(f'SELECT * FROM "{name}"').fetchall()
         out[name] = sorted(rows, key=repr)
     return out
 
@@ -140,6 +145,8 @@ def test_a_span_selector_reads_the_same_effects_whether_parsed_once_or_per_colum
 ) -> None:
     rules = load_rule_text(_SPAN_RULES).rules
     with store_with_spans(files=[capture(system)]) as store:
+        # the span selector finds each effect's run among the derived job runs
+        derive(store.con, load_catalog([], packs=False).profiles)
         for rule in rules:
             effects = {}
             for dialect in (DUCKDB, _ReadPerColumn()):
