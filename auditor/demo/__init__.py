@@ -54,6 +54,16 @@ def _times(node: Any, found: list[int]) -> None:
             _times(item, found)
 
 
+def _fresh(value: str, copy: int) -> str:
+    """A copy's own job id or key: a long id (a UUID, hex) keeps its shape with other hex
+    digits, so copies differ where a table shows them (their first characters); a short key
+    (an order number) gets the copy's number."""
+    if len(value) < 16:
+        return f"{value}-{copy}"
+    digest = iter(hashlib.sha256(f"{copy}:{value}".encode()).hexdigest() * 2)
+    return "".join(next(digest) if c in "0123456789abcdef" else c for c in value)
+
+
 def _rewrite(node: Any, copy: int, shift: int, names: set[str]) -> Any:
     if isinstance(node, dict):
         out = {}
@@ -64,7 +74,7 @@ def _rewrite(node: Any, copy: int, shift: int, names: set[str]) -> Any:
                 digest = hashlib.sha256(f"{copy}:{value}".encode()).hexdigest()
                 out[key] = digest[: len(value)]
             elif key == "stringValue" and value in names:
-                out[key] = f"{value}-{copy}"
+                out[key] = _fresh(value, copy)
             else:
                 out[key] = _rewrite(value, copy, shift, names)
         return out
