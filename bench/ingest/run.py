@@ -4,7 +4,7 @@
     python bench/ingest/run.py [--seconds 20] [--clients 4] [--spans-per-request 512]
 
 1. Builds a realistic job-traffic request (``traffic.py``: Celery / RQ / BullMQ shapes from
-   SHAPES.md) and checks that per-request bodies get unique ids, job ids and time slices.
+   the real captures) and checks that per-request bodies get unique ids, job ids and time slices.
 2. Starts ``audit serve`` on a temporary store (free ports; default decode workers).
 3. Drives it with ``--clients`` client *processes*, each on one keep-alive HTTP/1.1 connection,
    POSTing ``application/x-protobuf`` bodies made from the pre-encoded template by three byte

@@ -1,7 +1,7 @@
 """Realistic job traffic as OTLP protobuf bodies, made fast enough that the clients stay cheap.
 
 One request template is built with the official ``opentelemetry-proto`` classes: Celery, RQ and
-BullMQ jobs shaped as SHAPES.md records them (producer span → consumer span with the job's
+BullMQ jobs shaped as real workers emit them (producer span → consumer span with the job's
 attributes and a ``job.done`` event → ``smtp.send`` and ``side_effect.confirm`` children; RQ with
 ``perform``, ``handle_job_success`` and redis client spans; BullMQ with ``job completed`` and
 ``complete``), grouped per service the way a Collector forwards them. Three markers in the
@@ -251,7 +251,7 @@ def template(spans_per_request: int) -> bytes:
         worked[system] += w
         total += len(p) + len(w)
         n += 1
-    # fill up with RQ's idle-loop redis roots, the most common span of all in SHAPES.md
+    # fill up with RQ's idle-loop redis roots, the most common span of all in real RQ traffic
     idle = [
         _span(ids.trace(), ids.span(), b"", "BLMOVE", Span.SPAN_KIND_CLIENT, i * 1000,
               i * 1000 + 500_000,

@@ -3,7 +3,7 @@
 For each system, every scenario of ``tests/systems/scenarios.py`` runs against a real broker,
 real worker processes and a real SMTP server, exporting OTLP/HTTP to the product's own
 ``audit serve`` (temporary DuckDB store). After the server has drained and stopped, the stored
-spans are read back with DuckDB and checked against the facts SHAPES.md records for that
+spans are read back with DuckDB and checked against the facts the real captures show for that
 system (span names, kinds, parents, states, events) and against the ground truth (one
 confirmation per accepted email, ``job.done`` on the right span, the crash shapes).
 

@@ -1,7 +1,7 @@
 """Celery app instrumented with probes (and, with PROBES_OFFICIAL=1, the official instrumentation).
 
 Worker: ``celery -A tests.systems.probes_apps.celery_app worker -P prefork -c 1 -Q $QUEUE``.
-Tracing is set up per pool child in ``worker_process_init`` (SHAPES.md §1), as the docs say.
+Tracing is set up per pool child in ``worker_process_init`` (as the real captures show), as the docs say.
 """
 
 from __future__ import annotations

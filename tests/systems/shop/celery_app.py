@@ -4,7 +4,7 @@ Start a worker with (the harness does this)::
 
     python -m celery -A tests.systems.shop.celery_app worker -P prefork -c 2 -Q $SHOP_QUEUE
 
-Tracing follows the setup that works with the prefork pool (SHAPES.md §1): each pool child
+Tracing follows the setup that works with the prefork pool (as the real captures show): each pool child
 creates its own SDK provider and calls ``CeleryInstrumentor().instrument()`` in
 ``worker_process_init``, and shuts the provider down (flushing its batch) in
 ``worker_process_shutdown``. The pool's parent process is not instrumented.

@@ -1,7 +1,7 @@
 """Send the order-confirmation email over real SMTP, with the shop's hand instrumentation.
 
-Uses the OpenTelemetry API only (tracer scope ``shop.jobs`` / ``1.0.0``), as SHAPES.md
-describes:
+Uses the OpenTelemetry API only (tracer scope ``shop.jobs`` / ``1.0.0``), as hand-instrumented
+job code does:
 
 * ``smtp.send`` (CLIENT) wraps the whole SMTP conversation. Attributes ``server.address``,
   ``server.port`` (int), ``network.protocol.name``="smtp", ``email.to.domain``,

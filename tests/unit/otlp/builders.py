@@ -1,6 +1,6 @@
 """OTLP requests for the decoder, store and receiver tests, built with the official classes.
 
-- ``job_request`` builds a Celery-shaped trace (SHAPES.md): ``apply_async`` → ``run`` (with a
+- ``job_request`` builds a Celery-shaped trace (as real workers emit them): ``apply_async`` → ``run`` (with a
   ``job.done`` event) → ``smtp.send`` and ``side_effect.confirm``, plus a span with a link, an
   error status and every ``AnyValue`` type. ``span_ids`` makes the ids unique per request.
 - ``sdk_spans`` makes the same shape with the real OpenTelemetry SDK (finished

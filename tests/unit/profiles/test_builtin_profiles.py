@@ -163,7 +163,7 @@ def test_an_rq_attempt_that_was_retried_has_outcome_retry() -> None:
     tables = _builtin_tables("rq")
     ids = _scenario_ids("rq")
 
-    # SHAPES.md: the re-enqueue ``publish`` of a Retry is a child of ``consume`` (a sibling of
+    # In real Celery traffic, the re-enqueue ``publish`` of a Retry is a child of ``consume`` (a sibling of
     # handle_job_failure), and after a horse crash a child of the original ``publish`` (a
     # sibling of the parent worker's handle_job_failure).
     assert _attempts(tables, ids["retry_duplicate"]) == ["retry", "done"]
