@@ -27,16 +27,17 @@ import pyarrow.compute as pc
 from auditor.findings.model import Kind, Severity, State, Triage
 
 # (header, source column) of the columns the table shows, in order
+# (the short ones first: state, age and triage stay in sight at 80 columns)
 SHOWN: tuple[tuple[str, str], ...] = (
     ("sev", "severity"),
-    ("rule", "rule_id"),
+    ("state", "state"),
+    ("age", "age"),
+    ("triage", "triage"),
     ("kind", "kind"),
     ("system", "system"),
+    ("rule", "rule_id"),
     ("job", "job_name"),
     ("service", "service"),
-    ("age", "age"),
-    ("state", "state"),
-    ("triage", "triage"),
 )
 FACETS = ("sev", "rule", "kind", "system", "state", "triage", "age")
 _FACET_COLUMN = {
