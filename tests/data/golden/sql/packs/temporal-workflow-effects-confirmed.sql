@@ -45,8 +45,11 @@ WITH j AS MATERIALIZED (
     "f"."span_name",
     "f"."status_message",
     "f"."service",
-    "f"."attributes"
+    "f"."attributes",
+    COALESCE("o"."run_span_id", '') AS "run_span_id"
   FROM "effects" AS "f"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "f"."trace_id" AND "o"."span_id" = "f"."span_id"
 ), m AS MATERIALIZED (
   SELECT
     "j"."trace_id" AS "j_trace_id",
@@ -98,13 +101,20 @@ WITH j AS MATERIALIZED (
   FROM "j" AS "j"
   JOIN "error_spans" AS "x"
     ON "x"."trace_id" = "j"."trace_id"
+  LEFT JOIN "owners" AS "o"
+    ON "o"."trace_id" = "x"."trace_id" AND "o"."span_id" = "x"."span_id"
   WHERE
     "j"."outcome" = 'done'
     AND "x"."span_id" <> "j"."span_id"
     AND "x"."start_ns" >= "j"."start_ns"
     AND "x"."start_ns" <= "j"."end_ns"
     AND (
-      "x"."job_id" = '' OR "x"."job_id" = "j"."job_id"
+      (
+        "x"."job_id" <> '' AND "x"."job_id" = "j"."job_id"
+      )
+      OR (
+        "x"."job_id" = '' AND "o"."run_span_id" = "j"."span_id"
+      )
     )
 ), failures AS MATERIALIZED (
   SELECT
