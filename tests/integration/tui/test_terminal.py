@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,6 @@ REPO = Path(__file__).resolve().parents[3]
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(300),
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="scripts/services installs tmux"),
 ]
 SIZES = [(120, 36), (80, 24)]
 
